@@ -30,3 +30,6 @@ emulator: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py

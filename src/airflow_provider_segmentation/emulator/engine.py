@@ -6,7 +6,7 @@ an ``AudienceEngine``; ``emulator.profiles.PQLEngine`` implements it on the synt
 
 from __future__ import annotations
 
-from collections.abc import AbstractSet, Mapping
+from collections.abc import Mapping, Set
 from typing import Any, Protocol
 
 
@@ -28,7 +28,7 @@ class AudienceEngine(Protocol):
         and the result is in the other one. Raises ``PQLError`` on invalid input."""
         ...
 
-    def select(self, pql_text: str, *, memberships: Mapping[str, AbstractSet[str]]) -> list[str]:
+    def select(self, pql_text: str, *, memberships: Mapping[str, Set[str]]) -> list[str]:
         """Ids of the profiles that qualify, in store order. ``memberships`` maps a segment definition id
         to the ids of the profiles realized by its latest successful evaluation (for ``inSegment``)."""
         ...

@@ -1,0 +1,123 @@
+"""Adobe IMS access tokens: minting (OAuth Server-to-Server) and a process-wide cache.
+
+The cache is keyed by (IMS host, client id, scopes) and shared by every client in the process, sync or
+async, so that 1,000 triggers in one triggerer make one IMS call per token lifetime. A token is
+refreshed ``lead`` seconds before it expires, and can be invalidated when the gateway rejects it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from airflow_provider_segmentation.client.config import ClientConfig
+from airflow_provider_segmentation.client.errors import AEPAuthError, AEPServerError, parse_error_body
+from airflow_provider_segmentation.client.http import HttpRequest, HttpResponse
+
+TokenKey = tuple[str, str, str]
+REFRESH_LEAD_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    value: str
+    expires_at: float
+    lifetime: float
+
+    def __repr__(self) -> str:
+        return f"AccessToken(expires_at={self.expires_at:.0f}, value=<redacted>)"
+
+
+def token_key(config: ClientConfig) -> TokenKey:
+    return (config.ims_host.rstrip("/"), config.client_id, config.normalized_scopes)
+
+
+def build_token_request(config: ClientConfig, user_agent: str) -> HttpRequest:
+    """The IMS ``client_credentials`` call; credentials go in the form body, never in the URL."""
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": config.client_id,
+        "client_secret": config.client_secret,
+        "scope": config.normalized_scopes,
+    }
+    return HttpRequest(
+        "POST",
+        config.token_url,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "User-Agent": user_agent},
+        body=urlencode(form).encode(),
+    )
+
+
+def parse_token_response(response: HttpResponse, *, now: float) -> AccessToken:
+    """Read IMS's answer; a refusal becomes an ``AEPAuthError`` that never repeats the secret."""
+    if response.status != 200:
+        code, message = parse_error_body(response.body)
+        if response.status in (400, 401, 403):
+            raise AEPAuthError(
+                f"IMS rejected the credential: {message or 'no details'}. Check the client id and client "
+                "secret of your OAuth Server-to-Server credential and its scopes",
+                status=response.status,
+                error_code=code,
+            )
+        raise AEPServerError(f"IMS answered HTTP {response.status}", status=response.status, error_code=code)
+    try:
+        data = json.loads(response.body)
+        lifetime = float(data["expires_in"])
+        return AccessToken(str(data["access_token"]), now + lifetime, lifetime)
+    except (ValueError, KeyError, TypeError):
+        raise AEPServerError("IMS answered 200 without an access_token and expires_in", status=200) from None
+
+
+class TokenCache:
+    """Thread-safe token store; concurrent coroutines needing the same key share one mint."""
+
+    def __init__(
+        self, clock: Callable[[], float] = time.time, lead_seconds: float = REFRESH_LEAD_SECONDS
+    ) -> None:
+        self.clock = clock
+        self.lead_seconds = lead_seconds
+        self._tokens: dict[TokenKey, AccessToken] = {}
+        self._guard = threading.Lock()
+        self._key_locks: dict[TokenKey, threading.Lock] = {}
+        self._async_locks: dict[tuple[int, TokenKey], asyncio.Lock] = {}
+
+    def valid(self, key: TokenKey) -> AccessToken | None:
+        """The cached token if it is not within its refresh lead time."""
+        token = self._tokens.get(key)
+        if token is None:
+            return None
+        # Short-lived tokens (tests, the emulator) refresh at 90 % of their life, not 5 minutes early.
+        lead = min(self.lead_seconds, token.lifetime * 0.1)
+        return token if token.expires_at - self.clock() > lead else None
+
+    def store(self, key: TokenKey, token: AccessToken) -> None:
+        with self._guard:
+            self._tokens[key] = token
+
+    def invalidate(self, key: TokenKey, value: str) -> None:
+        """Forget ``value`` if it is still the cached token (another caller may have refreshed it)."""
+        with self._guard:
+            current = self._tokens.get(key)
+            if current is not None and current.value == value:
+                del self._tokens[key]
+
+    def sync_lock(self, key: TokenKey) -> threading.Lock:
+        with self._guard:
+            return self._key_locks.setdefault(key, threading.Lock())
+
+    def async_lock(self, key: TokenKey) -> asyncio.Lock:
+        loop_id = id(asyncio.get_running_loop())
+        with self._guard:
+            return self._async_locks.setdefault((loop_id, key), asyncio.Lock())
+
+    def clear(self) -> None:
+        with self._guard:
+            self._tokens.clear()
+
+
+PROCESS_TOKEN_CACHE = TokenCache()

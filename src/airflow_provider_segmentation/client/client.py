@@ -1,0 +1,271 @@
+"""The Airflow-free clients: ``SegmentationClient`` (sync) and ``AsyncSegmentationClient`` (async).
+
+Both drive the same ``call_flow``; they differ only in how they send bytes, sleep and lock the token
+cache. Tokens come from the process-wide cache, so every client with the same credential shares one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from types import TracebackType
+from typing import TypeVar
+
+import requests
+
+from airflow_provider_segmentation import __version__
+from airflow_provider_segmentation.client import endpoints as ep
+from airflow_provider_segmentation.client.auth import (
+    PROCESS_TOKEN_CACHE,
+    AccessToken,
+    TokenCache,
+    build_token_request,
+    parse_token_response,
+    token_key,
+)
+from airflow_provider_segmentation.client.config import ClientConfig, validate_sandbox
+from airflow_provider_segmentation.client.flow import (
+    CallFlow,
+    NeedToken,
+    Send,
+    Sleep,
+    call_flow,
+    platform_request,
+)
+from airflow_provider_segmentation.client.http import (
+    AsyncTransport,
+    HttpResponse,
+    SyncTransport,
+    TransportError,
+)
+from airflow_provider_segmentation.client.operations import Operation, Page
+from airflow_provider_segmentation.client.operations_api import SegmentationOperations
+from airflow_provider_segmentation.models import (
+    Estimate,
+    ExportJob,
+    MessageResponse,
+    PreviewResults,
+    SegmentJob,
+)
+
+T = TypeVar("T")
+USER_AGENT = f"airflow-provider-segmentation/{__version__}"
+TokenCallback = Callable[[str], None]
+
+
+class _ClientBase:
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        sandbox: str | None,
+        clock: Callable[[], float],
+        token_cache: TokenCache,
+        on_token: TokenCallback | None,
+        rng: random.Random | None,
+    ) -> None:
+        self.config = config
+        self.sandbox = validate_sandbox(sandbox) if sandbox is not None else config.sandbox
+        self._clock = clock
+        self._tokens = token_cache
+        self._token_key = token_key(config)
+        self._on_token = on_token
+        self._rng = rng or random.Random()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(client_id={self.config.client_id!r}, sandbox={self.sandbox!r})"
+
+    def _operation_flow(self, op: Operation[T]) -> CallFlow:
+        return call_flow(
+            lambda token: platform_request(self.config, op, token or "", USER_AGENT, self.sandbox),
+            name=op.name,
+            creates=op.creates,
+            config=self.config,
+            clock=self._clock,
+            rng=self._rng,
+        )
+
+    def _token_flow(self) -> CallFlow:
+        return call_flow(
+            lambda _token: build_token_request(self.config, USER_AGENT),
+            name="imsToken",
+            creates=False,
+            config=self.config,
+            clock=self._clock,
+            rng=self._rng,
+            needs_token=False,
+        )
+
+    def _remember(self, response: HttpResponse) -> AccessToken:
+        token = parse_token_response(response, now=self._clock())
+        if self._on_token is not None:
+            self._on_token(token.value)
+        self._tokens.store(self._token_key, token)
+        return token
+
+
+class SegmentationClient(_ClientBase, SegmentationOperations):
+    """Synchronous client on one pooled ``requests.Session``; one method per API operation."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        sandbox: str | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        token_cache: TokenCache = PROCESS_TOKEN_CACHE,
+        on_token: TokenCallback | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(
+            config, sandbox=sandbox, clock=clock, token_cache=token_cache, on_token=on_token, rng=rng
+        )
+        self._transport = SyncTransport((config.connect_timeout, config.read_timeout), session)
+        self._sleep = sleep
+
+    def execute(self, operation: Operation[T]) -> T:
+        return operation.parse(self._drive(self._operation_flow(operation)), operation)
+
+    def access_token(self) -> str:
+        """A valid access token, minted if the cache has none (one IMS call per lifetime per process)."""
+        return self._token(None)
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def _drive(self, flow: CallFlow) -> HttpResponse:
+        reply: str | HttpResponse | TransportError | None = None
+        while True:
+            try:
+                command = flow.send(reply)
+            except StopIteration as done:
+                return done.value
+            if isinstance(command, Send):
+                try:
+                    reply = self._transport.send(command.request)
+                except TransportError as exc:
+                    reply = exc
+            elif isinstance(command, Sleep):
+                self._sleep(command.seconds)
+                reply = None
+            elif isinstance(command, NeedToken):
+                reply = self._token(command.stale)
+
+    def _token(self, stale: str | None) -> str:
+        if stale is not None:
+            self._tokens.invalidate(self._token_key, stale)
+        cached = self._tokens.valid(self._token_key)
+        if cached is not None:
+            return cached.value
+        with self._tokens.sync_lock(self._token_key):
+            cached = self._tokens.valid(self._token_key)
+            if cached is not None:
+                return cached.value
+            return self._remember(self._drive(self._token_flow())).value
+
+
+class AsyncSegmentationClient(_ClientBase):
+    """Async client on one ``httpx.AsyncClient``; use it as ``async with AsyncSegmentationClient(...)``."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        sandbox: str | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
+        token_cache: TokenCache = PROCESS_TOKEN_CACHE,
+        on_token: TokenCallback | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(
+            config, sandbox=sandbox, clock=clock, token_cache=token_cache, on_token=on_token, rng=rng
+        )
+        self._transport = AsyncTransport((config.connect_timeout, config.read_timeout))
+        self._sleep = sleep
+
+    async def __aenter__(self) -> AsyncSegmentationClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    async def execute(self, operation: Operation[T]) -> T:
+        return operation.parse(await self._drive(self._operation_flow(operation)), operation)
+
+    async def paginate(self, operation: Operation[Page[T]]) -> AsyncIterator[T]:
+        current: Operation[Page[T]] | None = operation
+        while current is not None:
+            page = await self.execute(current)
+            for item in page.items:
+                yield item
+            current = page.next
+
+    async def access_token(self) -> str:
+        return await self._token(None)
+
+    async def get_segment_job(self, job_id: str) -> SegmentJob:
+        return await self.execute(ep.get_segment_job(job_id))
+
+    async def cancel_segment_job(self, job_id: str) -> MessageResponse | None:
+        return await self.execute(ep.cancel_segment_job(job_id))
+
+    def list_segment_jobs(
+        self, *, status: str | None = None, limit: int = 100, property_filter: str | None = None
+    ) -> AsyncIterator[SegmentJob]:
+        return self.paginate(
+            ep.list_segment_jobs(status=status, limit=limit, property_filter=property_filter)
+        )
+
+    async def get_export_job(self, job_id: str | int) -> ExportJob:
+        return await self.execute(ep.get_export_job(job_id))
+
+    async def cancel_export_job(self, job_id: str | int) -> MessageResponse | None:
+        return await self.execute(ep.cancel_export_job(job_id))
+
+    async def get_estimate(self, preview_id: str) -> Estimate:
+        return await self.execute(ep.get_estimate(preview_id))
+
+    async def get_preview(
+        self, preview_id: str, *, offset: int | str | None = None, limit: int | None = None
+    ) -> PreviewResults:
+        return await self.execute(ep.get_preview(preview_id, offset=offset, limit=limit))
+
+    async def _drive(self, flow: CallFlow) -> HttpResponse:
+        reply: str | HttpResponse | TransportError | None = None
+        while True:
+            try:
+                command = flow.send(reply)
+            except StopIteration as done:
+                return done.value
+            if isinstance(command, Send):
+                try:
+                    reply = await self._transport.send(command.request)
+                except TransportError as exc:
+                    reply = exc
+            elif isinstance(command, Sleep):
+                await self._sleep(command.seconds)
+                reply = None
+            elif isinstance(command, NeedToken):
+                reply = await self._token(command.stale)
+
+    async def _token(self, stale: str | None) -> str:
+        if stale is not None:
+            self._tokens.invalidate(self._token_key, stale)
+        cached = self._tokens.valid(self._token_key)
+        if cached is not None:
+            return cached.value
+        async with self._tokens.async_lock(self._token_key):
+            cached = self._tokens.valid(self._token_key)
+            if cached is not None:
+                return cached.value
+            return self._remember(await self._drive(self._token_flow())).value

@@ -1,0 +1,216 @@
+"""One error hierarchy for everything that can go wrong talking to AEP, and the mapper from responses.
+
+Every error carries the HTTP status, Adobe's error code (gateway ``error_code``, UPAPI ``code`` or a
+problem ``type``), the message and the ``x-request-id`` of the call, so that a log line is enough to
+ask Adobe support about it. Errors raised for bad input before any HTTP call name the ``field``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+class AEPError(Exception):
+    """Base of every error of this package."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_code: str | None = None,
+        request_id: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.error_code = error_code
+        self.request_id = request_id
+        self.field = field
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        details = [f"HTTP {self.status}" if self.status else "", self.error_code or ""]
+        if self.request_id:
+            details.append(f"x-request-id {self.request_id}")
+        suffix = ", ".join(d for d in details if d)
+        return f"{self.message} ({suffix})" if suffix else self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Keep errors picklable (Airflow ships exceptions between processes)."""
+        return (_rebuild, (type(self), self.message, self.__dict__.copy()))
+
+
+def _rebuild(cls: type[AEPError], message: str, state: dict[str, Any]) -> AEPError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    error.args = (error._render(),)
+    return error
+
+
+class AEPAuthError(AEPError):
+    """IMS refused the credential, or the gateway refused the token (401)."""
+
+
+class AEPPermissionError(AEPError):
+    """403: the credential lacks a product profile, an ABAC permission, or the org/sandbox."""
+
+
+class AEPNotFoundError(AEPError):
+    """404: no such object in this sandbox (a wrong sandbox looks exactly like this)."""
+
+
+class AEPRateLimitError(AEPError):
+    """429 after the retry budget was spent."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class AEPValidationError(AEPError, ValueError):
+    """400 from AEP, or bad input caught locally before any HTTP call (then ``field`` is set)."""
+
+
+class AEPConfigurationError(AEPValidationError):
+    """A connection field is missing or malformed."""
+
+
+class AEPConflictError(AEPError):
+    """409/422: the object already exists (e.g. a segment definition with the same name)."""
+
+
+class AEPServerError(AEPError):
+    """5xx, or an answer that is not what AEP documents (HTML gateway pages, truncated JSON)."""
+
+
+class AEPConnectionError(AEPError):
+    """The host could not be reached, or the connection broke before an answer arrived."""
+
+
+class AEPTimeoutError(AEPError):
+    """A job did not reach a terminal status before the caller's deadline."""
+
+
+class AEPJobFailedError(AEPError):
+    """AEP reported a job as FAILED (or CANCELLED); ``errors`` holds the job's own ``errors[]``."""
+
+    def __init__(self, message: str, *, errors: Sequence[Mapping[str, Any]] = (), **kwargs: Any) -> None:
+        self.errors = [dict(e) for e in errors]
+        detail = "; ".join(f"{e.get('code')}: {e.get('msg') or e.get('message')}" for e in self.errors)
+        super().__init__(f"{message}: {detail}" if detail else message, **kwargs)
+
+
+class AEPJobCancelledError(AEPJobFailedError):
+    """The job ended CANCELLED."""
+
+
+class AEPAudienceSizeError(AEPError):
+    """An estimate fell outside the size band a DAG author allowed."""
+
+
+_STATUS_CLASSES: dict[int, type[AEPError]] = {
+    400: AEPValidationError,
+    401: AEPAuthError,
+    403: AEPPermissionError,
+    404: AEPNotFoundError,
+    409: AEPConflictError,
+    422: AEPConflictError,
+    429: AEPRateLimitError,
+}
+_TOKEN_CODES = {"401013", "403010"}
+
+
+def error_class_for(status: int) -> type[AEPError]:
+    if status in _STATUS_CLASSES:
+        return _STATUS_CLASSES[status]
+    if status >= 500:
+        return AEPServerError
+    return AEPValidationError if 400 <= status < 500 else AEPError
+
+
+def parse_error_body(body: bytes) -> tuple[str | None, str | None]:
+    """(error code, message) from any of AEP's error body shapes; (None, None) when it has none."""
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    if "error_code" in data:  # gateway
+        return str(data["error_code"]), str(data.get("message") or "")
+    errors = data.get("errors")
+    if isinstance(errors, dict):  # UPAPI: {"errors": {"400": [{"code", "message"}]}}
+        for entries in errors.values():
+            if isinstance(entries, list) and entries and isinstance(entries[0], dict):
+                first = entries[0]
+                return _str_or_none(first.get("code")), str(first.get("message") or first.get("msg") or "")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        first = errors[0]
+        return _str_or_none(first.get("code")), str(first.get("message") or first.get("msg") or "")
+    if "error" in data:  # OAuth2 (IMS)
+        return str(data["error"]), str(data.get("error_description") or data["error"])
+    if "title" in data or "detail" in data:  # problem+json
+        message = str(data.get("detail") or data.get("title") or "")
+        code = str(data["type"]).rsplit("/", 1)[-1] if data.get("type") else None
+        return code, message
+    if "message" in data:
+        return None, str(data["message"])
+    return None, None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def is_token_rejection(status: int, error_code: str | None) -> bool:
+    """The gateway says the token is missing or invalid: refresh it once and replay the call."""
+    return status == 401 or (error_code in _TOKEN_CODES)
+
+
+def _describe_unparseable(body: bytes, content_type: str) -> str:
+    text = body.decode("utf-8", errors="replace").strip()
+    if "html" in content_type.lower() or text.lower().startswith(("<!doctype", "<html")):
+        match = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL) or re.search(
+            r"<h1>(.*?)</h1>", text, re.IGNORECASE | re.DOTALL
+        )
+        found = match.group(1).strip() if match else "no title"
+        return f"an HTML page ({found[:80]}) instead of JSON, usually from a proxy or gateway"
+    if not text:
+        return "an empty body"
+    return f"a body that is not valid JSON ({text[:80]!r}...)"
+
+
+def error_from_response(
+    status: int,
+    body: bytes,
+    *,
+    content_type: str = "",
+    request_id: str | None = None,
+    operation: str = "",
+    retry_after: float | None = None,
+) -> AEPError:
+    """Map one non-2xx answer to the right ``AEPError`` subclass with Adobe's code and message."""
+    code, message = parse_error_body(body)
+    where = f"{operation}: " if operation else ""
+    if message is None and code is None:
+        if status < 500 and status not in (401, 403, 404, 429) and body.strip():
+            cls: type[AEPError] = AEPServerError
+        else:
+            cls = error_class_for(status)
+        description = _describe_unparseable(body, content_type) if body.strip() else "no details"
+        text = f"{where}AEP answered HTTP {status} with {description}"
+    else:
+        cls = error_class_for(status)
+        text = f"{where}{message or 'no message'}"
+    if status == 403 and code in _TOKEN_CODES:
+        cls = AEPAuthError
+    if cls is AEPRateLimitError:
+        return AEPRateLimitError(
+            text, retry_after=retry_after, status=status, error_code=code, request_id=request_id
+        )
+    return cls(text, status=status, error_code=code, request_id=request_id)

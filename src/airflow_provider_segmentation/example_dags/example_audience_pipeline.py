@@ -1,0 +1,140 @@
+"""The audience pipeline: define audiences as code, gate on size, evaluate, export, report.
+
+1. Upsert three segment definitions from PQL (a rerun updates them, never duplicates them).
+2. Estimate the flagship audience and stop the run if its size is outside the expected band.
+3. Evaluate all three in one segment job, waiting in the triggerer (deferrable).
+4. Export the members of each audience into a dataset on the Profile union schema.
+5. Log a summary table.
+
+Runs unchanged against the local emulator (``make demo``) or a real AEP sandbox: set the
+``aep_default`` connection and the ``dataset_id`` param (or ``AEP_EXPORT_DATASET_ID``).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Any
+
+from airflow.sdk import dag, task
+
+from airflow_provider_segmentation.operators.export_jobs import AEPExportAudienceOperator
+from airflow_provider_segmentation.operators.previews import AEPEstimateAudienceOperator
+from airflow_provider_segmentation.operators.segment_definitions import AEPUpsertSegmentDefinitionOperator
+from airflow_provider_segmentation.operators.segment_jobs import AEPRunSegmentJobOperator
+
+POLL_INTERVAL = float(os.environ.get("AEP_DEMO_POLL_INTERVAL", "30"))
+
+AUDIENCES = {
+    "us_loyalists": (
+        "US gold and platinum loyalty members",
+        'homeAddress.countryCode = "US" and loyalty.tier in ["gold", "platinum"]',
+    ),
+    "recent_buyers": (
+        "Purchased in the last 30 days",
+        'exists X from xEvent where (X.eventType = "commerce.purchases" '
+        "and X.timestamp occurs <= 30 days before now)",
+    ),
+    "engaged_no_purchase": (
+        "Clicked an email in the last 14 days, no purchase in 90 days",
+        'exists E from xEvent where (E.eventType = "directMarketing.emailClicked" '
+        "and E.timestamp occurs <= 14 days before now) "
+        'and not (exists P from xEvent where (P.eventType = "commerce.purchases"))',
+    ),
+}
+
+
+@dag(
+    dag_id="aep_audience_pipeline",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    tags=["adobe", "aep", "segmentation", "example"],
+    params={"dataset_id": os.environ.get("AEP_EXPORT_DATASET_ID", "")},
+    doc_md=__doc__,
+)
+def aep_audience_pipeline() -> None:
+    upserts = {
+        key: AEPUpsertSegmentDefinitionOperator(
+            task_id=f"upsert_{key}",
+            name=f"[airflow demo] {name}",
+            expression=expression,
+            description="Managed by the aep_audience_pipeline DAG",
+            if_exists="update",
+        )
+        for key, (name, expression) in AUDIENCES.items()
+    }
+
+    size_gate = AEPEstimateAudienceOperator(
+        task_id="estimate_us_loyalists",
+        expression=AUDIENCES["us_loyalists"][1],
+        min_size=1,
+        max_size=1_000_000,
+        poll_interval=POLL_INTERVAL,
+    )
+
+    segment_ids = [upsert.output["id"] for upsert in upserts.values()]
+
+    evaluate = AEPRunSegmentJobOperator(
+        task_id="evaluate_audiences",
+        segment_ids=segment_ids,
+        deferrable=True,
+        poll_interval=POLL_INTERVAL,
+        timeout=1800,
+    )
+
+    export = AEPExportAudienceOperator(
+        task_id="export_members",
+        segment_ids=segment_ids,
+        dataset_id="{{ params.dataset_id }}",
+        fields="identityMap,person.name,personalEmail.address,homeAddress.countryCode",
+        segment_per_batch=True,
+        deferrable=True,
+        poll_interval=POLL_INTERVAL,
+        timeout=1800,
+    )
+
+    @task
+    def summarize(
+        definitions: list[dict[str, Any]],
+        estimate: dict[str, Any],
+        job: dict[str, Any],
+        exported: dict[str, Any],
+    ) -> str:
+        """Print what a person wants to see: audiences, sizes, the job and what was exported."""
+        counts = job.get("segment_counts", {})
+        rows = [("audience", "segment id", "realized", "existing", "exited")]
+        for definition in definitions:
+            seg = counts.get(definition["id"], {})
+            rows.append(
+                (
+                    definition["name"],
+                    definition["id"],
+                    str(seg.get("realized", 0)),
+                    str(seg.get("existing", 0)),
+                    str(seg.get("exited", 0)),
+                )
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        table = "\n".join(
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
+        )
+        summary = (
+            "=== AEP audience pipeline summary ===\n"
+            f"{table}\n"
+            f"size gate: estimated {estimate['estimated_size']} US loyalists\n"
+            f"segment job {job['job_id']}: {job['status']} in {job.get('duration_seconds', 0):.1f} s, "
+            f"{job.get('total_profiles', 0)} profiles evaluated\n"
+            f"export job {exported['job_id']}: {exported['status']}, {exported['exported_profiles']} "
+            f"profiles into dataset {exported['dataset_id']} (batches {', '.join(exported['batch_ids'])})\n"
+            "=== end of summary ==="
+        )
+        print(summary)
+        return summary
+
+    definitions = [upsert.output for upsert in upserts.values()]
+    list(upserts.values()) >> size_gate >> evaluate >> export
+    summarize(definitions, size_gate.output, evaluate.output, export.output)
+
+
+aep_audience_pipeline()
