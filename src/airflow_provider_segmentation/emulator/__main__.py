@@ -1,0 +1,80 @@
+"""``python -m airflow_provider_segmentation.emulator`` (console script ``aep-emulator``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import uvicorn
+
+from airflow_provider_segmentation.emulator.app import create_app
+from airflow_provider_segmentation.emulator.server import connection_json
+from airflow_provider_segmentation.emulator.settings import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_ORG_ID,
+    PROFILE_DATASET_ID,
+    EmulatorSettings,
+)
+
+
+def parse_args(argv: list[str] | None = None) -> EmulatorSettings:
+    parser = argparse.ArgumentParser(
+        prog="aep-emulator",
+        description="A local Adobe Experience Platform "
+        "Segmentation Service and IMS, for tests, demos and CI.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--profiles", type=int, default=10_000, help="synthetic profiles (up to 1,000,000)")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the synthetic profile store")
+    parser.add_argument(
+        "--job-step-seconds", type=float, default=2.0, help="time a job spends in each non-terminal status"
+    )
+    parser.add_argument("--token-lifetime", type=int, default=86399, help="IMS token lifetime in seconds")
+    parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
+    parser.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
+    parser.add_argument("--org-id", default=DEFAULT_ORG_ID)
+    parser.add_argument(
+        "--sandbox",
+        action="append",
+        dest="sandboxes",
+        help="a sandbox name (repeatable; default: prod and dev)",
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.profiles <= 1_000_000:
+        parser.error("--profiles must be between 1 and 1,000,000")
+    return EmulatorSettings(
+        host=args.host,
+        port=args.port,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        org_id=args.org_id,
+        sandboxes=tuple(args.sandboxes or ("prod", "dev")),
+        token_lifetime_seconds=args.token_lifetime,
+        job_step_seconds=args.job_step_seconds,
+        profiles=args.profiles,
+        seed=args.seed,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = parse_args(argv)
+    app = create_app(settings)
+    url = f"http://{settings.host}:{settings.port}"
+    print(
+        f"AEP emulator on {url} (sandboxes: {', '.join(settings.sandboxes)}; "
+        f"{settings.profiles} profiles, seed {settings.seed})"
+    )
+    print(f"Profile export dataset: {PROFILE_DATASET_ID}")
+    print(f"export AEP_EXPORT_DATASET_ID={PROFILE_DATASET_ID}")
+    print(
+        f"export AIRFLOW_CONN_AEP_DEFAULT='{connection_json(settings, url, settings.sandboxes[0])}'",
+        flush=True,
+    )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

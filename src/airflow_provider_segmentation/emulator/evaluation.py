@@ -1,0 +1,238 @@
+"""What finished jobs produce: memberships and metrics of segment jobs, batches of export jobs, previews.
+
+Every count comes from the ``AudienceEngine`` evaluating the definitions' PQL over the profile store.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from airflow_provider_segmentation.emulator.state import (
+    MEMBER_STATUSES,
+    SEGMENT_JOB_STEPS,
+    EmulatorState,
+    Job,
+    Sandbox,
+    now_ms,
+)
+
+
+def _identities(profile: dict[str, Any]) -> Iterable[str]:
+    return (profile.get("identityMap") or {}).keys()
+
+
+def refresh_segment_job(state: EmulatorState, sandbox: Sandbox, job: Job) -> dict[str, Any]:
+    """The job's wire body as of now; evaluates the audience the first time the job is seen finished."""
+    status = state.status_of(job)
+    body = job.body
+    body["status"] = status
+    if status == "SUCCEEDED" and not job.finished:
+        job.finished = True
+        _evaluate(state, sandbox, job)
+    elif status in ("FAILED", "CANCELLED") and not job.finished:
+        job.finished = True
+        if status == "FAILED":
+            body["errors"] = [
+                {
+                    "code": "0100000003",
+                    "msg": "Emulated segmentation failure (fail_segment_jobs)",
+                    "callStack": "com.adobe.aep.emulator.SegmentationJob.run",
+                }
+            ]
+        body["metrics"]["totalTime"]["endTimeInMs"] = now_ms()
+    if status != "NEW":
+        body["updateTime"] = now_ms()
+        body["updateEpoch"] = int(time.time())
+    return body
+
+
+def _evaluate(state: EmulatorState, sandbox: Sandbox, job: Job) -> None:
+    started = time.time()
+    body = job.body
+    metrics = body["metrics"]
+    realized_before = sandbox.realized()
+    for entry in body["segments"]:
+        segment_id = entry["segmentId"]
+        definition = sandbox.definitions.get(segment_id)
+        members = (
+            set(state.engine.select(definition["expression"]["value"], memberships=realized_before))
+            if definition
+            else set()
+        )
+        previous = sandbox.memberships.get(segment_id)
+        before = (previous["realized"] | previous["existing"]) if previous else set()
+        statuses = {"realized": members - before, "existing": members & before, "exited": before - members}
+        sandbox.memberships[segment_id] = statuses
+        metrics["segmentedProfileCounter"][segment_id] = len(members)
+        metrics["segmentedProfileByStatusCounter"][segment_id] = {
+            s: len(statuses[s]) for s in MEMBER_STATUSES
+        }
+        by_namespace: dict[str, int] = {}
+        for profile_id in members:
+            for namespace in _identities(dict(state.engine.profile(profile_id))):
+                by_namespace[namespace] = by_namespace.get(namespace, 0) + 1
+        metrics["segmentedProfileByNamespaceCounter"][segment_id] = by_namespace
+    finished = time.time()
+    metrics["totalProfiles"] = state.engine.total_profiles
+    metrics["totalTime"]["endTimeInMs"] = int(finished * 1000)
+    metrics["totalTime"]["totalTimeInMs"] = int(finished * 1000) - metrics["totalTime"]["startTimeInMs"]
+    metrics["profileSegmentationTime"] = {
+        "startTimeInMs": int(started * 1000),
+        "endTimeInMs": int(finished * 1000),
+        "totalTimeInMs": int((finished - started) * 1000),
+    }
+
+
+def _project(record: dict[str, Any], fields: str | None) -> dict[str, Any]:
+    """Keep only the comma-separated dotted ``fields`` (all fields when None), as AEP's export does."""
+    if not fields:
+        return record
+    out: dict[str, Any] = {}
+    for path in (f.strip() for f in fields.split(",") if f.strip()):
+        source: Any = record
+        target = out
+        parts = path.split(".")
+        for index, part in enumerate(parts):
+            if not isinstance(source, dict) or part not in source:
+                break
+            if index == len(parts) - 1:
+                target[part] = source[part]
+            else:
+                source = source[part]
+                target = target.setdefault(part, {})
+    return out
+
+
+def refresh_export_job(state: EmulatorState, sandbox: Sandbox, job: Job) -> dict[str, Any]:
+    """The export job's wire body as of now; writes its batches the first time it is seen finished."""
+    status = state.status_of(job)
+    body = job.body
+    body["status"] = status
+    if status in ("SUCCEEDED", "FAILED", "CANCELLED") and not job.finished:
+        job.finished = True
+        body["updateTime"] = now_ms()
+        if status == "SUCCEEDED":
+            _write_batches(state, sandbox, body)
+        elif status == "FAILED":
+            body["errors"] = [
+                {
+                    "code": "0090000009",
+                    "msg": "Emulated export failure (fail_export_jobs)",
+                    "callStack": "com.adobe.aep.emulator.ExportJob.run",
+                }
+            ]
+    return body
+
+
+def _write_batches(state: EmulatorState, sandbox: Sandbox, body: dict[str, Any]) -> None:
+    filters = body.get("filter") or {}
+    destination = body["destination"]
+    selections: list[tuple[str | None, set[str]]] = []
+    if filters.get("segments"):
+        for entry in filters["segments"]:
+            statuses = entry.get("status") or ["realized", "existing"]
+            membership = sandbox.memberships.get(entry["segmentId"], {})
+            members: set[str] = set()
+            for status in statuses:
+                members |= membership.get(status, set())
+            selections.append((entry["segmentId"], members))
+    else:
+        selections.append((None, set(state.engine.select("true", memberships={}))))
+    batches = sandbox.batches.setdefault(destination["datasetId"], {})
+    exported: set[str] = set()
+
+    def write(members: set[str]) -> str:
+        batch_id = str(uuid.uuid4()).replace("-", "")[:26].upper()
+        batches[batch_id] = [
+            _project(dict(state.engine.profile(pid)), body.get("fields")) for pid in sorted(members)
+        ]
+        return batch_id
+
+    if destination.get("segmentPerBatch"):
+        destination["batches"] = [
+            {"segmentId": seg, "batchId": write(members)} for seg, members in selections
+        ]
+    else:
+        union: set[str] = set().union(*(members for _, members in selections))
+        destination["batchId"] = write(union)
+    for _, members in selections:
+        exported |= members
+    body["metrics"] = {
+        "totalTime": {
+            "startTimeInMs": body["creationTime"],
+            "endTimeInMs": now_ms(),
+            "totalTimeInMs": now_ms() - body["creationTime"],
+        },
+        "totalExportedProfileCounter": len(exported),
+        "exportedProfileByNamespaceCounter": {"ECID": len(exported)},
+    }
+
+
+def refresh_preview(state: EmulatorState, job: Job) -> str:
+    """RUNNING until one step has passed, then RESULT_READY with the members computed once."""
+    status = state.status_of(job)
+    state_name = {"NEW": "RUNNING", "RUNNING": "RUNNING"}.get(status, "RESULT_READY")
+    if state_name == "RESULT_READY" and not job.finished:
+        job.finished = True
+        sandbox: Sandbox = job.body["_sandbox"]
+        job.body["_members"] = state.engine.select(
+            job.body["predicateExpression"], memberships=sandbox.realized()
+        )
+    return state_name
+
+
+def new_segment_job(
+    state: EmulatorState,
+    sandbox: Sandbox,
+    entries: list[dict[str, Any]],
+    *,
+    source: str,
+    properties: dict[str, Any] | None = None,
+    started: float | None = None,
+) -> Job:
+    started = time.time() if started is None else started
+    job_id = state.new_id()
+    segments = [
+        {
+            "segmentId": e["segmentId"],
+            "segment": {
+                "id": e["segmentId"],
+                "expression": sandbox.definitions[e["segmentId"]]["expression"],
+                "mergePolicyId": sandbox.definitions[e["segmentId"]]["mergePolicyId"],
+            },
+        }
+        for e in entries
+    ]
+    body: dict[str, Any] = {
+        "id": job_id,
+        "imsOrgId": state.settings.org_id,
+        "sandbox": {"sandboxName": sandbox.name},
+        "profileInstanceId": "ups",
+        "source": source,
+        "status": "NEW",
+        "segments": segments,
+        "metrics": {
+            "totalTime": {"startTimeInMs": int(started * 1000)},
+            "profileSegmentationTime": {},
+            "segmentedProfileCounter": {},
+            "segmentedProfileByNamespaceCounter": {},
+            "segmentedProfileByStatusCounter": {},
+        },
+        "errors": [],
+        "schema": {"name": "_xdm.context.profile"},
+        "properties": properties or {},
+        "requestId": state.new_id(),
+        "_links": {
+            "cancel": {"href": f"/segment/jobs/{job_id}", "method": "DELETE"},
+            "checkStatus": {"href": f"/segment/jobs/{job_id}", "method": "GET"},
+        },
+        "creationTime": int(started * 1000),
+        "updateTime": int(started * 1000),
+        "updateEpoch": int(started),
+    }
+    job = Job(body, started, SEGMENT_JOB_STEPS, "FAILED" if state.settings.fail_segment_jobs else "SUCCEEDED")
+    sandbox.segment_jobs[job_id] = job
+    return job

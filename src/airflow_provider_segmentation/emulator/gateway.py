@@ -1,0 +1,208 @@
+"""The Adobe I/O gateway in front of the emulator: request log, fault injection and header checks.
+
+Header checks reproduce the gateway's codes: 403010 (no token), 401013 (bad or expired token), 403000
+(no API key), 403003 (API key of another client), 400003 (no org header), 403025 (token not entitled to
+the org), plus a problem body when a request with a body lacks ``Content-Type: application/json``.
+Faults (``POST /_emulator/faults``) apply to IMS and platform routes, never to ``/_emulator/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from airflow_provider_segmentation.emulator.state import EmulatorState
+from airflow_provider_segmentation.emulator.wire import gateway_error, problem, upapi_error
+
+PLATFORM_PREFIX = "/data/core/ups"
+HTML_BODY = b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
+
+
+class DropConnection(Exception):
+    """Raised after the response has started so that the server aborts the connection mid-answer."""
+
+
+@dataclass
+class Fault:
+    method: str
+    path: str
+    kind: str
+    status: int = 503
+    retry_after: float | None = None
+    latency_seconds: float = 0.0
+    count: int | None = None
+    probability: float | None = None
+    html: bool = False
+    rng: random.Random = field(default_factory=random.Random)
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method not in ("*", method):
+            return False
+        return path.startswith(self.path[:-1]) if self.path.endswith("*") else path == self.path
+
+    def fires(self) -> bool:
+        if self.count is not None:
+            if self.count <= 0:
+                return False
+            self.count -= 1
+            return True
+        return self.rng.random() < (self.probability if self.probability is not None else 1.0)
+
+
+def parse_fault(spec: dict[str, Any]) -> Fault:
+    kind = spec.get("kind", "status")
+    if kind not in ("status", "drop", "latency"):
+        raise ValueError("kind must be status, drop or latency")
+    status = int(spec.get("status", 503))
+    if kind == "status" and status not in (429, 500, 502, 503, 504):
+        raise ValueError("status must be one of 429, 500, 502, 503, 504")
+    return Fault(
+        method=str(spec.get("method", "*")).upper(),
+        path=str(spec["path"]),
+        kind=kind,
+        status=status,
+        retry_after=spec.get("retry_after"),
+        latency_seconds=float(spec.get("latency_seconds", 0.0)),
+        count=spec.get("count"),
+        probability=spec.get("probability"),
+        html=bool(spec.get("html", False)),
+        rng=random.Random(spec.get("seed")),
+    )
+
+
+class GatewayMiddleware:
+    def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        path, method = request.url.path, request.method
+        started = time.time()
+        status_box = {"status": 0}
+
+        async def logging_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_box["status"] = message["status"]
+            await send(message)
+
+        try:
+            if path.startswith("/_emulator/"):
+                await self.app(scope, receive, send)
+                return
+            fault = self._fault_for(method, path)
+            if fault is not None and fault.kind == "latency":
+                await asyncio.sleep(fault.latency_seconds)
+            elif fault is not None:
+                await self._inject(fault, logging_send)
+                return
+            rejection = self._check_headers(request) if path.startswith(PLATFORM_PREFIX) else None
+            if rejection is not None:
+                await rejection(scope, receive, logging_send)
+                return
+            await self.app(scope, receive, logging_send)
+        finally:
+            if not path.startswith("/_emulator/"):
+                self._log(request, status_box["status"], started)
+
+    def _fault_for(self, method: str, path: str) -> Fault | None:
+        with self.state.lock:
+            for fault in self.state.faults.values():
+                if fault.matches(method, path) and fault.fires():
+                    return fault
+        return None
+
+    async def _inject(self, fault: Fault, send: Send) -> None:
+        if fault.kind == "drop":
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")],
+                }
+            )
+            raise DropConnection("emulated dropped connection")
+        headers = [(b"content-type", b"text/html" if fault.html else b"application/json")]
+        if fault.retry_after is not None:
+            headers.append((b"retry-after", str(fault.retry_after).encode()))
+        if fault.html:
+            body = HTML_BODY
+        elif fault.status == 429:
+            body = json.dumps({"error_code": "429050", "message": "Too many requests"}).encode()
+        else:
+            body = json.dumps(
+                {
+                    "type": "/placeholder/type/uri",
+                    "status": fault.status,
+                    "title": "ServiceUnavailable",
+                    "detail": "Emulated fault",
+                }
+            ).encode()
+        await send({"type": "http.response.start", "status": fault.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _check_headers(self, request: Request) -> Any:
+        headers = request.headers
+        settings = self.state.settings
+        auth = headers.get("authorization", "")
+        if not auth:
+            return gateway_error(401, "403010", "Oauth token is missing.")
+        token = auth.removeprefix("Bearer ").strip()
+        with self.state.lock:
+            issued = self.state.tokens.get(token)
+        if issued is None or issued < time.time():
+            return gateway_error(401, "401013", "Oauth token is not valid")
+        api_key = headers.get("x-api-key")
+        if not api_key:
+            return gateway_error(403, "403000", "Api Key is required")
+        if api_key != settings.client_id:
+            return gateway_error(403, "403003", "Api Key is invalid")
+        org = headers.get("x-gw-ims-org-id")
+        if not org:
+            return gateway_error(400, "400003", "Missing header: x-gw-ims-org-id")
+        if org != settings.org_id:
+            return gateway_error(403, "403025", "Profile is not valid")
+        sandbox = headers.get("x-sandbox-name")
+        if not sandbox:
+            return upapi_error(request, 400, "UPAPI-113001-400", "Missing header: x-sandbox-name")
+        if sandbox not in self.state.sandboxes:
+            return upapi_error(
+                request,
+                403,
+                "UPAPI-113752-403",
+                f"Sandbox '{sandbox}' does not exist in org {settings.org_id} or access is denied",
+            )
+        if request.method in ("POST", "PUT", "PATCH"):
+            content_type = headers.get("content-type", "")
+            if not content_type.startswith("application/json"):
+                return problem(400, "BadRequestError", "A valid content-type must be specified")
+        if (
+            request.url.path.startswith(PLATFORM_PREFIX + "/search/")
+            and headers.get("x-ups-search-version") != "1.0"
+        ):
+            return upapi_error(request, 400, "UPAPI-113002-400", "Missing header: x-ups-search-version: 1.0")
+        return None
+
+    def _log(self, request: Request, status: int, started: float) -> None:
+        entry = {
+            "method": request.method,
+            "path": request.url.path,
+            "query": request.url.query,
+            "status": status,
+            "time": started,
+            "duration_ms": round((time.time() - started) * 1000, 3),
+            "request_id": request.headers.get("x-request-id", ""),
+            "sandbox": request.headers.get("x-sandbox-name", ""),
+        }
+        with self.state.lock:
+            self.state.request_log.append(entry)

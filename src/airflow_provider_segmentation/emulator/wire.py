@@ -1,0 +1,102 @@
+"""AEP's response shapes: UPAPI and gateway error bodies, and small JSON helpers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from airflow_provider_segmentation.emulator.state import EmulatorState, Sandbox
+
+UPAPI_TYPE = "https://ns.adobe.com/aep/errors/"
+
+
+class AEPHttpError(Exception):
+    """Raised by a route to answer an UPAPI-shaped error."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def upapi_error(
+    request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {
+        "requestId": request.headers.get("x-request-id", ""),
+        "errors": {str(status): [{"code": code, "message": message}]},
+        "type": UPAPI_TYPE + code,
+        "title": message,
+        "status": status,
+    }
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def gateway_error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error_code": code, "message": message}, status_code=status)
+
+
+def problem(status: int, title: str, detail: str) -> JSONResponse:
+    return JSONResponse(
+        {"type": "/placeholder/type/uri", "status": status, "title": title, "detail": detail},
+        status_code=status,
+    )
+
+
+def not_found(kind: str, ident: str, sandbox: Sandbox) -> AEPHttpError:
+    return AEPHttpError(
+        404, "UPAPI-113000-404", f"{kind} with id '{ident}' not found in sandbox '{sandbox.name}'"
+    )
+
+
+def bad_request(message: str, code: str = "UPAPI-113434-400") -> AEPHttpError:
+    return AEPHttpError(400, code, message)
+
+
+def no_content() -> Response:
+    return Response(status_code=204)
+
+
+def message(text: str, status: int = 200) -> JSONResponse:
+    return JSONResponse({"status": True, "message": text}, status_code=status)
+
+
+def int_param(request: Request, name: str, default: int, *, minimum: int = 0, maximum: int = 10_000) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_request(f"query parameter '{name}' must be an integer, got '{raw}'") from None
+    if not minimum <= value <= maximum:
+        raise bad_request(f"query parameter '{name}' must be between {minimum} and {maximum}")
+    return value
+
+
+async def json_body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise AEPHttpError(400, "UPLIB-101206-500", "The request body is not valid JSON") from None
+
+
+def sandbox_of(request: Request) -> Sandbox:
+    state: EmulatorState = request.app.state.emulator
+    return state.sandboxes[request.headers["x-sandbox-name"]]
+
+
+def emulator(request: Request) -> EmulatorState:
+    return request.app.state.emulator
+
+
+def paged_query(request: Request, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int, int]:
+    start = int_param(request, "start", 0, maximum=10**12)
+    limit = int_param(request, "limit", 100, minimum=1, maximum=1000)
+    return items[start : start + limit], start, limit
