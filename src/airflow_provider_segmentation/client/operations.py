@@ -125,11 +125,12 @@ def parse_optional(model: type[M]) -> Parser[M | None]:
 
 
 def parse_bulk(model: type[M]) -> Parser[dict[str, M]]:
-    """207 bulk-get answers: ``{"results": {id: object | {"errors": ...}}}``; ids in error are left out."""
+    """207 bulk-get answers: ``{"results": {id: object | {"errors": {"404": [...]}}}}``; ids in error are
+    left out (a job's own ``errors`` is a list, a per-id failure is a dict keyed by status)."""
 
     def parse(response: HttpResponse, _op: Operation[dict[str, M]]) -> dict[str, M]:
         results = (decode(response) or {}).get("results") or {}
-        return {key: to_model(model, value) for key, value in results.items() if "errors" not in value}
+        return {key: to_model(model, value) for key, value in results.items() if not isinstance(value.get("errors"), dict)}
 
     return parse
 

@@ -1,0 +1,85 @@
+"""The ``adobe_experience_platform`` connection form, declared once in both formats Airflow reads.
+
+Airflow 3.2+ reads ``conn-fields`` and ``ui-field-behaviour`` from provider info; Airflow 3.0-3.1 calls
+the hook's ``get_connection_form_widgets()`` / ``get_ui_field_behaviour()``, built from the same dicts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_segmentation.client.config import (
+    DEFAULT_IMS_HOST,
+    DEFAULT_PLATFORM_HOST,
+    DEFAULT_SCOPES,
+)
+
+CONN_TYPE = "adobe_experience_platform"
+
+CONN_FIELDS: dict[str, dict[str, Any]] = {
+    "ims_org_id": {
+        "label": "IMS org ID",
+        "description": "Organization ID of the Developer Console project, e.g. 1234ABCD5678@AdobeOrg",
+        "schema": {"type": ["string", "null"]},
+    },
+    "sandbox": {
+        "label": "Sandbox name",
+        "description": "Lowercase name of the AEP sandbox, e.g. prod (tasks may override it)",
+        "schema": {"type": ["string", "null"]},
+    },
+    "scopes": {
+        "label": "Scopes",
+        "description": "Comma-separated scopes of the OAuth Server-to-Server credential",
+        "schema": {"type": ["string", "null"], "default": DEFAULT_SCOPES},
+    },
+    "ims_host": {
+        "label": "IMS host",
+        "description": "Adobe IMS token host",
+        "schema": {"type": ["string", "null"], "default": DEFAULT_IMS_HOST},
+    },
+    "platform_host": {
+        "label": "Platform host",
+        "description": "Adobe Experience Platform API gateway",
+        "schema": {"type": ["string", "null"], "default": DEFAULT_PLATFORM_HOST},
+    },
+}
+
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["host", "schema", "port", "extra"],
+    "relabeling": {"login": "Client ID", "password": "Client secret"},
+    "placeholders": {
+        "login": "Client ID of the OAuth Server-to-Server credential",
+        "password": "Client secret of that credential",
+        "ims_org_id": "1234ABCD5678@AdobeOrg",
+        "sandbox": "prod",
+        "scopes": DEFAULT_SCOPES,
+        "ims_host": DEFAULT_IMS_HOST,
+        "platform_host": DEFAULT_PLATFORM_HOST,
+    },
+}
+
+
+def legacy_field_behaviour() -> dict[str, Any]:
+    """``get_ui_field_behaviour()`` format (Airflow 3.0-3.1): snake_case keys."""
+    return {
+        "hidden_fields": list(UI_FIELD_BEHAVIOUR["hidden-fields"]),
+        "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
+        "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
+    }
+
+
+def legacy_form_widgets() -> dict[str, Any]:
+    """``get_connection_form_widgets()`` format (Airflow 3.0-3.1): wtforms string fields."""
+    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+    from flask_babel import lazy_gettext
+    from wtforms import StringField
+
+    return {
+        name: StringField(
+            lazy_gettext(spec["label"]),
+            widget=BS3TextFieldWidget(),
+            description=spec["description"],
+            default=spec["schema"].get("default"),
+        )
+        for name, spec in CONN_FIELDS.items()
+    }

@@ -1,0 +1,264 @@
+"""``SegmentationHook``: the Airflow adapter of the Segmentation client.
+
+It turns the ``adobe_experience_platform`` connection into a ``ClientConfig``, registers the client
+secret and every minted access token with Airflow's secret masker, and exposes every API operation
+(from ``SegmentationOperations``), the waiting helpers, and async twins for triggers. The async path
+reads the connection with ``aget_connection`` and does no synchronous I/O in the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from functools import cached_property
+from types import TracebackType
+from typing import Any, TypeVar
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_segmentation.client import (
+    AsyncSegmentationClient,
+    ClientConfig,
+    SegmentationClient,
+    waiting,
+)
+from airflow_provider_segmentation.client import endpoints as ep
+from airflow_provider_segmentation.client.config import (
+    DEFAULT_IMS_HOST,
+    DEFAULT_PLATFORM_HOST,
+    DEFAULT_SCOPES,
+    validate_sandbox,
+)
+from airflow_provider_segmentation.client.errors import (
+    AEPAuthError,
+    AEPConfigurationError,
+    AEPConnectionError,
+    AEPError,
+    AEPPermissionError,
+)
+from airflow_provider_segmentation.client.operations import Operation
+from airflow_provider_segmentation.client.operations_api import SegmentationOperations
+from airflow_provider_segmentation.hooks import connection_form
+from airflow_provider_segmentation.models import (
+    Estimate,
+    ExportJob,
+    MessageResponse,
+    PreviewResults,
+    SegmentJob,
+)
+
+T = TypeVar("T")
+
+
+def mask_secret(value: str) -> None:
+    """Airflow's secret masker, wherever this Airflow version keeps it."""
+    try:
+        from airflow.sdk.log import mask_secret as airflow_mask_secret
+    except ImportError:  # pragma: no cover - Airflow < 3.1
+        from airflow.sdk.execution_time.secrets_masker import (  # type: ignore[no-redef]
+            mask_secret as airflow_mask_secret,
+        )
+    airflow_mask_secret(value)
+
+
+def config_from_connection(conn: Any, sandbox: str | None = None) -> ClientConfig:
+    """Build a client config from an Airflow connection; a missing field fails with the fix."""
+    extra = _extras(conn)
+    prefix = f"extra__{connection_form.CONN_TYPE}__"
+
+    def field(name: str) -> str | None:
+        value = extra.get(name, extra.get(prefix + name))
+        return str(value).strip() if value not in (None, "") else None
+
+    chosen_sandbox = sandbox if sandbox is not None else field("sandbox")
+    if chosen_sandbox is None:
+        raise AEPConfigurationError(
+            f"connection {conn.conn_id!r} has no sandbox: set the extra field 'sandbox' to the lowercase "
+            "name of your AEP sandbox (e.g. 'prod'), or pass sandbox= to the task",
+            field="sandbox",
+        )
+    validate_sandbox(
+        chosen_sandbox, field_name="sandbox" if sandbox is not None else "connection extra 'sandbox'"
+    )
+    return ClientConfig(
+        client_id=conn.login or "",
+        client_secret=conn.password or "",
+        org_id=field("ims_org_id") or "",
+        sandbox=chosen_sandbox,
+        scopes=field("scopes") or DEFAULT_SCOPES,
+        ims_host=field("ims_host") or DEFAULT_IMS_HOST,
+        platform_host=field("platform_host") or DEFAULT_PLATFORM_HOST,
+    )
+
+
+def _extras(conn: Any) -> Mapping[str, Any]:
+    """The connection's extra as a dict, read without Airflow's masking path (safe in an event loop)."""
+    import json
+
+    raw = conn.extra
+    if not raw:
+        return {}
+    if isinstance(raw, Mapping):
+        return raw
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise AEPConfigurationError(
+            f"the extra of connection {conn.conn_id!r} is not valid JSON", field="extra"
+        ) from None
+    return data if isinstance(data, dict) else {}
+
+
+class SegmentationHook(BaseHook, SegmentationOperations):
+    """Talk to the AEP Segmentation Service through the ``adobe_experience_platform`` connection.
+
+    :param aep_conn_id: the Airflow connection id (default ``aep_default``)
+    :param sandbox: a sandbox name overriding the connection's, e.g. ``dev``
+    """
+
+    conn_name_attr = "aep_conn_id"
+    default_conn_name = "aep_default"
+    conn_type = connection_form.CONN_TYPE
+    hook_name = "Adobe Experience Platform"
+
+    def __init__(self, aep_conn_id: str = default_conn_name, sandbox: str | None = None) -> None:
+        super().__init__()
+        self.aep_conn_id = aep_conn_id
+        self.sandbox = validate_sandbox(sandbox) if sandbox is not None else None
+        self._async_client: AsyncSegmentationClient | None = None
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return connection_form.legacy_field_behaviour()
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        return connection_form.legacy_form_widgets()
+
+    # -- sync ----------------------------------------------------------------------------------------
+
+    @cached_property
+    def config(self) -> ClientConfig:
+        config = config_from_connection(self.get_connection(self.aep_conn_id), self.sandbox)
+        mask_secret(config.client_secret)
+        return config
+
+    @cached_property
+    def client(self) -> SegmentationClient:
+        return SegmentationClient(self.config, on_token=mask_secret)
+
+    def get_conn(self) -> SegmentationClient:
+        return self.client
+
+    def execute(self, operation: Operation[T]) -> T:
+        return self.client.execute(operation)
+
+    def wait_for_segment_job(
+        self, job_id: str, *, poll_interval: float = 30, timeout: float | None = None
+    ) -> SegmentJob:
+        return waiting.wait_for_segment_job(self, job_id, poll_interval=poll_interval, timeout=timeout)
+
+    def wait_for_export_job(
+        self, job_id: str, *, poll_interval: float = 30, timeout: float | None = None
+    ) -> ExportJob:
+        return waiting.wait_for_export_job(self, job_id, poll_interval=poll_interval, timeout=timeout)
+
+    def wait_for_estimate(
+        self, preview_id: str, *, poll_interval: float = 5, timeout: float | None = None
+    ) -> Estimate:
+        return waiting.wait_for_estimate(self, preview_id, poll_interval=poll_interval, timeout=timeout)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Mint a token and make one cheap read; say in plain words what went wrong."""
+        try:
+            config = self.config
+        except AEPError as exc:
+            return False, f"The connection is incomplete: {exc.message}"
+        try:
+            self.client.access_token()
+        except AEPAuthError as exc:
+            return False, f"Adobe IMS rejected the client id or client secret: {exc.message}"
+        except AEPConnectionError:
+            return False, f"Could not reach the IMS host {config.ims_host}; check ims_host and the network"
+        except AEPError as exc:
+            return False, f"Could not get an access token from {config.ims_host}: {exc}"
+        try:
+            self.client.execute(ep.list_schedules(limit=1))
+        except AEPConnectionError:
+            return False, f"Could not reach the platform host {config.platform_host}; check platform_host"
+        except AEPAuthError as exc:
+            return False, f"The gateway refused the token: {exc}"
+        except AEPPermissionError as exc:
+            if exc.error_code in ("403025", "403003", "403000"):
+                return False, (
+                    f"The credential is not entitled to org {config.org_id}: add the AEP API to the "
+                    f"Developer Console project of this org ({exc.message})"
+                )
+            if "sandbox" in exc.message.lower():
+                return False, f"Sandbox {config.sandbox!r} is unknown or not accessible: {exc.message}"
+            return False, (
+                f"The credential lacks a permission in sandbox {config.sandbox!r}: add a product profile "
+                f"with Segmentation access ({exc.message})"
+            )
+        except AEPError as exc:
+            return False, f"AEP answered an error: {exc}"
+        return True, f"Connected to AEP org {config.org_id}, sandbox {config.sandbox!r}"
+
+    # -- async (triggers) ----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> SegmentationHook:
+        await self._aclient()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._async_client is not None:
+            await self._async_client.aclose()
+            self._async_client = None
+
+    async def _aconfig(self) -> ClientConfig:
+        if "config" not in self.__dict__:
+            conn = await self.aget_connection(self.aep_conn_id)
+            self.__dict__["config"] = config_from_connection(conn, self.sandbox)
+        config: ClientConfig = self.__dict__["config"]
+        return config
+
+    async def _aclient(self) -> AsyncSegmentationClient:
+        if self._async_client is None:
+            self._async_client = AsyncSegmentationClient(await self._aconfig(), on_token=mask_secret)
+        return self._async_client
+
+    async def aexecute(self, operation: Operation[T]) -> T:
+        return await (await self._aclient()).execute(operation)
+
+    async def aget_segment_job(self, job_id: str) -> SegmentJob:
+        return await (await self._aclient()).get_segment_job(job_id)
+
+    async def acancel_segment_job(self, job_id: str) -> MessageResponse | None:
+        return await (await self._aclient()).cancel_segment_job(job_id)
+
+    async def alist_segment_jobs(
+        self, *, status: str | None = None, property_filter: str | None = None, limit: int = 100
+    ) -> AsyncIterator[SegmentJob]:
+        client = await self._aclient()
+        async for job in client.list_segment_jobs(
+            status=status, property_filter=property_filter, limit=limit
+        ):
+            yield job
+
+    async def aget_export_job(self, job_id: str | int) -> ExportJob:
+        return await (await self._aclient()).get_export_job(job_id)
+
+    async def acancel_export_job(self, job_id: str | int) -> MessageResponse | None:
+        return await (await self._aclient()).cancel_export_job(job_id)
+
+    async def aget_estimate(self, preview_id: str) -> Estimate:
+        return await (await self._aclient()).get_estimate(preview_id)
+
+    async def aget_preview(
+        self, preview_id: str, *, offset: int | str | None = None, limit: int | None = None
+    ) -> PreviewResults:
+        return await (await self._aclient()).get_preview(preview_id, offset=offset, limit=limit)
