@@ -52,6 +52,7 @@ from airflow_provider_segmentation.models import (
 
 T = TypeVar("T")
 USER_AGENT = f"airflow-provider-segmentation/{__version__}"
+IMS_REFUSALS = frozenset({400, 401, 403})  # read by parse_token_response, which names the fix
 TokenCallback = Callable[[str], None]
 
 
@@ -96,6 +97,7 @@ class _ClientBase:
             clock=self._clock,
             rng=self._rng,
             needs_token=False,
+            handled_statuses=IMS_REFUSALS,
         )
 
     def _remember(self, response: HttpResponse) -> AccessToken:

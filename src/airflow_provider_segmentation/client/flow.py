@@ -72,6 +72,7 @@ def call_flow(
     clock: Callable[[], float],
     rng: random.Random,
     needs_token: bool = True,
+    handled_statuses: frozenset[int] = frozenset(),
 ) -> CallFlow:
     """Send ``build(token)`` until AEP answers 2xx, retrying and refreshing as ``retry.next_step`` says."""
     started = clock()
@@ -100,6 +101,7 @@ def call_flow(
             rng=rng,
             now=clock(),
             operation=name,
+            handled_statuses=handled_statuses,
         )
         if step.action is Action.DONE:
             assert isinstance(outcome, HttpResponse)

@@ -130,7 +130,11 @@ def parse_bulk(model: type[M]) -> Parser[dict[str, M]]:
 
     def parse(response: HttpResponse, _op: Operation[dict[str, M]]) -> dict[str, M]:
         results = (decode(response) or {}).get("results") or {}
-        return {key: to_model(model, value) for key, value in results.items() if not isinstance(value.get("errors"), dict)}
+        return {
+            key: to_model(model, value)
+            for key, value in results.items()
+            if not isinstance(value.get("errors"), dict)
+        }
 
     return parse
 

@@ -70,9 +70,11 @@ def next_step(
     rng: random.Random,
     now: float,
     operation: str,
+    handled_statuses: frozenset[int] = frozenset(),
 ) -> Step:
     """Decide what follows one attempt of ``request``.
 
+    ``handled_statuses`` are answers the caller reads itself (IMS refusals become ``AEPAuthError`` there).
     A call that creates something is retried only when the server certainly did not create it: a 429,
     or a connection that never opened. Anything else would risk a duplicate job.
     """
@@ -93,7 +95,7 @@ def next_step(
         return _retry_or_fail(settings, attempt, elapsed, None, rng, error)
 
     status = outcome.status
-    if 200 <= status < 300:
+    if 200 <= status < 300 or status in handled_statuses:
         return Step(Action.DONE)
     retry_after = parse_retry_after(outcome.headers.get("retry-after"), now=now)
     error = error_from_response(
