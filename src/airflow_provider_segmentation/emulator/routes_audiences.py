@@ -46,7 +46,7 @@ def router() -> APIRouter:
         state, sandbox = emulator(request), sandbox_of(request)
         name = (request.query_params.get("name") or "").lower()
         with state.lock:
-            items = sorted(sandbox.audiences.values(), key=lambda a: (a["creationTime"], a["id"]))
+            items = list(sandbox.audiences.values())  # creation order
         items = [a for a in items if name in a["name"].lower()]
         prop = request.query_params.get("property")
         if prop and "==" in prop:

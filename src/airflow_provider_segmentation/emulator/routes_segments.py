@@ -60,7 +60,7 @@ def router() -> APIRouter:
         page = int_param(request, "page", 0, maximum=10**6)
         start = int_param(request, "start", page * limit, maximum=10**12)
         with state.lock:
-            items = sorted(sandbox.definitions.values(), key=lambda d: (d["creationTime"], d["id"]))
+            items = list(sandbox.definitions.values())  # creation order
         streaming = request.query_params.get("evaluationInfo.continuous.enabled")
         if streaming is not None:
             items = [
@@ -175,8 +175,8 @@ def router() -> APIRouter:
             jobs = [refresh_segment_job(state, sandbox, job) for job in sandbox.segment_jobs.values()]
         jobs = [j for j in jobs if status is None or j["status"] == status]
         jobs = [j for j in jobs if _property_matches(j, request.query_params.get("property"))]
-        reverse = request.query_params.get("sort", "creationTime:desc").endswith(":desc")
-        jobs.sort(key=lambda j: (j["creationTime"], j["id"]), reverse=reverse)
+        if request.query_params.get("sort", "creationTime:desc").endswith(":desc"):
+            jobs.reverse()  # the store keeps creation order
         page, start, limit = paged_query(request, jobs)
         links: dict[str, Any] = {}
         if start + limit < len(jobs):

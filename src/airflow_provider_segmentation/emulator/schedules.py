@@ -92,7 +92,7 @@ def router() -> APIRouter:
         with state.lock:
             items = [
                 public(s)
-                for s in sorted(sandbox.schedules.values(), key=lambda s: (s["createEpoch"], s["id"]))
+                for s in sandbox.schedules.values()
             ]
         page, start, limit = paged_query(request, items)
         following = start + limit if start + limit < len(items) else None
