@@ -54,8 +54,13 @@ class EmulatorAdmin:
         self._call("POST", f"/schedules/{schedule_id}/trigger")
 
 
-TEST_SETTINGS = {"job_step_seconds": 0.05, "token_lifetime_seconds": 86399, "max_processing_segment_jobs": 10,
-                 "fail_segment_jobs": False, "fail_export_jobs": False}
+TEST_SETTINGS = {
+    "job_step_seconds": 0.05,
+    "token_lifetime_seconds": 86399,
+    "max_processing_segment_jobs": 10,
+    "fail_segment_jobs": False,
+    "fail_export_jobs": False,
+}
 
 
 @pytest.fixture(scope="session")

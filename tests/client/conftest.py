@@ -21,11 +21,15 @@ class SleepRecorder:
 def make_config(emulator: EmulatorServer, **overrides: object) -> ClientConfig:
     settings = emulator.settings
     values: dict[str, object] = {
-        "client_id": settings.client_id, "client_secret": settings.client_secret, "org_id": settings.org_id,
-        "sandbox": "prod", "ims_host": emulator.url, "platform_host": emulator.url,
+        "client_id": settings.client_id,
+        "client_secret": settings.client_secret,
+        "org_id": settings.org_id,
+        "sandbox": "prod",
+        "ims_host": emulator.url,
+        "platform_host": emulator.url,
     }
     values.update(overrides)
-    return ClientConfig(**values)  # type: ignore[arg-type]
+    return ClientConfig(**values)
 
 
 @pytest.fixture

@@ -15,11 +15,14 @@ GOLD = 'loyalty.tier in ["gold", "platinum"]'
 
 
 def definition(name: str, pql: str = US) -> dict[str, object]:
-    return {"name": name, "expression": {"type": "PQL", "format": "pql/text", "value": pql},
-            "schema": {"name": "_xdm.context.profile"}}
+    return {
+        "name": name,
+        "expression": {"type": "PQL", "format": "pql/text", "value": pql},
+        "schema": {"name": "_xdm.context.profile"},
+    }
 
 
-def until(predicate, timeout: float = 10.0):  # type: ignore[no-untyped-def]
+def until(predicate, timeout: float = 10.0):
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -31,9 +34,11 @@ def until(predicate, timeout: float = 10.0):  # type: ignore[no-untyped-def]
 def test_segment_definition_lifecycle(client: SegmentationClient) -> None:
     created = client.create_segment_definition(definition("US people"))
     assert created.id and created.name == "US people" and created.evaluation_type == "batch"
-    assert client.get_segment_definition(created.id).expression.value == US  # type: ignore[union-attr]
-    updated = client.update_segment_definition(created.id, {**definition("US people", GOLD), "description": "gold"})
-    assert updated.expression.value == GOLD and updated.description == "gold"  # type: ignore[union-attr]
+    assert client.get_segment_definition(created.id).expression.value == US
+    updated = client.update_segment_definition(
+        created.id, {**definition("US people", GOLD), "description": "gold"}
+    )
+    assert updated.expression.value == GOLD and updated.description == "gold"
     other = client.create_segment_definition(definition("Gold"))
     bulk = client.bulk_get_segment_definitions([created.id, other.id, "missing-id"])
     assert set(bulk) == {created.id, other.id}
@@ -63,46 +68,48 @@ def test_pql_conversion_both_ways(client: SegmentationClient) -> None:
 
 def test_segment_job_runs_to_success_with_counts(client: SegmentationClient) -> None:
     seg = client.create_segment_definition(definition("US"))
-    job = client.create_segment_job([seg.id])  # type: ignore[list-item]
+    job = client.create_segment_job([seg.id])
     assert job.status == SegmentJobStatus.NEW and job.segment_ids == [seg.id]
     finished = until(lambda: (j := client.get_segment_job(job.id)).status == "SUCCEEDED" and j)
     assert finished and finished.metrics is not None
     assert finished.metrics.total_profiles == 2000
-    counted = finished.metrics.segmented_profile_counter[seg.id]  # type: ignore[index]
+    counted = finished.metrics.segmented_profile_counter[seg.id]
     assert 0 < counted < 2000
-    assert finished.metrics.segmented_profile_by_status_counter[seg.id]["realized"] == counted  # type: ignore[index]
+    assert finished.metrics.segmented_profile_by_status_counter[seg.id]["realized"] == counted
     assert list(client.bulk_get_segment_jobs([job.id])) == [job.id]
     assert [j.id for j in client.list_segment_jobs(status="SUCCEEDED")] == [job.id]
 
 
-def test_cancel_segment_job_goes_through_cancelling(client: SegmentationClient, emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_segment_job_goes_through_cancelling(client: SegmentationClient, emulator_admin) -> None:
     emulator_admin.configure(job_step_seconds=0.5)
     seg = client.create_segment_definition(definition("US"))
-    job = client.create_segment_job([seg.id])  # type: ignore[list-item]
+    job = client.create_segment_job([seg.id])
     client.cancel_segment_job(job.id)
     assert client.get_segment_job(job.id).status == SegmentJobStatus.CANCELLING
     assert until(lambda: client.get_segment_job(job.id).status == SegmentJobStatus.CANCELLED)
     assert emulator_admin.requests("DELETE", "/data/core/ups/segment/jobs/")[0]["status"] == 204
 
 
-def test_export_job_writes_members_into_a_batch(client: SegmentationClient, emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_export_job_writes_members_into_a_batch(client: SegmentationClient, emulator_admin) -> None:
     seg = client.create_segment_definition(definition("US"))
-    job = client.create_segment_job([seg.id])  # type: ignore[list-item]
+    job = client.create_segment_job([seg.id])
     until(lambda: client.get_segment_job(job.id).status == "SUCCEEDED")
-    export = client.create_export_job({
-        "fields": "identityMap,homeAddress.countryCode",
-        "filter": {"segments": [{"segmentId": seg.id, "status": ["realized", "existing"]}]},
-        "destination": {"datasetId": PROFILE_DATASET_ID, "segmentPerBatch": False},
-    })
+    export = client.create_export_job(
+        {
+            "fields": "identityMap,homeAddress.countryCode",
+            "filter": {"segments": [{"segmentId": seg.id, "status": ["realized", "existing"]}]},
+            "destination": {"datasetId": PROFILE_DATASET_ID, "segmentPerBatch": False},
+        }
+    )
     assert export.id.isdigit() and export.status == ExportJobStatus.NEW
     finished = until(lambda: (e := client.get_export_job(export.id)).status == "SUCCEEDED" and e)
     assert finished
-    [batch_id] = finished.destination.batch_ids  # type: ignore[union-attr]
+    [batch_id] = finished.destination.batch_ids
     records = emulator_admin.batch(PROFILE_DATASET_ID, batch_id)
     assert len(records) == finished.exported_profiles > 0
     assert all(r["homeAddress"] == {"countryCode": "US"} and "person" not in r for r in records)
     assert [e.id for e in client.list_export_jobs(status="SUCCEEDED")] == [export.id]
-    assert client.cancel_export_job(export.id).status is True  # type: ignore[union-attr]
+    assert client.cancel_export_job(export.id).status is True
 
 
 def test_preview_and_estimate(client: SegmentationClient) -> None:
@@ -147,11 +154,13 @@ def test_audience_lifecycle(client: SegmentationClient) -> None:
     assert excinfo.value.error_code == "UPAPI-113430-404"
 
 
-def test_search_namespaces_entities_taxonomy(client: SegmentationClient, emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_search_namespaces_entities_taxonomy(client: SegmentationClient, emulator_admin) -> None:
     audience = client.create_audience(definition("Search me"))
     counts = client.search_namespaces(query_text="search")
     assert counts["namespaces"][0]["count"] == 1
-    assert [e.name for e in client.search_entities(namespace="AEPSegments", query_text="search")] == ["Search me"]
+    assert [e.name for e in client.search_entities(namespace="AEPSegments", query_text="search")] == [
+        "Search me"
+    ]
     taxonomy = client.search_taxonomy(namespace="AEPSegments", entity_id=audience.id)
     assert taxonomy["taxonomy"][-1]["name"] == "Search me"
     searches = emulator_admin.requests("GET", "/data/core/ups/search/")

@@ -10,31 +10,40 @@ from airflow_provider_segmentation.client import endpoints as ep
 from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID
 
 
-def _queries(emulator_admin, path: str) -> list[dict[str, list[str]]]:  # type: ignore[no-untyped-def]
+def _queries(emulator_admin, path: str) -> list[dict[str, list[str]]]:
     return [parse_qs(r["query"]) for r in emulator_admin.requests("GET", path) if r["path"] == path]
 
 
 def _definitions(client: SegmentationClient, count: int) -> list[str]:
-    return [client.create_segment_definition({"name": f"d{i:02d}", "expression": {
-        "value": f"loyalty.points > {i * 100}"}}).id or "" for i in range(count)]
+    return [
+        client.create_segment_definition(
+            {"name": f"d{i:02d}", "expression": {"value": f"loyalty.points > {i * 100}"}}
+        ).id
+        or ""
+        for i in range(count)
+    ]
 
 
-def test_definitions_follow_page_numbers(client: SegmentationClient, emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_definitions_follow_page_numbers(client: SegmentationClient, emulator_admin) -> None:
     _definitions(client, 7)
     emulator_admin.clear_requests()
     names = [d.name for d in client.list_segment_definitions(limit=3)]
     assert names == [f"d{i:02d}" for i in range(7)]
-    assert [q["page"] for q in _queries(emulator_admin, "/data/core/ups/segment/definitions")] == [["0"], ["1"], ["2"]]
+    assert [q["page"] for q in _queries(emulator_admin, "/data/core/ups/segment/definitions")] == [
+        ["0"],
+        ["1"],
+        ["2"],
+    ]
 
 
-def test_list_is_lazy(client: SegmentationClient, emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_list_is_lazy(client: SegmentationClient, emulator_admin) -> None:
     _definitions(client, 7)
     emulator_admin.clear_requests()
     first = next(iter(client.list_segment_definitions(limit=3)))
     assert first.name == "d00" and len(emulator_admin.requests("GET")) == 1
 
 
-def test_segment_jobs_follow_links_next(client: SegmentationClient, emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_segment_jobs_follow_links_next(client: SegmentationClient, emulator_admin) -> None:
     ids = _definitions(client, 1)
     jobs = []
     for _ in range(7):
@@ -47,7 +56,7 @@ def test_segment_jobs_follow_links_next(client: SegmentationClient, emulator_adm
     assert starts == [["0"], ["3"], ["6"]]
 
 
-def test_export_jobs_follow_the_offset_cursor(client: SegmentationClient, emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_export_jobs_follow_the_offset_cursor(client: SegmentationClient, emulator_admin) -> None:
     request = {"destination": {"datasetId": PROFILE_DATASET_ID}}
     created = [client.create_export_job(request).id for _ in range(7)]
     emulator_admin.clear_requests()
@@ -57,15 +66,19 @@ def test_export_jobs_follow_the_offset_cursor(client: SegmentationClient, emulat
     assert offsets[0] is None and len(offsets) == 3 and all(o and "_" in o[0] for o in offsets[1:])
 
 
-def test_schedules_follow_page_next(client: SegmentationClient, emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_schedules_follow_page_next(client: SegmentationClient, emulator_admin) -> None:
     for i in range(7):
         client.create_schedule(f"s{i}", cron="0 0 1 * * ?")
     emulator_admin.clear_requests()
     assert [s.name for s in client.list_schedules(limit=3)] == [f"s{i}" for i in range(7)]
-    assert [q["start"] for q in _queries(emulator_admin, "/data/core/ups/config/schedules")] == [["0"], ["3"], ["6"]]
+    assert [q["start"] for q in _queries(emulator_admin, "/data/core/ups/config/schedules")] == [
+        ["0"],
+        ["3"],
+        ["6"],
+    ]
 
 
-def test_audiences_follow_page_next(client: SegmentationClient, emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_audiences_follow_page_next(client: SegmentationClient, emulator_admin) -> None:
     for i in range(7):
         client.create_audience({"name": f"a{i}"})
     emulator_admin.clear_requests()
@@ -73,7 +86,7 @@ def test_audiences_follow_page_next(client: SegmentationClient, emulator_admin) 
     assert [q["start"] for q in _queries(emulator_admin, "/data/core/ups/audiences")] == [["0"], ["3"], ["6"]]
 
 
-def test_preview_results_follow_links_next(client: SegmentationClient, emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_preview_results_follow_links_next(client: SegmentationClient, emulator_admin) -> None:
     preview = client.create_preview('loyalty.tier = "platinum"')
     while client.get_estimate(preview.preview_id).state != "RESULT_READY":
         time.sleep(0.02)
@@ -85,15 +98,19 @@ def test_preview_results_follow_links_next(client: SegmentationClient, emulator_
     assert len(emulator_admin.requests("GET", "/data/core/ups/preview/")) == 3
 
 
-def test_search_entities_follow_page_numbers(client: SegmentationClient, emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_search_entities_follow_page_numbers(client: SegmentationClient, emulator_admin) -> None:
     for i in range(7):
         client.create_audience({"name": f"find {i}"})
     emulator_admin.clear_requests()
     found = list(client.search_entities(namespace="AEPSegments", query_text="find", limit=3))
     assert len(found) == 7
-    assert [q["page"] for q in _queries(emulator_admin, "/data/core/ups/search/entities")] == [["0"], ["1"], ["2"]]
+    assert [q["page"] for q in _queries(emulator_admin, "/data/core/ups/search/entities")] == [
+        ["0"],
+        ["1"],
+        ["2"],
+    ]
 
 
-def test_empty_first_page_stops(client: SegmentationClient, emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_empty_first_page_stops(client: SegmentationClient, emulator_admin) -> None:
     assert list(client.paginate(ep.list_segment_jobs())) == []
     assert len(emulator_admin.requests("GET", "/data/core/ups/segment/jobs")) == 1

@@ -26,25 +26,31 @@ JOBS = "/data/core/ups/segment/jobs"
 
 
 def seg_def(name: str) -> dict[str, object]:
-    return {"name": name, "expression": {"type": "PQL", "format": "pql/text", "value": 'homeAddress.countryCode = "US"'}}
+    return {
+        "name": name,
+        "expression": {"type": "PQL", "format": "pql/text", "value": 'homeAddress.countryCode = "US"'},
+    }
 
 
-def test_429_honours_retry_after(client: SegmentationClient, sleeps: SleepRecorder, emulator_admin) -> None:  # type: ignore[no-untyped-def]
-    emulator_admin.inject_fault(method="GET", path=DEFINITIONS, kind="status", status=429, retry_after=7, count=2)
+def test_429_honours_retry_after(client: SegmentationClient, sleeps: SleepRecorder, emulator_admin) -> None:
+    emulator_admin.inject_fault(
+        method="GET", path=DEFINITIONS, kind="status", status=429, retry_after=7, count=2
+    )
     assert list(client.list_segment_definitions()) == []
     assert sleeps.delays == [7.0, 7.0]
     assert [r["status"] for r in emulator_admin.requests("GET", DEFINITIONS)] == [429, 429, 200]
 
 
-def test_5xx_backs_off_exponentially_with_jitter(client: SegmentationClient, sleeps: SleepRecorder,
-                                                  emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_5xx_backs_off_exponentially_with_jitter(
+    client: SegmentationClient, sleeps: SleepRecorder, emulator_admin
+) -> None:
     emulator_admin.inject_fault(method="GET", path=DEFINITIONS, kind="status", status=503, count=3)
     list(client.list_segment_definitions())
     assert len(sleeps.delays) == 3
     assert 0.5 <= sleeps.delays[0] <= 1 and 1 <= sleeps.delays[1] <= 2 and 2 <= sleeps.delays[2] <= 4
 
 
-def test_retry_budget_is_bounded_by_attempts(emulator, emulator_admin, sleeps: SleepRecorder) -> None:  # type: ignore[no-untyped-def]
+def test_retry_budget_is_bounded_by_attempts(emulator, emulator_admin, sleeps: SleepRecorder) -> None:
     config = make_config(emulator, retry=RetrySettings(max_attempts=3))
     client = SegmentationClient(config, sleep=sleeps, rng=random.Random(0))
     emulator_admin.inject_fault(method="GET", path=DEFINITIONS, kind="status", status=502, count=10)
@@ -53,60 +59,72 @@ def test_retry_budget_is_bounded_by_attempts(emulator, emulator_admin, sleeps: S
     assert excinfo.value.status == 502 and len(sleeps.delays) == 2
 
 
-def test_retry_budget_is_bounded_by_elapsed_time(emulator, emulator_admin, sleeps: SleepRecorder) -> None:  # type: ignore[no-untyped-def]
+def test_retry_budget_is_bounded_by_elapsed_time(emulator, emulator_admin, sleeps: SleepRecorder) -> None:
     config = make_config(emulator, retry=RetrySettings(max_attempts=10, max_elapsed_seconds=20))
     client = SegmentationClient(config, sleep=sleeps)
-    emulator_admin.inject_fault(method="GET", path=DEFINITIONS, kind="status", status=429, retry_after=30, count=1)
+    emulator_admin.inject_fault(
+        method="GET", path=DEFINITIONS, kind="status", status=429, retry_after=30, count=1
+    )
     with pytest.raises(AEPRateLimitError) as excinfo:
         list(client.list_segment_definitions())
     assert excinfo.value.retry_after == 30 and sleeps.delays == []
 
 
-def test_create_is_retried_after_429_and_created_once(client: SegmentationClient, emulator_admin) -> None:  # type: ignore[no-untyped-def]
-    emulator_admin.inject_fault(method="POST", path=DEFINITIONS, kind="status", status=429, retry_after=1, count=1)
+def test_create_is_retried_after_429_and_created_once(client: SegmentationClient, emulator_admin) -> None:
+    emulator_admin.inject_fault(
+        method="POST", path=DEFINITIONS, kind="status", status=429, retry_after=1, count=1
+    )
     client.create_segment_definition(seg_def("once"))
     posts = emulator_admin.requests("POST", DEFINITIONS)
     assert [r["status"] for r in posts] == [429, 200]
     assert [d.name for d in client.list_segment_definitions()] == ["once"]
 
 
-def test_create_is_not_retried_after_503(client: SegmentationClient, sleeps: SleepRecorder, emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_create_is_not_retried_after_503(
+    client: SegmentationClient, sleeps: SleepRecorder, emulator_admin
+) -> None:
     seg = client.create_segment_definition(seg_def("US"))
     emulator_admin.inject_fault(method="POST", path=JOBS, kind="status", status=503, count=1)
     with pytest.raises(AEPServerError):
-        client.create_segment_job([seg.id])  # type: ignore[list-item]
+        client.create_segment_job([seg.id])
     assert len(emulator_admin.requests("POST", JOBS)) == 1 and sleeps.delays == []
 
 
-def test_dropped_connection_on_create_is_reported_not_retried(client: SegmentationClient, emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_dropped_connection_on_create_is_reported_not_retried(
+    client: SegmentationClient, emulator_admin
+) -> None:
     seg = client.create_segment_definition(seg_def("US"))
     emulator_admin.inject_fault(method="POST", path=JOBS, kind="drop", count=1)
     with pytest.raises(AEPConnectionError, match="may have created"):
-        client.create_segment_job([seg.id])  # type: ignore[list-item]
+        client.create_segment_job([seg.id])
     assert len(emulator_admin.requests("POST", JOBS)) == 1
 
 
-def test_dropped_connection_on_read_is_retried(client: SegmentationClient, sleeps: SleepRecorder, emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_dropped_connection_on_read_is_retried(
+    client: SegmentationClient, sleeps: SleepRecorder, emulator_admin
+) -> None:
     emulator_admin.inject_fault(method="GET", path=DEFINITIONS, kind="drop", count=1)
     assert list(client.list_segment_definitions()) == []
     assert len(sleeps.delays) == 1
 
 
-def test_unreachable_host_is_a_connection_error(emulator, sleeps: SleepRecorder) -> None:  # type: ignore[no-untyped-def]
+def test_unreachable_host_is_a_connection_error(emulator, sleeps: SleepRecorder) -> None:
     config = make_config(emulator, ims_host="http://127.0.0.1:9", retry=RetrySettings(max_attempts=2))
-    with pytest.raises(AEPConnectionError, match="could not reach http://127.0.0.1:9"):
+    with pytest.raises(AEPConnectionError, match=r"could not reach http://127\.0\.0\.1:9"):
         SegmentationClient(config, sleep=sleeps, token_cache=TokenCache()).access_token()
 
 
-def test_html_gateway_page_becomes_a_clear_server_error(client: SegmentationClient, emulator_admin) -> None:  # type: ignore[no-untyped-def]
-    emulator_admin.inject_fault(method="GET", path=DEFINITIONS, kind="status", status=502, html=True, count=10)
+def test_html_gateway_page_becomes_a_clear_server_error(client: SegmentationClient, emulator_admin) -> None:
+    emulator_admin.inject_fault(
+        method="GET", path=DEFINITIONS, kind="status", status=502, html=True, count=10
+    )
     with pytest.raises(AEPServerError) as excinfo:
         list(client.list_segment_definitions())
     assert "an HTML page (502 Bad Gateway) instead of JSON" in str(excinfo.value)
     assert "<html>" not in str(excinfo.value)
 
 
-def test_token_is_minted_once_and_shared(emulator, emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_token_is_minted_once_and_shared(emulator, emulator_admin) -> None:
     cache = TokenCache()
     first = SegmentationClient(make_config(emulator), token_cache=cache)
     second = SegmentationClient(make_config(emulator, sandbox="dev"), token_cache=cache)
@@ -115,7 +133,7 @@ def test_token_is_minted_once_and_shared(emulator, emulator_admin) -> None:  # t
     assert len(emulator_admin.requests("POST", "/ims/token/v3")) == 1
 
 
-def test_token_refreshes_before_expiry(emulator, emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_token_refreshes_before_expiry(emulator, emulator_admin) -> None:
     now = [1_000_000.0]
     cache = TokenCache(clock=lambda: now[0])
     client = SegmentationClient(make_config(emulator), token_cache=cache, clock=lambda: now[0])
@@ -127,16 +145,21 @@ def test_token_refreshes_before_expiry(emulator, emulator_admin) -> None:  # typ
     assert len(emulator_admin.requests("POST", "/ims/token/v3")) == 2
 
 
-def test_rejected_token_is_refreshed_once_and_the_call_replayed(client: SegmentationClient, emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_rejected_token_is_refreshed_once_and_the_call_replayed(
+    client: SegmentationClient, emulator_admin
+) -> None:
     list(client.list_schedules())
     emulator_admin.expire_tokens()
     assert list(client.list_schedules()) == []
     statuses = [(r["path"], r["status"]) for r in emulator_admin.requests()]
-    assert statuses[-3:] == [("/data/core/ups/config/schedules", 401), ("/ims/token/v3", 200),
-                             ("/data/core/ups/config/schedules", 200)]
+    assert statuses[-3:] == [
+        ("/data/core/ups/config/schedules", 401),
+        ("/ims/token/v3", 200),
+        ("/data/core/ups/config/schedules", 200),
+    ]
 
 
-def test_bad_secret_is_an_auth_error_without_the_secret(emulator, emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_bad_secret_is_an_auth_error_without_the_secret(emulator, emulator_admin) -> None:
     config = make_config(emulator, client_secret="wrong-secret-123")
     with pytest.raises(AEPAuthError) as excinfo:
         SegmentationClient(config, token_cache=TokenCache()).access_token()
@@ -144,7 +167,7 @@ def test_bad_secret_is_an_auth_error_without_the_secret(emulator, emulator_admin
     assert "client id and client secret" in str(excinfo.value)
 
 
-def test_unknown_sandbox_is_a_permission_error(emulator, emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_sandbox_is_a_permission_error(emulator, emulator_admin) -> None:
     client = SegmentationClient(make_config(emulator, sandbox="nosuch"))
     with pytest.raises(AEPPermissionError) as excinfo:
         list(client.list_schedules())
@@ -153,12 +176,14 @@ def test_unknown_sandbox_is_a_permission_error(emulator, emulator_admin) -> None
 
 def test_server_validation_error_carries_adobe_code(client: SegmentationClient) -> None:
     with pytest.raises(AEPValidationError) as excinfo:
-        client.create_segment_definition({"name": "bad", "expression": {"value": "homeAddress.countryCode = = 1"}})
+        client.create_segment_definition(
+            {"name": "bad", "expression": {"value": "homeAddress.countryCode = = 1"}}
+        )
     assert excinfo.value.status == 400 and excinfo.value.error_code == "UPAPI-113040-400"
     assert "line 1, column" in str(excinfo.value)
 
 
-def test_sandboxes_are_isolated(emulator, emulator_admin) -> None:  # type: ignore[no-untyped-def]
+def test_sandboxes_are_isolated(emulator, emulator_admin) -> None:
     from airflow_provider_segmentation.client import AEPNotFoundError
 
     dev = SegmentationClient(make_config(emulator, sandbox="dev"))
@@ -167,11 +192,15 @@ def test_sandboxes_are_isolated(emulator, emulator_admin) -> None:  # type: igno
     assert [d.name for d in dev.list_segment_definitions()] == ["dev only"]
     assert list(prod.list_segment_definitions()) == []
     with pytest.raises(AEPNotFoundError):
-        prod.get_segment_definition(created.id)  # type: ignore[arg-type]
+        prod.get_segment_definition(created.id)
 
 
-def test_secret_and_token_never_reach_the_logs(client: SegmentationClient, config: ClientConfig, emulator_admin,  # type: ignore[no-untyped-def]
-                                               caplog: pytest.LogCaptureFixture) -> None:
+def test_secret_and_token_never_reach_the_logs(
+    client: SegmentationClient,
+    config: ClientConfig,
+    emulator_admin,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG)
     emulator_admin.inject_fault(method="GET", path=DEFINITIONS, kind="status", status=503, count=1)
     token = client.access_token()

@@ -30,7 +30,7 @@ from tests.client.conftest import make_config
         ({"scopes": " "}, "scopes", "openid"),
     ],
 )
-def test_bad_config_names_the_field(emulator, overrides: dict[str, Any], field: str, fix: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_config_names_the_field(emulator, overrides: dict[str, Any], field: str, fix: str) -> None:
     with pytest.raises(AEPConfigurationError) as excinfo:
         make_config(emulator, **overrides)
     assert excinfo.value.field == field and fix in str(excinfo.value) and excinfo.value.status is None
@@ -47,8 +47,11 @@ CALLS = [
     (lambda c: c.create_schedule("s", cron="0 0 1 * * *"), "cron", "'?'"),
     (lambda c: c.update_schedule("id"), "state", "state and/or cron"),
     (lambda c: c.update_schedule("id", state="paused"), "state", "active, inactive"),
-    (lambda c: c.create_segment_definition({"name": "x", "expression": {"value": datetime.now()}}), "definition",
-     "not JSON-serializable"),
+    (
+        lambda c: c.create_segment_definition({"name": "x", "expression": {"value": datetime.now()}}),
+        "definition",
+        "not JSON-serializable",
+    ),
     (lambda c: c.create_export_job({"destination": {}}), "destination.datasetId", "datasetId"),
     (lambda c: c.bulk_get_audiences([f"a{i}" for i in range(101)]), "audience_ids", "at most 100"),
     (lambda c: c.get_segment_job(""), "job_id", "empty"),
@@ -58,16 +61,31 @@ CALLS = [
 
 
 @pytest.mark.parametrize(("call", "field", "fix"), CALLS)
-def test_bad_arguments_fail_before_any_http_call(client: SegmentationClient, emulator_admin, call, field: str,  # type: ignore[no-untyped-def]
-                                                 fix: str) -> None:
+def test_bad_arguments_fail_before_any_http_call(
+    client: SegmentationClient,
+    emulator_admin,
+    call,
+    field: str,
+    fix: str,
+) -> None:
     with pytest.raises(AEPValidationError) as excinfo:
         call(client)
     assert excinfo.value.field == field and fix in str(excinfo.value)
     assert emulator_admin.requests() == []
 
 
-@pytest.mark.parametrize("cron", ["0 0 1 * * ?", "0 30 12 ? * 6L", "0 30 12 ? * 4#3", "0 0/15 * * * ? 2027",
-                                  "0 0 8 ? * MON-FRI", "0 0 0 L * ?", "0 0 0 15W JAN,JUL ?"])
+@pytest.mark.parametrize(
+    "cron",
+    [
+        "0 0 1 * * ?",
+        "0 30 12 ? * 6L",
+        "0 30 12 ? * 4#3",
+        "0 0/15 * * * ? 2027",
+        "0 0 8 ? * MON-FRI",
+        "0 0 0 L * ?",
+        "0 0 0 15W JAN,JUL ?",
+    ],
+)
 def test_valid_quartz_cron_is_accepted(cron: str) -> None:
     assert validate_quartz_cron(cron) == cron
 

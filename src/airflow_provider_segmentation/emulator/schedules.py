@@ -90,10 +90,7 @@ def router() -> APIRouter:
     def list_schedules(request: Request) -> JSONResponse:
         state, sandbox = emulator(request), sandbox_of(request)
         with state.lock:
-            items = [
-                public(s)
-                for s in sandbox.schedules.values()
-            ]
+            items = [public(s) for s in sandbox.schedules.values()]
         page, start, limit = paged_query(request, items)
         following = start + limit if start + limit < len(items) else None
         links = {"next": {"href": f"/config/schedules?start={following}&limit={limit}"}} if following else {}

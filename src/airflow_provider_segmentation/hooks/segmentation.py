@@ -9,6 +9,7 @@ reads the connection with ``aget_connection`` and does no synchronous I/O in the
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from functools import cached_property
 from types import TracebackType
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from airflow.sdk import BaseHook
 from airflow_provider_segmentation.client import (
     AsyncSegmentationClient,
     ClientConfig,
+    RetrySettings,
     SegmentationClient,
     waiting,
 )
@@ -173,8 +175,15 @@ class SegmentationHook(BaseHook, SegmentationOperations):
             config = self.config
         except AEPError as exc:
             return False, f"The connection is incomplete: {exc.message}"
+        # A connection test should answer in seconds: two attempts, no long backoff.
+        client = SegmentationClient(
+            replace(
+                config, retry=RetrySettings(max_attempts=2, max_elapsed_seconds=5, base_delay_seconds=0.5)
+            ),
+            on_token=mask_secret,
+        )
         try:
-            self.client.access_token()
+            client.access_token()
         except AEPAuthError as exc:
             return False, f"Adobe IMS rejected the client id or client secret: {exc.message}"
         except AEPConnectionError:
@@ -182,7 +191,7 @@ class SegmentationHook(BaseHook, SegmentationOperations):
         except AEPError as exc:
             return False, f"Could not get an access token from {config.ims_host}: {exc}"
         try:
-            self.client.execute(ep.list_schedules(limit=1))
+            client.execute(ep.list_schedules(limit=1))
         except AEPConnectionError:
             return False, f"Could not reach the platform host {config.platform_host}; check platform_host"
         except AEPAuthError as exc:

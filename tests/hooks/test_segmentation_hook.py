@@ -1,0 +1,216 @@
+"""SegmentationHook: connection handling, masking, test_connection, waiting, async twins."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from airflow.sdk import BaseHook
+
+from airflow_provider_segmentation.client import (
+    AEPConfigurationError,
+    AEPJobFailedError,
+    AEPTimeoutError,
+)
+from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
+from airflow_provider_segmentation.models import SegmentJobStatus
+
+US = {"name": "US", "expression": {"value": 'homeAddress.countryCode = "US"'}}
+
+
+def set_conn(monkeypatch: pytest.MonkeyPatch, emulator, **changes) -> None:
+    conn = json.loads(emulator.connection_json())
+    extra = conn["extra"]
+    for key, value in changes.items():
+        if key in ("login", "password"):
+            conn[key] = value
+        elif value is None:
+            extra.pop(key, None)
+        else:
+            extra[key] = value
+    monkeypatch.setenv("AIRFLOW_CONN_AEP_DEFAULT", json.dumps(conn))
+
+
+def test_hook_runs_operations_from_the_connection(aep_conn: str, emulator_admin) -> None:
+    hook = SegmentationHook()
+    created = hook.create_segment_definition(US)
+    assert [d.id for d in hook.list_segment_definitions()] == [created.id]
+    headers_seen = emulator_admin.requests("POST", "/data/core/ups/segment/definitions")[0]
+    assert headers_seen["sandbox"] == "prod" and headers_seen["request_id"]
+
+
+def test_task_sandbox_overrides_the_connection(aep_conn: str, emulator_admin) -> None:
+    SegmentationHook(sandbox="dev").create_segment_definition(US)
+    assert list(SegmentationHook().list_segment_definitions()) == []
+    assert emulator_admin.requests("POST")[-1]["sandbox"] == "dev"
+
+
+def test_uppercase_task_sandbox_is_rejected_locally() -> None:
+    with pytest.raises(AEPConfigurationError, match="use 'dev'"):
+        SegmentationHook(sandbox="DEV")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"login": ""}, "client_id"),
+        ({"password": ""}, "client_secret"),
+        ({"ims_org_id": None}, "org_id"),
+        ({"sandbox": None}, "sandbox"),
+        ({"sandbox": "Prod"}, "connection extra 'sandbox'"),
+    ],
+)
+def test_incomplete_connection_fails_before_http(
+    monkeypatch, emulator, emulator_admin, change, field
+) -> None:
+    set_conn(monkeypatch, emulator, **change)
+    with pytest.raises(AEPConfigurationError) as excinfo:
+        SegmentationHook().get_schedule("x")
+    assert excinfo.value.field == field
+    assert emulator_admin.requests() == []
+
+
+def test_secret_and_token_are_masked(aep_conn: str, emulator, monkeypatch) -> None:
+    masked: list[str] = []
+    monkeypatch.setattr("airflow_provider_segmentation.hooks.segmentation.mask_secret", masked.append)
+    hook = SegmentationHook()
+    token = hook.client.access_token()
+    assert emulator.settings.client_secret in masked and token in masked
+
+
+def test_test_connection_succeeds(aep_conn: str) -> None:
+    ok, message = SegmentationHook().test_connection()
+    assert ok and "sandbox 'prod'" in message
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"password": "wrong"}, "rejected the client id or client secret"),
+        ({"sandbox": "nosuch"}, "Sandbox 'nosuch' is unknown"),
+        ({"ims_org_id": "OTHER@AdobeOrg"}, "not entitled to org OTHER@AdobeOrg"),
+        ({"ims_host": "http://127.0.0.1:9"}, "Could not reach the IMS host http://127.0.0.1:9"),
+    ],
+)
+def test_test_connection_says_what_went_wrong(monkeypatch, emulator, emulator_admin, change, words) -> None:
+    set_conn(monkeypatch, emulator, **change)
+    ok, message = SegmentationHook().test_connection()
+    assert not ok and words in message
+
+
+def test_wait_for_segment_job_returns_the_finished_job(aep_conn: str) -> None:
+    hook = SegmentationHook()
+    seg = hook.create_segment_definition(US)
+    job = hook.create_segment_job([seg.id])
+    done = hook.wait_for_segment_job(job.id, poll_interval=0.02, timeout=30)
+    assert done.status == SegmentJobStatus.SUCCEEDED
+
+
+def test_wait_raises_with_the_jobs_own_errors(aep_conn: str, emulator_admin) -> None:
+    emulator_admin.configure(fail_segment_jobs=True)
+    hook = SegmentationHook()
+    job = hook.create_segment_job([hook.create_segment_definition(US).id])
+    with pytest.raises(AEPJobFailedError) as excinfo:
+        hook.wait_for_segment_job(job.id, poll_interval=0.02, timeout=30)
+    assert excinfo.value.errors[0]["code"] == "0100000003"
+    assert "Emulated segmentation failure" in str(excinfo.value)
+
+
+def test_wait_times_out_clearly(aep_conn: str, emulator_admin) -> None:
+    emulator_admin.configure(job_step_seconds=60)
+    hook = SegmentationHook()
+    job = hook.create_segment_job([hook.create_segment_definition(US).id])
+    with pytest.raises(AEPTimeoutError, match=f"segment job {job.id} is still NEW after 0 s"):
+        hook.wait_for_segment_job(job.id, poll_interval=0.05, timeout=0.01)
+
+
+def test_wait_for_estimate(aep_conn: str) -> None:
+    hook = SegmentationHook()
+    preview = hook.create_preview('loyalty.tier = "gold"')
+    estimate = hook.wait_for_estimate(preview.preview_id, poll_interval=0.02, timeout=30)
+    assert estimate.estimated_size and estimate.estimated_size > 0
+
+
+@pytest.fixture
+def no_sync_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("synchronous get_connection called from async code")
+
+    monkeypatch.setattr(BaseHook, "get_connection", classmethod(forbidden))
+
+
+async def test_async_twins_use_aget_connection(aep_conn: str, emulator_admin, no_sync_connection) -> None:
+    seg_id = _create_job_inputs(emulator_admin)
+    async with SegmentationHook() as hook:
+        job = await hook.aget_segment_job(seg_id)
+        assert job.id == seg_id
+        listed = [j.id async for j in hook.alist_segment_jobs()]
+        assert listed == [seg_id]
+        await hook.acancel_segment_job(seg_id)
+        assert (await hook.aget_segment_job(seg_id)).status in ("CANCELLING", "CANCELLED", "SUCCEEDED")
+
+
+def _create_job_inputs(emulator_admin) -> str:
+    """Create a job over plain HTTP so that no sync hook path runs inside the async test."""
+    import requests
+
+    from airflow_provider_segmentation.emulator.settings import (
+        DEFAULT_CLIENT_ID,
+        DEFAULT_CLIENT_SECRET,
+        DEFAULT_ORG_ID,
+    )
+
+    base = emulator_admin.url
+    token = requests.post(
+        f"{base}/ims/token/v3",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": DEFAULT_CLIENT_ID,
+            "client_secret": DEFAULT_CLIENT_SECRET,
+            "scope": "openid",
+        },
+        timeout=5,
+    ).json()["access_token"]
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "x-api-key": DEFAULT_CLIENT_ID,
+        "x-gw-ims-org-id": DEFAULT_ORG_ID,
+        "x-sandbox-name": "prod",
+    }
+    body = {**US, "schema": {"name": "_xdm.context.profile"}}
+    seg = requests.post(
+        f"{base}/data/core/ups/segment/definitions", json=body, headers=headers, timeout=5
+    ).json()
+    job = requests.post(
+        f"{base}/data/core/ups/segment/jobs", json=[{"segmentId": seg["id"]}], headers=headers, timeout=5
+    ).json()
+    return str(job["id"])
+
+
+async def test_async_estimate_export_and_preview(aep_conn: str, emulator_admin, no_sync_connection) -> None:
+    async with SegmentationHook() as hook:
+        with pytest.raises(Exception) as excinfo:
+            await hook.aget_estimate("missing")
+        assert getattr(excinfo.value, "status", None) == 404
+        with pytest.raises(Exception) as excinfo:
+            await hook.aget_export_job(12345)
+        assert getattr(excinfo.value, "status", None) == 404
+
+
+async def test_async_token_refresh_and_logs_clean(
+    aep_conn: str,
+    emulator,
+    emulator_admin,
+    no_sync_connection,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    job_id = _create_job_inputs(emulator_admin)
+    async with SegmentationHook() as hook:
+        await hook.aget_segment_job(job_id)
+        emulator_admin.expire_tokens()
+        await hook.aget_segment_job(job_id)
+    statuses = [r["status"] for r in emulator_admin.requests("GET", "/data/core/ups/segment/jobs/")]
+    assert statuses == [200, 401, 200]
+    assert emulator.settings.client_secret not in caplog.text
