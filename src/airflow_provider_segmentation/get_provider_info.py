@@ -4,12 +4,41 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_segmentation import __version__
+
+PACKAGE = "airflow_provider_segmentation"
+
 
 def get_provider_info() -> dict[str, Any]:
+    # Imported here so that reading provider info stays cheap for Airflow's discovery.
+    from airflow_provider_segmentation.hooks.connection_form import CONN_FIELDS, CONN_TYPE, UI_FIELD_BEHAVIOUR
+
     return {
         "package-name": "airflow-provider-segmentation",
         "name": "Adobe Experience Platform Segmentation",
-        "description": "Segment definitions, segment jobs, exports, schedules, previews and estimates "
-        "of the Adobe Experience Platform Segmentation Service.",
-        "versions": ["0.1.0"],
+        "description": "Segment definitions, segment jobs, exports, schedules, previews and estimates of the "
+        "Adobe Experience Platform Segmentation Service, with a local emulator.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Adobe Experience Platform Segmentation",
+                "external-doc-url": "https://experienceleague.adobe.com/en/docs/experience-platform/segmentation/api/overview",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Adobe Experience Platform Segmentation",
+                "python-modules": [f"{PACKAGE}.hooks.segmentation"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": CONN_TYPE,
+                "hook-class-name": f"{PACKAGE}.hooks.segmentation.SegmentationHook",
+                "hook-name": "Adobe Experience Platform",
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+                "conn-fields": CONN_FIELDS,
+            }
+        ],
     }

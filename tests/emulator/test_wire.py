@@ -1,0 +1,255 @@
+"""The emulator as a stranger sees it: plain HTTP, Adobe's status codes, codes and envelopes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from airflow_provider_segmentation.emulator.settings import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_ORG_ID,
+)
+
+BASE = "/data/core/ups"
+
+
+@pytest.fixture
+def token(emulator, emulator_admin) -> str:
+    response = requests.post(
+        f"{emulator.url}/ims/token/v3",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": DEFAULT_CLIENT_ID,
+            "client_secret": DEFAULT_CLIENT_SECRET,
+            "scope": "openid,AdobeID",
+        },
+        timeout=5,
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer" and body["expires_in"] == 86399
+    return str(body["access_token"])
+
+
+def headers(token: str, **changes: str | None) -> dict[str, str]:
+    base = {
+        "Authorization": f"Bearer {token}",
+        "x-api-key": DEFAULT_CLIENT_ID,
+        "x-gw-ims-org-id": DEFAULT_ORG_ID,
+        "x-sandbox-name": "prod",
+    }
+    base.update({k: v for k, v in changes.items() if v is not None})
+    return {k: v for k, v in base.items() if changes.get(k, "") is not None}
+
+
+@pytest.mark.parametrize(
+    ("form", "status", "error"),
+    [
+        ({"client_secret": "nope"}, 401, "invalid_client"),
+        ({"client_id": "other"}, 400, "invalid_client"),
+        ({"grant_type": "password"}, 400, "unsupported_grant_type"),
+        ({"scope": ""}, 400, "invalid_scope"),
+    ],
+)
+def test_ims_rejects_bad_credentials(emulator, emulator_admin, form, status, error) -> None:
+    data = {
+        "grant_type": "client_credentials",
+        "client_id": DEFAULT_CLIENT_ID,
+        "client_secret": DEFAULT_CLIENT_SECRET,
+        "scope": "openid",
+        **form,
+    }
+    response = requests.post(f"{emulator.url}/ims/token/v3", data=data, timeout=5)
+    assert (response.status_code, response.json()["error"]) == (status, error)
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        ({"Authorization": None}, 401, "403010"),
+        ({"Authorization": "Bearer forged"}, 401, "401013"),
+        ({"x-api-key": None}, 403, "403000"),
+        ({"x-api-key": "someone-else"}, 403, "403003"),
+        ({"x-gw-ims-org-id": None}, 400, "400003"),
+        ({"x-gw-ims-org-id": "OTHER@AdobeOrg"}, 403, "403025"),
+    ],
+)
+def test_gateway_header_checks(emulator, token, change, status, code) -> None:
+    response = requests.get(
+        f"{emulator.url}{BASE}/segment/definitions", headers=headers(token, **change), timeout=5
+    )
+    assert response.status_code == status and response.json()["error_code"] == code
+
+
+def test_sandbox_header_is_required_and_checked(emulator, token) -> None:
+    missing = requests.get(
+        f"{emulator.url}{BASE}/config/schedules",
+        headers=headers(token, **{"x-sandbox-name": None}),
+        timeout=5,
+    )
+    assert missing.status_code == 400
+    assert missing.json()["errors"]["400"][0]["code"] == "UPAPI-113001-400"
+    unknown = requests.get(
+        f"{emulator.url}{BASE}/config/schedules",
+        headers=headers(token, **{"x-sandbox-name": "qa"}),
+        timeout=5,
+    )
+    assert unknown.status_code == 403 and unknown.json()["type"].endswith("UPAPI-113752-403")
+
+
+def test_body_without_json_content_type_is_rejected(emulator, token) -> None:
+    response = requests.post(
+        f"{emulator.url}{BASE}/segment/jobs",
+        data=b"[]",
+        headers={**headers(token), "Content-Type": "text/plain"},
+        timeout=5,
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "type": "/placeholder/type/uri",
+        "status": 400,
+        "title": "BadRequestError",
+        "detail": "A valid content-type must be specified",
+    }
+
+
+def test_search_needs_its_version_header(emulator, token) -> None:
+    url = f"{emulator.url}{BASE}/search/namespaces"
+    assert requests.get(url, headers=headers(token), timeout=5).status_code == 400
+    assert (
+        requests.get(url, headers={**headers(token), "x-ups-search-version": "1.0"}, timeout=5).status_code
+        == 200
+    )
+
+
+def test_expired_tokens_are_refused(emulator, emulator_admin, token) -> None:
+    url = f"{emulator.url}{BASE}/config/schedules"
+    assert requests.get(url, headers=headers(token), timeout=5).status_code == 200
+    emulator_admin.expire_tokens()
+    refused = requests.get(url, headers=headers(token), timeout=5)
+    assert refused.status_code == 401 and refused.json()["error_code"] == "401013"
+
+
+def test_too_many_processing_jobs_answer_429(emulator, emulator_admin, token) -> None:
+    emulator_admin.configure(max_processing_segment_jobs=2, job_step_seconds=30)
+    h = {**headers(token), "Content-Type": "application/json"}
+    seg = requests.post(
+        f"{emulator.url}{BASE}/segment/definitions",
+        headers=h,
+        timeout=5,
+        json={
+            "name": "x",
+            "expression": {"type": "PQL", "format": "pql/text", "value": "loyalty.points > 10"},
+            "schema": {"name": "_xdm.context.profile"},
+        },
+    ).json()
+    statuses = [
+        requests.post(
+            f"{emulator.url}{BASE}/segment/jobs", headers=h, json=[{"segmentId": seg["id"]}], timeout=5
+        )
+        for _ in range(3)
+    ]
+    assert [r.status_code for r in statuses] == [200, 200, 429]
+    assert statuses[2].headers["Retry-After"] == "30"
+    assert "too many segmentation jobs" in statuses[2].json()["title"]
+
+
+def test_definition_create_answers_x_location_and_rejects_bad_pql(emulator, token) -> None:
+    h = {**headers(token), "Content-Type": "application/json"}
+    body = {
+        "name": "ok",
+        "expression": {"type": "PQL", "format": "pql/text", "value": "loyalty.points > 10"},
+        "schema": {"name": "_xdm.context.profile"},
+    }
+    created = requests.post(f"{emulator.url}{BASE}/segment/definitions", headers=h, json=body, timeout=5)
+    assert created.status_code == 200 and created.headers["X-Location"].endswith(created.json()["id"])
+    bad = requests.post(
+        f"{emulator.url}{BASE}/segment/definitions",
+        headers=h,
+        timeout=5,
+        json={**body, "name": "bad", "expression": {**body["expression"], "value": "loyalty.points >"}},
+    )
+    assert bad.status_code == 400 and "Invalid PQL expression" in bad.json()["title"]
+
+
+def test_latency_fault_and_request_log(emulator, emulator_admin, token) -> None:
+    emulator_admin.inject_fault(
+        method="GET", path=f"{BASE}/config/*", kind="latency", latency_seconds=0.2, count=1
+    )
+    requests.get(f"{emulator.url}{BASE}/config/schedules", headers=headers(token), timeout=5)
+    [entry] = emulator_admin.requests("GET", f"{BASE}/config/schedules")
+    assert entry["duration_ms"] >= 200 and entry["status"] == 200 and entry["sandbox"] == "prod"
+
+
+def test_seeded_probability_faults_are_reproducible(emulator, emulator_admin, token) -> None:
+    def run() -> list[int]:
+        emulator_admin.reset()
+        emulator_admin.inject_fault(
+            method="GET", path=f"{BASE}/config/schedules", kind="status", status=503, probability=0.5, seed=3
+        )
+        return [
+            requests.get(
+                f"{emulator.url}{BASE}/config/schedules", headers=headers(new_token()), timeout=5
+            ).status_code
+            for _ in range(10)
+        ]
+
+    def new_token() -> str:
+        return str(
+            requests.post(
+                f"{emulator.url}/ims/token/v3",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": DEFAULT_CLIENT_ID,
+                    "client_secret": DEFAULT_CLIENT_SECRET,
+                    "scope": "openid",
+                },
+                timeout=5,
+            ).json()["access_token"]
+        )
+
+    first = run()
+    assert first == run() and 503 in first and 200 in first
+
+
+def test_cli_prints_the_connection_and_stops_cleanly(tmp_path) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_segmentation.emulator",
+            "--port",
+            str(port),
+            "--profiles",
+            "100",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    try:
+        lines = [proc.stdout.readline() for _ in range(4)]
+        assert any("AIRFLOW_CONN_AEP_DEFAULT=" in line and f"127.0.0.1:{port}" in line for line in lines)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/_emulator/datasets", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        proc.kill()
