@@ -73,7 +73,12 @@ def aep_audience_pipeline() -> None:
         poll_interval=POLL_INTERVAL,
     )
 
-    segment_ids = [upsert.output["id"] for upsert in upserts.values()]
+    @task
+    def collect_segment_ids(definitions: list[dict[str, Any]]) -> list[str]:
+        return [definition["id"] for definition in definitions]
+
+    definitions = [upsert.output for upsert in upserts.values()]
+    segment_ids = collect_segment_ids(definitions)
 
     evaluate = AEPRunSegmentJobOperator(
         task_id="evaluate_audiences",
@@ -132,8 +137,7 @@ def aep_audience_pipeline() -> None:
         print(summary)
         return summary
 
-    definitions = [upsert.output for upsert in upserts.values()]
-    list(upserts.values()) >> size_gate >> evaluate >> export
+    list(upserts.values()) >> size_gate >> evaluate
     summarize(definitions, size_gate.output, evaluate.output, export.output)
 
 

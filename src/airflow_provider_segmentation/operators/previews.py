@@ -1,0 +1,110 @@
+"""Size an audience before anything is activated: estimates with a size gate, and member previews."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow_provider_segmentation.client.errors import AEPAudienceSizeError, AEPError, AEPValidationError
+from airflow_provider_segmentation.models import Estimate
+from airflow_provider_segmentation.operators.base import AEPJobOperator
+
+
+class _PreviewOperator(AEPJobOperator[Estimate]):
+    """Create a preview (which also starts its estimate) and wait for RESULT_READY."""
+
+    template_fields: Sequence[str] = ("expression", "sandbox")
+    job_kind = "estimate"
+    state_store_key = "aep_preview_id"
+
+    def __init__(
+        self, *, expression: str, poll_interval: float = 5, timeout: float = 600, **kwargs: Any
+    ) -> None:
+        super().__init__(poll_interval=poll_interval, timeout=timeout, **kwargs)
+        self.expression = expression
+
+    def submit(self, context: Any) -> Estimate:
+        if not str(self.expression or "").strip():
+            raise AEPValidationError("expression is empty: pass the PQL of the audience", field="expression")
+        preview = self.hook.create_preview(self.expression)
+        self.job_id = preview.preview_id
+        return self.hook.get_estimate(preview.preview_id)
+
+    def _ident(self, job: Estimate) -> str:
+        assert self.job_id is not None
+        return self.job_id
+
+    def fetch(self, job_id: str) -> Estimate:
+        return self.hook.get_estimate(job_id)
+
+    def cancel(self, job_id: str) -> None:
+        self.hook.delete_preview(job_id)
+
+    def parse_job(self, data: dict[str, Any]) -> Estimate:
+        return Estimate.model_validate(data)
+
+    def _cleanup(self) -> None:
+        if self.job_id is None:
+            return
+        try:
+            self.hook.delete_preview(self.job_id)
+        except AEPError as exc:
+            self.log.warning("Could not delete preview %s: %s", self.job_id, exc)
+
+
+class AEPEstimateAudienceOperator(_PreviewOperator):
+    """Estimate how many profiles a PQL expression selects, and fail outside ``[min_size, max_size]``.
+
+    Returns ``{"preview_id", "estimated_size", "confidence_interval", "state"}``; the preview is deleted.
+    """
+
+    def __init__(self, *, min_size: int | None = None, max_size: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if min_size is not None and max_size is not None and min_size > max_size:
+            raise AEPValidationError(
+                f"min_size {min_size} is greater than max_size {max_size}", field="min_size"
+            )
+        self.min_size = min_size
+        self.max_size = max_size
+
+    def summarize(self, job: Estimate) -> dict[str, Any]:
+        return {
+            "preview_id": self.job_id,
+            "estimated_size": job.estimated_size,
+            "confidence_interval": job.confidence_interval,
+            "state": getattr(job.state, "value", job.state),
+        }
+
+    def finish(self, context: Any, job: Estimate) -> dict[str, Any]:
+        self._cleanup()
+        size = job.estimated_size or 0
+        too_small = self.min_size is not None and size < self.min_size
+        too_large = self.max_size is not None and size > self.max_size
+        if too_small or too_large:
+            raise AEPAudienceSizeError(
+                f"the audience has an estimated {size} profiles, outside the allowed range "
+                f"[{self.min_size if self.min_size is not None else 0}, "
+                f"{self.max_size if self.max_size is not None else 'no limit'}]; nothing downstream runs"
+            )
+        self.log.info("Estimated audience size: %d profiles", size)
+        return self.summarize(job)
+
+
+class AEPPreviewAudienceOperator(_PreviewOperator):
+    """Return the first qualifying profiles of a PQL expression (``max_members`` of them)."""
+
+    def __init__(self, *, max_members: int = 20, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if max_members < 1:
+            raise AEPValidationError("max_members must be at least 1", field="max_members")
+        self.max_members = max_members
+
+    def summarize(self, job: Estimate) -> dict[str, Any]:
+        return {"preview_id": self.job_id, "estimated_size": job.estimated_size, "members": []}
+
+    def finish(self, context: Any, job: Estimate) -> dict[str, Any]:
+        assert self.job_id is not None
+        page = self.hook.get_preview(self.job_id, limit=self.max_members)
+        members = page.results[: self.max_members]
+        self._cleanup()
+        return {"preview_id": self.job_id, "estimated_size": job.estimated_size, "members": members}

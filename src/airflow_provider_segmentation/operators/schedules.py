@@ -1,0 +1,112 @@
+"""Daily evaluation schedules: create-or-update by name, change state and cron, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow_provider_segmentation.client.cron import validate_quartz_cron
+from airflow_provider_segmentation.client.errors import AEPConflictError, AEPNotFoundError, AEPValidationError
+from airflow_provider_segmentation.models import Schedule
+from airflow_provider_segmentation.operators.base import AEPBaseOperator
+from airflow_provider_segmentation.operators.segment_definitions import IF_EXISTS, _choice
+
+STATES = ("active", "inactive")
+
+
+def schedule_summary(schedule: Schedule, action: str) -> dict[str, Any]:
+    return {
+        "id": schedule.id,
+        "name": schedule.name,
+        "state": getattr(schedule.state, "value", schedule.state),
+        "cron": schedule.schedule,
+        "segments": schedule.properties.get("segments"),
+        "action": action,
+    }
+
+
+class AEPUpsertScheduleOperator(AEPBaseOperator):
+    """Create a batch segmentation schedule, or align the one with the same name (state and cron).
+
+    :param cron: Quartz cron in UTC, e.g. ``0 0 1 * * ?`` (01:00 every day)
+    :param segments: segment ids, or ``["*"]`` for all
+    """
+
+    template_fields: Sequence[str] = ("name", "cron", "segments", "state", "sandbox")
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        cron: str,
+        segments: Sequence[str] = ("*",),
+        state: str = "active",
+        if_exists: str = "update",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.name = name
+        self.cron = cron
+        self.segments = segments
+        self.state = state
+        self.if_exists = _choice(if_exists, IF_EXISTS, "if_exists")
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        _choice(self.state, STATES, "state")
+        validate_quartz_cron(self.cron)
+        existing = next((s for s in self.hook.list_schedules() if s.name == self.name), None)
+        if existing is None:
+            created = self.hook.create_schedule(
+                self.name, cron=self.cron, segments=list(self.segments), state=self.state
+            )
+            return schedule_summary(created, "created")
+        if self.if_exists == "fail":
+            raise AEPConflictError(f"a schedule named {self.name!r} already exists ({existing.id})")
+        if self.if_exists == "skip":
+            return schedule_summary(existing, "skipped")
+        state = self.state if getattr(existing.state, "value", existing.state) != self.state else None
+        cron = self.cron if existing.schedule != self.cron else None
+        if state is None and cron is None:
+            return schedule_summary(existing, "unchanged")
+        self.hook.update_schedule(existing.id, state=state, cron=cron)
+        return schedule_summary(self.hook.get_schedule(existing.id), "updated")
+
+
+class AEPUpdateScheduleOperator(AEPBaseOperator):
+    """Activate or deactivate a schedule and/or change its Quartz cron (JSON Patch)."""
+
+    template_fields: Sequence[str] = ("schedule_id", "state", "cron", "sandbox")
+
+    def __init__(
+        self, *, schedule_id: str, state: str | None = None, cron: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        if state is None and cron is None:
+            raise AEPValidationError("pass state and/or cron", field="state")
+        self.schedule_id = schedule_id
+        self.state = state
+        self.cron = cron
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        self.hook.update_schedule(self.schedule_id, state=self.state, cron=self.cron)
+        return schedule_summary(self.hook.get_schedule(self.schedule_id), "updated")
+
+
+class AEPDeleteScheduleOperator(AEPBaseOperator):
+    """Delete a schedule; with ``missing_ok`` a schedule that is already gone is not an error."""
+
+    template_fields: Sequence[str] = ("schedule_id", "sandbox")
+
+    def __init__(self, *, schedule_id: str, missing_ok: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.schedule_id = schedule_id
+        self.missing_ok = missing_ok
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        try:
+            self.hook.delete_schedule(self.schedule_id)
+        except AEPNotFoundError:
+            if not self.missing_ok:
+                raise
+            return {"id": self.schedule_id, "deleted": False}
+        return {"id": self.schedule_id, "deleted": True}

@@ -1,0 +1,186 @@
+"""Running segment jobs: sync and deferred, failure, timeout, retry re-attachment, kill."""
+
+from __future__ import annotations
+
+import pytest
+from airflow.sdk.exceptions import TaskDeferred
+
+from airflow_provider_segmentation.client import (
+    AEPError,
+    AEPJobFailedError,
+    AEPTimeoutError,
+    AEPValidationError,
+)
+from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
+from airflow_provider_segmentation.operators.segment_jobs import AEPCancelSegmentJobOperator, AEPRunSegmentJobOperator
+from airflow_provider_segmentation.triggers.segmentation import AEPJobTrigger
+from tests.operators.conftest import MemoryTaskStateStore, make_context, run_trigger
+
+JOBS = "/data/core/ups/segment/jobs"
+
+
+def definition(name: str, pql: str = 'homeAddress.countryCode = "US"') -> str:
+    created = SegmentationHook().create_segment_definition({"name": name, "expression": {"value": pql}})
+    assert created.id
+    return created.id
+
+
+def run_op(**kwargs) -> AEPRunSegmentJobOperator:
+    return AEPRunSegmentJobOperator(task_id="run", poll_interval=0.02, timeout=30, deferrable=False, **kwargs)
+
+
+def test_sync_run_returns_counts_and_records_the_job(aep_conn, emulator_admin) -> None:
+    seg = definition("US")
+    context = make_context(MemoryTaskStateStore())
+    result = run_op(segment_ids=[seg]).execute(context)
+    assert result["status"] == "SUCCEEDED" and result["total_profiles"] == 2000
+    counts = result["segment_counts"][seg]
+    assert counts["total"] == counts["realized"] > 0 and counts["exited"] == 0
+    assert context["ti"].xcoms["aep_job_id"] == result["job_id"]
+    assert context["ti"].xcoms["aep_segment_job_url"].endswith(f"/segment/jobs/{result['job_id']}?sandbox=prod")
+    assert context["task_state_store"].values == {"aep_segment_job_id": result["job_id"]}
+
+
+def test_second_run_reports_existing_and_exited(aep_conn) -> None:
+    seg = definition("Gold", 'loyalty.tier = "gold"')
+    first = run_op(segment_ids=[seg]).execute(make_context())
+    hook = SegmentationHook()
+    hook.update_segment_definition(seg, {"name": "Gold", "expression": {"value": 'loyalty.tier in ["gold", "silver"]'}})
+    second = run_op(segment_ids=[seg]).execute(make_context())["segment_counts"][seg]
+    assert second["existing"] == first["segment_counts"][seg]["total"] and second["exited"] == 0
+    assert second["realized"] > 0 and second["total"] == second["existing"] + second["realized"]
+
+
+def test_run_by_names(aep_conn) -> None:
+    seg = definition("By name")
+    result = run_op(segment_names=["By name"]).execute(make_context())
+    assert list(result["segment_counts"]) == [seg]
+
+
+def test_unknown_name_fails_before_any_job(aep_conn, emulator_admin) -> None:
+    definition("Known")
+    with pytest.raises(AEPValidationError, match="no segment definition named 'Unknown'"):
+        run_op(segment_names=["Known", "Unknown"]).execute(make_context())
+    assert emulator_admin.requests("POST", JOBS) == []
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [({}, "segment_ids"), ({"segment_ids": ["a"], "segment_names": ["b"]},
+                                                                     "segment_ids"), ({"segment_ids": []}, "segment_ids")])
+def test_bad_arguments_fail_before_http(aep_conn, emulator_admin, kwargs, field) -> None:
+    with pytest.raises(AEPValidationError) as excinfo:
+        run_op(**kwargs).execute(make_context())
+    assert excinfo.value.field == field and emulator_admin.requests("POST") == []
+
+
+def test_bad_poll_interval_fails_at_construction() -> None:
+    with pytest.raises(AEPValidationError, match="poll_interval"):
+        AEPRunSegmentJobOperator(task_id="x", segment_ids=["a"], poll_interval=0)
+
+
+def test_failed_job_raises_with_aeps_errors(aep_conn, emulator_admin) -> None:
+    emulator_admin.configure(fail_segment_jobs=True)
+    with pytest.raises(AEPJobFailedError) as excinfo:
+        run_op(segment_ids=[definition("US")]).execute(make_context())
+    assert excinfo.value.errors[0]["code"] == "0100000003"
+
+
+def test_timeout_cancels_the_job(aep_conn, emulator_admin) -> None:
+    emulator_admin.configure(job_step_seconds=60)
+    op = AEPRunSegmentJobOperator(task_id="run", segment_ids=[definition("US")], poll_interval=0.05, timeout=0.2,
+                                  deferrable=False)
+    with pytest.raises(AEPTimeoutError, match="was cancelled"):
+        op.execute(make_context())
+    [cancel] = emulator_admin.requests("DELETE", JOBS)
+    assert cancel["path"].endswith(op.job_id) and cancel["status"] == 204
+    assert SegmentationHook().get_segment_job(op.job_id).status == "CANCELLING"
+
+
+def test_retry_reattaches_to_its_own_running_job(aep_conn, emulator_admin) -> None:
+    emulator_admin.configure(job_step_seconds=0.2)
+    seg = definition("US")
+    store = MemoryTaskStateStore()
+    crashed = run_op(segment_ids=[seg])
+    crashed._submit_and_record(make_context(store))  # the worker dies right after this
+    result = run_op(segment_ids=[seg]).execute(make_context(store, try_number=2))
+    assert result["job_id"] == crashed.job_id and result["status"] == "SUCCEEDED"
+    assert len(emulator_admin.requests("POST", JOBS)) == 1
+
+
+def test_retry_after_success_returns_without_a_new_job(aep_conn, emulator_admin) -> None:
+    store = MemoryTaskStateStore()
+    seg = definition("US")
+    first = run_op(segment_ids=[seg]).execute(make_context(store))
+    again = run_op(segment_ids=[seg]).execute(make_context(store, try_number=2))
+    assert again == first and len(emulator_admin.requests("POST", JOBS)) == 1
+
+
+def test_retry_after_failure_starts_a_new_job(aep_conn, emulator_admin) -> None:
+    store = MemoryTaskStateStore()
+    seg = definition("US")
+    emulator_admin.configure(fail_segment_jobs=True)
+    with pytest.raises(AEPJobFailedError):
+        run_op(segment_ids=[seg]).execute(make_context(store))
+    emulator_admin.configure(fail_segment_jobs=False)
+    result = run_op(segment_ids=[seg]).execute(make_context(store, try_number=2))
+    assert result["status"] == "SUCCEEDED" and len(emulator_admin.requests("POST", JOBS)) == 2
+
+
+def test_a_job_started_elsewhere_is_never_adopted(aep_conn, emulator_admin) -> None:
+    seg = definition("US")
+    SegmentationHook().create_segment_job([seg])
+    result = run_op(segment_ids=[seg]).execute(make_context(MemoryTaskStateStore(), try_number=2))
+    assert len(emulator_admin.requests("POST", JOBS)) == 2 and result["status"] == "SUCCEEDED"
+
+
+def test_on_kill_cancels(aep_conn, emulator_admin) -> None:
+    emulator_admin.configure(job_step_seconds=60)
+    op = run_op(segment_ids=[definition("US")], wait_for_completion=False)
+    op.execute(make_context())
+    op.on_kill()
+    assert SegmentationHook().get_segment_job(op.job_id).status == "CANCELLING"
+
+
+async def test_deferred_run_resumes_with_the_same_result(aep_conn, emulator_admin) -> None:
+    seg = definition("US")
+    op = AEPRunSegmentJobOperator(task_id="run", segment_ids=[seg], deferrable=True, poll_interval=0.02)
+    context = make_context()
+    with pytest.raises(TaskDeferred) as excinfo:
+        op.execute(context)
+    trigger = excinfo.value.trigger
+    assert isinstance(trigger, AEPJobTrigger) and excinfo.value.method_name == "execute_complete"
+    assert excinfo.value.timeout is None and trigger.job_id == context["ti"].xcoms["aep_job_id"]
+    event = await run_trigger(trigger)
+    assert event["status"] == "success"
+    result = op.execute_complete(context, event)
+    assert result["status"] == "SUCCEEDED" and result["segment_counts"][seg]["total"] > 0
+
+
+@pytest.mark.parametrize(
+    ("event", "error", "words"),
+    [(None, AEPError, "no event"), ({"status": "weird", "kind": "segment_job", "job_id": "j"}, AEPError, "unknown"),
+     ({"status": "failed", "kind": "segment_job", "job_id": "j", "message": "AEP reports FAILED",
+       "job": {"errors": [{"code": "E1", "msg": "boom"}]}}, AEPJobFailedError, "E1: boom"),
+     ({"status": "poll_error", "kind": "segment_job", "job_id": "j", "message": "503 x11"}, AEPError, "re-attaches"),
+     ({"status": "success", "kind": "export_job", "job_id": "j"}, AEPError, "not a segment_job")],
+)
+def test_execute_complete_rejects_bad_events(event, error, words) -> None:
+    op = AEPRunSegmentJobOperator(task_id="run", segment_ids=["a"])
+    with pytest.raises(error, match=words):
+        op.execute_complete(make_context(), event)
+
+
+def test_timeout_event_cancels(aep_conn, emulator_admin) -> None:
+    emulator_admin.configure(job_step_seconds=60)
+    op = run_op(segment_ids=[definition("US")], wait_for_completion=False)
+    job_id = op.execute(make_context())["job_id"]
+    with pytest.raises(AEPTimeoutError, match="cancelled"):
+        op.execute_complete(make_context(), {"status": "timeout", "kind": "segment_job", "job_id": job_id,
+                                             "message": "still QUEUED at the deadline"})
+    assert emulator_admin.requests("DELETE", JOBS)[0]["path"].endswith(job_id)
+
+
+def test_cancel_operator(aep_conn, emulator_admin) -> None:
+    emulator_admin.configure(job_step_seconds=60)
+    job = SegmentationHook().create_segment_job([definition("US")])
+    result = AEPCancelSegmentJobOperator(task_id="cancel", job_id=job.id).execute(make_context())
+    assert result == {"job_id": job.id, "status": "CANCELLING"}
