@@ -35,8 +35,11 @@ class MemoryTaskStateStore:
 
 def make_context(store: MemoryTaskStateStore | None = None, try_number: int = 1) -> dict[str, Any]:
     now = datetime.now(timezone.utc)
-    context: dict[str, Any] = {"ti": RecordingTaskInstance(try_number), "data_interval_start": now - timedelta(hours=1),
-                               "data_interval_end": now}
+    context: dict[str, Any] = {
+        "ti": RecordingTaskInstance(try_number),
+        "data_interval_start": now - timedelta(hours=1),
+        "data_interval_end": now,
+    }
     if store is not None:
         context["task_state_store"] = store
     return context

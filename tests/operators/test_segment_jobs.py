@@ -12,7 +12,10 @@ from airflow_provider_segmentation.client import (
     AEPValidationError,
 )
 from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
-from airflow_provider_segmentation.operators.segment_jobs import AEPCancelSegmentJobOperator, AEPRunSegmentJobOperator
+from airflow_provider_segmentation.operators.segment_jobs import (
+    AEPCancelSegmentJobOperator,
+    AEPRunSegmentJobOperator,
+)
 from airflow_provider_segmentation.triggers.segmentation import AEPJobTrigger
 from tests.operators.conftest import MemoryTaskStateStore, make_context, run_trigger
 
@@ -37,7 +40,9 @@ def test_sync_run_returns_counts_and_records_the_job(aep_conn, emulator_admin) -
     counts = result["segment_counts"][seg]
     assert counts["total"] == counts["realized"] > 0 and counts["exited"] == 0
     assert context["ti"].xcoms["aep_job_id"] == result["job_id"]
-    assert context["ti"].xcoms["aep_segment_job_url"].endswith(f"/segment/jobs/{result['job_id']}?sandbox=prod")
+    assert (
+        context["ti"].xcoms["aep_segment_job_url"].endswith(f"/segment/jobs/{result['job_id']}?sandbox=prod")
+    )
     assert context["task_state_store"].values == {"aep_segment_job_id": result["job_id"]}
 
 
@@ -45,7 +50,9 @@ def test_second_run_reports_existing_and_exited(aep_conn) -> None:
     seg = definition("Gold", 'loyalty.tier = "gold"')
     first = run_op(segment_ids=[seg]).execute(make_context())
     hook = SegmentationHook()
-    hook.update_segment_definition(seg, {"name": "Gold", "expression": {"value": 'loyalty.tier in ["gold", "silver"]'}})
+    hook.update_segment_definition(
+        seg, {"name": "Gold", "expression": {"value": 'loyalty.tier in ["gold", "silver"]'}}
+    )
     second = run_op(segment_ids=[seg]).execute(make_context())["segment_counts"][seg]
     assert second["existing"] == first["segment_counts"][seg]["total"] and second["exited"] == 0
     assert second["realized"] > 0 and second["total"] == second["existing"] + second["realized"]
@@ -64,8 +71,14 @@ def test_unknown_name_fails_before_any_job(aep_conn, emulator_admin) -> None:
     assert emulator_admin.requests("POST", JOBS) == []
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [({}, "segment_ids"), ({"segment_ids": ["a"], "segment_names": ["b"]},
-                                                                     "segment_ids"), ({"segment_ids": []}, "segment_ids")])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({}, "segment_ids"),
+        ({"segment_ids": ["a"], "segment_names": ["b"]}, "segment_ids"),
+        ({"segment_ids": []}, "segment_ids"),
+    ],
+)
 def test_bad_arguments_fail_before_http(aep_conn, emulator_admin, kwargs, field) -> None:
     with pytest.raises(AEPValidationError) as excinfo:
         run_op(**kwargs).execute(make_context())
@@ -86,8 +99,9 @@ def test_failed_job_raises_with_aeps_errors(aep_conn, emulator_admin) -> None:
 
 def test_timeout_cancels_the_job(aep_conn, emulator_admin) -> None:
     emulator_admin.configure(job_step_seconds=60)
-    op = AEPRunSegmentJobOperator(task_id="run", segment_ids=[definition("US")], poll_interval=0.05, timeout=0.2,
-                                  deferrable=False)
+    op = AEPRunSegmentJobOperator(
+        task_id="run", segment_ids=[definition("US")], poll_interval=0.05, timeout=0.2, deferrable=False
+    )
     with pytest.raises(AEPTimeoutError, match="was cancelled"):
         op.execute(make_context())
     [cancel] = emulator_admin.requests("DELETE", JOBS)
@@ -157,11 +171,27 @@ async def test_deferred_run_resumes_with_the_same_result(aep_conn, emulator_admi
 
 @pytest.mark.parametrize(
     ("event", "error", "words"),
-    [(None, AEPError, "no event"), ({"status": "weird", "kind": "segment_job", "job_id": "j"}, AEPError, "unknown"),
-     ({"status": "failed", "kind": "segment_job", "job_id": "j", "message": "AEP reports FAILED",
-       "job": {"errors": [{"code": "E1", "msg": "boom"}]}}, AEPJobFailedError, "E1: boom"),
-     ({"status": "poll_error", "kind": "segment_job", "job_id": "j", "message": "503 x11"}, AEPError, "re-attaches"),
-     ({"status": "success", "kind": "export_job", "job_id": "j"}, AEPError, "not a segment_job")],
+    [
+        (None, AEPError, "no event"),
+        ({"status": "weird", "kind": "segment_job", "job_id": "j"}, AEPError, "unknown"),
+        (
+            {
+                "status": "failed",
+                "kind": "segment_job",
+                "job_id": "j",
+                "message": "AEP reports FAILED",
+                "job": {"errors": [{"code": "E1", "msg": "boom"}]},
+            },
+            AEPJobFailedError,
+            "E1: boom",
+        ),
+        (
+            {"status": "poll_error", "kind": "segment_job", "job_id": "j", "message": "503 x11"},
+            AEPError,
+            "re-attaches",
+        ),
+        ({"status": "success", "kind": "export_job", "job_id": "j"}, AEPError, "not a segment_job"),
+    ],
 )
 def test_execute_complete_rejects_bad_events(event, error, words) -> None:
     op = AEPRunSegmentJobOperator(task_id="run", segment_ids=["a"])
@@ -174,8 +204,15 @@ def test_timeout_event_cancels(aep_conn, emulator_admin) -> None:
     op = run_op(segment_ids=[definition("US")], wait_for_completion=False)
     job_id = op.execute(make_context())["job_id"]
     with pytest.raises(AEPTimeoutError, match="cancelled"):
-        op.execute_complete(make_context(), {"status": "timeout", "kind": "segment_job", "job_id": job_id,
-                                             "message": "still QUEUED at the deadline"})
+        op.execute_complete(
+            make_context(),
+            {
+                "status": "timeout",
+                "kind": "segment_job",
+                "job_id": job_id,
+                "message": "still QUEUED at the deadline",
+            },
+        )
     assert emulator_admin.requests("DELETE", JOBS)[0]["path"].endswith(job_id)
 
 

@@ -115,6 +115,7 @@ class SegmentationHook(BaseHook, SegmentationOperations):
 
     :param aep_conn_id: the Airflow connection id (default ``aep_default``)
     :param sandbox: a sandbox name overriding the connection's, e.g. ``dev``
+    :param retry: retry budget per call (default: 6 attempts within 300 s)
     """
 
     conn_name_attr = "aep_conn_id"
@@ -122,10 +123,16 @@ class SegmentationHook(BaseHook, SegmentationOperations):
     conn_type = connection_form.CONN_TYPE
     hook_name = "Adobe Experience Platform"
 
-    def __init__(self, aep_conn_id: str = default_conn_name, sandbox: str | None = None) -> None:
+    def __init__(
+        self,
+        aep_conn_id: str = default_conn_name,
+        sandbox: str | None = None,
+        retry: RetrySettings | None = None,
+    ) -> None:
         super().__init__()
         self.aep_conn_id = aep_conn_id
         self.sandbox = validate_sandbox(sandbox) if sandbox is not None else None
+        self.retry = retry
         self._async_client: AsyncSegmentationClient | None = None
 
     @classmethod
@@ -140,9 +147,12 @@ class SegmentationHook(BaseHook, SegmentationOperations):
 
     @cached_property
     def config(self) -> ClientConfig:
-        config = config_from_connection(self.get_connection(self.aep_conn_id), self.sandbox)
+        config = self._with_retry(config_from_connection(self.get_connection(self.aep_conn_id), self.sandbox))
         mask_secret(config.client_secret)
         return config
+
+    def _with_retry(self, config: ClientConfig) -> ClientConfig:
+        return replace(config, retry=self.retry) if self.retry is not None else config
 
     @cached_property
     def client(self) -> SegmentationClient:
@@ -231,7 +241,7 @@ class SegmentationHook(BaseHook, SegmentationOperations):
     async def _aconfig(self) -> ClientConfig:
         if "config" not in self.__dict__:
             conn = await self.aget_connection(self.aep_conn_id)
-            self.__dict__["config"] = config_from_connection(conn, self.sandbox)
+            self.__dict__["config"] = self._with_retry(config_from_connection(conn, self.sandbox))
         config: ClientConfig = self.__dict__["config"]
         return config
 

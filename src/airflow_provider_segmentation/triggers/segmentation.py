@@ -17,6 +17,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_segmentation.client.config import RetrySettings
 from airflow_provider_segmentation.client.errors import (
     AEPAuthError,
     AEPConnectionError,
@@ -92,7 +93,10 @@ class AEPJobTrigger(BaseTrigger):
         )
 
     def _hook(self) -> SegmentationHook:
-        return SegmentationHook(aep_conn_id=self.aep_conn_id, sandbox=self.sandbox)
+        # One attempt per poll: the poll-error budget, spaced by poll_interval, does the retrying.
+        return SegmentationHook(
+            aep_conn_id=self.aep_conn_id, sandbox=self.sandbox, retry=RetrySettings(max_attempts=1)
+        )
 
     async def _fetch(self, hook: SegmentationHook) -> SegmentJob | ExportJob | Estimate | None:
         if self.kind == "segment_job":
