@@ -32,8 +32,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_emulator(port: int, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start the emulator and return it with the connection JSON it printed."""
+def start_emulator(port: int, log_path: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    """Start the emulator and return it with the environment lines it printed (connection, dataset)."""
     log = log_path.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-u", "-m", "airflow_provider_segmentation.emulator", "--host", "127.0.0.1",
@@ -42,16 +42,19 @@ def start_emulator(port: int, log_path: Path) -> tuple[subprocess.Popen[bytes], 
         stderr=log,
     )
     assert proc.stdout is not None
+    exported: dict[str, str] = {}
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         line = proc.stdout.readline().decode()
         if not line and proc.poll() is not None:
             raise RuntimeError(f"the emulator exited early; see {log_path}")
-        if "AIRFLOW_CONN_AEP_DEFAULT=" in line:
-            conn_json = line.split("AIRFLOW_CONN_AEP_DEFAULT=", 1)[1].strip().strip("'")
+        if line.startswith("export ") and "=" in line:
+            name, value = line.removeprefix("export ").strip().split("=", 1)
+            exported[name] = value.strip("'")
+        if "AIRFLOW_CONN_AEP_DEFAULT" in exported:
             # Keep draining stdout so that the emulator never blocks on a full pipe.
             threading.Thread(target=shutil.copyfileobj, args=(proc.stdout, log), daemon=True).start()
-            return proc, conn_json
+            return proc, exported
     raise RuntimeError("the emulator did not print its connection within 60 s")
 
 
@@ -65,7 +68,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def airflow_env(home: Path, conn_json: str) -> dict[str, str]:
+def airflow_env(home: Path, emulator_env: dict[str, str]) -> dict[str, str]:
     dags = Path(airflow_provider_segmentation.__file__).parent / "example_dags"
     env = dict(os.environ)
     env.update(
@@ -74,9 +77,9 @@ def airflow_env(home: Path, conn_json: str) -> dict[str, str]:
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__CORE__UNIT_TEST_MODE="False",
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db",
-        AIRFLOW_CONN_AEP_DEFAULT=conn_json,
         AEP_DEMO_POLL_INTERVAL="1",
     )
+    env.update(emulator_env)
     return env
 
 
@@ -104,10 +107,10 @@ def main() -> int:
     emulator_log, airflow_log = workdir / "emulator.log", workdir / "airflow.log"
     started = time.monotonic()
     print(f"[demo] work dir {workdir}")
-    proc, conn_json = start_emulator(free_port(), emulator_log)
+    proc, emulator_env = start_emulator(free_port(), emulator_log)
     try:
         print(f"[demo] emulator up ({time.monotonic() - started:.1f} s); preparing AIRFLOW_HOME on SQLite")
-        env = airflow_env(home, conn_json)
+        env = airflow_env(home, emulator_env)
         if run([str(BIN / "airflow"), "db", "migrate"], env, airflow_log) != 0:
             print(f"[demo] airflow db migrate failed; see {airflow_log}")
             return 1

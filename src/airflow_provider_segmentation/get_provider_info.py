@@ -7,6 +7,7 @@ from typing import Any
 from airflow_provider_segmentation import __version__
 
 PACKAGE = "airflow_provider_segmentation"
+INTEGRATION = "Adobe Experience Platform Segmentation"
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -21,16 +22,38 @@ def get_provider_info() -> dict[str, Any]:
         "versions": [__version__],
         "integrations": [
             {
-                "integration-name": "Adobe Experience Platform Segmentation",
+                "integration-name": INTEGRATION,
                 "external-doc-url": "https://experienceleague.adobe.com/en/docs/experience-platform/segmentation/api/overview",
                 "tags": ["service"],
             }
         ],
         "hooks": [
             {
-                "integration-name": "Adobe Experience Platform Segmentation",
+                "integration-name": INTEGRATION,
                 "python-modules": [f"{PACKAGE}.hooks.segmentation"],
             }
+        ],
+        "operators": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    f"{PACKAGE}.operators.segment_definitions",
+                    f"{PACKAGE}.operators.segment_jobs",
+                    f"{PACKAGE}.operators.export_jobs",
+                    f"{PACKAGE}.operators.schedules",
+                    f"{PACKAGE}.operators.previews",
+                    f"{PACKAGE}.operators.pql",
+                ],
+            }
+        ],
+        "sensors": [{"integration-name": INTEGRATION, "python-modules": [f"{PACKAGE}.sensors.segmentation"]}],
+        "triggers": [
+            {"integration-name": INTEGRATION, "python-modules": [f"{PACKAGE}.triggers.segmentation"]}
+        ],
+        "extra-links": [
+            f"{PACKAGE}.links.AEPSegmentJobLink",
+            f"{PACKAGE}.links.AEPSegmentDefinitionLink",
+            f"{PACKAGE}.links.AEPExportJobLink",
         ],
         "connection-types": [
             {

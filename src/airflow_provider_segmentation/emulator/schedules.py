@@ -52,11 +52,10 @@ def _fire_times(cron: str, since: float, until: float) -> list[float]:
 
 def fire_schedule(state: EmulatorState, sandbox: Sandbox, schedule: dict[str, Any], at: float) -> None:
     segments = schedule["properties"].get("segments") or ["*"]
+    # A run evaluates the definitions that exist when it fires; with none it still runs and finds nothing.
     ids = (
         list(sandbox.definitions) if segments == ["*"] else [s for s in segments if s in sandbox.definitions]
     )
-    if not ids:
-        return
     run_id = state.new_id()
     new_segment_job(
         state,

@@ -54,8 +54,8 @@ AUDIENCES = {
     doc_md=__doc__,
 )
 def aep_audience_pipeline() -> None:
-    upserts = {
-        key: AEPUpsertSegmentDefinitionOperator(
+    upserts = [
+        AEPUpsertSegmentDefinitionOperator(
             task_id=f"upsert_{key}",
             name=f"[airflow demo] {name}",
             expression=expression,
@@ -63,7 +63,7 @@ def aep_audience_pipeline() -> None:
             if_exists="update",
         )
         for key, (name, expression) in AUDIENCES.items()
-    }
+    ]
 
     size_gate = AEPEstimateAudienceOperator(
         task_id="estimate_us_loyalists",
@@ -77,7 +77,7 @@ def aep_audience_pipeline() -> None:
     def collect_segment_ids(definitions: list[dict[str, Any]]) -> list[str]:
         return [definition["id"] for definition in definitions]
 
-    definitions = [upsert.output for upsert in upserts.values()]
+    definitions = [upsert.output for upsert in upserts]
     segment_ids = collect_segment_ids(definitions)
 
     evaluate = AEPRunSegmentJobOperator(
@@ -105,39 +105,33 @@ def aep_audience_pipeline() -> None:
         estimate: dict[str, Any],
         job: dict[str, Any],
         exported: dict[str, Any],
-    ) -> str:
-        """Print what a person wants to see: audiences, sizes, the job and what was exported."""
+    ) -> dict[str, Any]:
+        """Print what a person wants to see: audiences and sizes, the job, and what was exported."""
         counts = job.get("segment_counts", {})
-        rows = [("audience", "segment id", "realized", "existing", "exited")]
+        rows = [("audience", "segment id", "realized", "existing", "exited", "exported")]
         for definition in definitions:
             seg = counts.get(definition["id"], {})
-            rows.append(
-                (
-                    definition["name"],
-                    definition["id"],
-                    str(seg.get("realized", 0)),
-                    str(seg.get("existing", 0)),
-                    str(seg.get("exited", 0)),
-                )
-            )
+            exported_members = seg.get("realized", 0) + seg.get("existing", 0)  # the export's status filter
+            statuses = [str(seg.get(status, 0)) for status in ("realized", "existing", "exited")]
+            rows.append((definition["name"], definition["id"], *statuses, str(exported_members)))
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         table = "\n".join(
             "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
         )
-        summary = (
+        print(
             "=== AEP audience pipeline summary ===\n"
             f"{table}\n"
             f"size gate: estimated {estimate['estimated_size']} US loyalists\n"
-            f"segment job {job['job_id']}: {job['status']} in {job.get('duration_seconds', 0):.1f} s, "
+            f"segment job {job['job_id']}: {job['status']} in {job.get('duration_seconds') or 0:.1f} s, "
             f"{job.get('total_profiles', 0)} profiles evaluated\n"
-            f"export job {exported['job_id']}: {exported['status']}, {exported['exported_profiles']} "
-            f"profiles into dataset {exported['dataset_id']} (batches {', '.join(exported['batch_ids'])})\n"
+            f"export job {exported['job_id']}: {exported['status']}, "
+            f"{exported['exported_profiles']} distinct profiles into dataset {exported['dataset_id']} "
+            f"({len(exported['batch_ids'])} batches)\n"
             "=== end of summary ==="
         )
-        print(summary)
-        return summary
+        return {"definitions": definitions, "estimate": estimate, "segment_job": job, "export": exported}
 
-    list(upserts.values()) >> size_gate >> evaluate
+    upserts >> size_gate >> evaluate >> export
     summarize(definitions, size_gate.output, evaluate.output, export.output)
 
 

@@ -1,0 +1,67 @@
+"""Each example DAG, run with ``airflow dags test`` in a throwaway AIRFLOW_HOME against the emulator."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import airflow_provider_segmentation
+from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID
+
+pytestmark = pytest.mark.dags
+AIRFLOW = str(Path(sys.executable).parent / "airflow")
+
+
+@pytest.fixture(scope="module")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory, emulator) -> Iterator[dict[str, str]]:
+    home = tmp_path_factory.mktemp("airflow_home")
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(Path(airflow_provider_segmentation.__file__).parent / "example_dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "AIRFLOW_CONN_AEP_DEFAULT": emulator.connection_json(),
+        "AEP_EXPORT_DATASET_ID": PROFILE_DATASET_ID,
+        "AEP_DEMO_POLL_INTERVAL": "0.2",
+        "AEP_SCHEDULE_CRON": "*/2 * * * * ?",
+    }
+    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=180)
+    yield env
+
+
+def dags_test(env: dict[str, str], dag_id: str) -> str:
+    done = subprocess.run([AIRFLOW, "dags", "test", dag_id], env=env, capture_output=True, text=True, timeout=150)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    return output
+
+
+def test_audience_pipeline(airflow_home, emulator_admin) -> None:
+    output = dags_test(airflow_home, "aep_audience_pipeline")
+    assert "=== AEP audience pipeline summary ===" in output and "SUCCEEDED" in output
+    assert len(emulator_admin.requests("POST", "/data/core/ups/segment/jobs")) == 1
+    assert len(emulator_admin.requests("POST", "/data/core/ups/export/jobs")) == 1
+    # a rerun updates nothing and duplicates nothing
+    dags_test(airflow_home, "aep_audience_pipeline")
+    assert len(emulator_admin.requests("POST", "/data/core/ups/segment/definitions")) == 3
+
+
+def test_daily_schedule(airflow_home, aep_conn) -> None:
+    from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
+
+    SegmentationHook().create_segment_definition({"name": "Gold", "expression": {"value": 'loyalty.tier = "gold"'}})
+    output = dags_test(airflow_home, "aep_daily_schedule")
+    assert "profiles (" in output and " new, 0 exited)" in output
+
+
+
+def test_definition_qa(airflow_home, emulator_admin) -> None:
+    output = dags_test(airflow_home, "aep_definition_qa")
+    assert "platinum: about" in output
+    assert len(emulator_admin.requests("POST", "/data/core/ups/segment/conversion")) == 3
