@@ -23,7 +23,9 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory, emulator) -> Iterator
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(Path(airflow_provider_segmentation.__file__).parent / "example_dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(
+            Path(airflow_provider_segmentation.__file__).parent / "example_dags"
+        ),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "AIRFLOW_CONN_AEP_DEFAULT": emulator.connection_json(),
@@ -36,7 +38,9 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory, emulator) -> Iterator
 
 
 def dags_test(env: dict[str, str], dag_id: str) -> str:
-    done = subprocess.run([AIRFLOW, "dags", "test", dag_id], env=env, capture_output=True, text=True, timeout=150)
+    done = subprocess.run(
+        [AIRFLOW, "dags", "test", dag_id], env=env, capture_output=True, text=True, timeout=150
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
     return output
@@ -55,10 +59,11 @@ def test_audience_pipeline(airflow_home, emulator_admin) -> None:
 def test_daily_schedule(airflow_home, aep_conn) -> None:
     from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 
-    SegmentationHook().create_segment_definition({"name": "Gold", "expression": {"value": 'loyalty.tier = "gold"'}})
+    SegmentationHook().create_segment_definition(
+        {"name": "Gold", "expression": {"value": 'loyalty.tier = "gold"'}}
+    )
     output = dags_test(airflow_home, "aep_daily_schedule")
     assert "profiles (" in output and " new, 0 exited)" in output
-
 
 
 def test_definition_qa(airflow_home, emulator_admin) -> None:
