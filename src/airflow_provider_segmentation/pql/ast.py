@@ -11,6 +11,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Union
 
+TEXT_FUNCTIONS = frozenset(
+    {
+        "startsWith",
+        "endsWith",
+        "contains",
+        "equals",
+        "doesNotStartWith",
+        "doesNotEndWith",
+        "doesNotContain",
+        "notEqualTo",
+        "matches",
+        "regexGroup",
+    }
+)
+COLLECTION_FUNCTIONS = frozenset(
+    {
+        "intersects",
+        "includes",
+        "subsetOf",
+        "supersetOf",
+        "distinct",
+        "count",
+        "sum",
+        "average",
+        "min",
+        "max",
+        "head",
+    }
+)
+MAP_FUNCTIONS = frozenset({"get", "keys", "values"})
+
 
 class PQLError(ValueError):
     """Base of every PQL error; ``str()`` is a message a DAG author can act on."""

@@ -17,6 +17,9 @@ from functools import cache
 from typing import Any
 
 from airflow_provider_segmentation.pql.ast import (
+    COLLECTION_FUNCTIONS,
+    MAP_FUNCTIONS,
+    TEXT_FUNCTIONS,
     FieldLookup,
     FnApply,
     Literal,
@@ -311,35 +314,3 @@ def _compile_fn(node: FnApply) -> Compiled:
         if fn in group:
             return lambda ctx, h=handler: h(fn, receiver(ctx), [a(ctx) for a in args])  # type: ignore[misc]
     raise PQLUnsupportedError(f"the function {fn} is not supported by the evaluator")
-
-
-TEXT_FUNCTIONS = frozenset(
-    {
-        "startsWith",
-        "endsWith",
-        "contains",
-        "equals",
-        "doesNotStartWith",
-        "doesNotEndWith",
-        "doesNotContain",
-        "notEqualTo",
-        "matches",
-        "regexGroup",
-    }
-)
-COLLECTION_FUNCTIONS = frozenset(
-    {
-        "intersects",
-        "includes",
-        "subsetOf",
-        "supersetOf",
-        "distinct",
-        "count",
-        "sum",
-        "average",
-        "min",
-        "max",
-        "head",
-    }
-)
-MAP_FUNCTIONS = frozenset({"get", "keys", "values"})

@@ -10,6 +10,9 @@ import re
 from dataclasses import dataclass
 
 from airflow_provider_segmentation.pql.ast import (
+    COLLECTION_FUNCTIONS,
+    MAP_FUNCTIONS,
+    TEXT_FUNCTIONS,
     FieldLookup,
     FnApply,
     Literal,
@@ -46,36 +49,7 @@ UNITS = (
     "millennium",
 )
 RELATIVE_WORDS = ("now", "today", "yesterday", "tomorrow")
-METHODS = frozenset(
-    {
-        "startsWith",
-        "endsWith",
-        "contains",
-        "equals",
-        "doesNotStartWith",
-        "doesNotEndWith",
-        "doesNotContain",
-        "notEqualTo",
-        "matches",
-        "regexGroup",
-        "isNull",
-        "isNotNull",
-        "intersects",
-        "includes",
-        "subsetOf",
-        "supersetOf",
-        "distinct",
-        "count",
-        "sum",
-        "average",
-        "min",
-        "max",
-        "get",
-        "keys",
-        "values",
-        "head",
-    }
-)
+METHODS = TEXT_FUNCTIONS | COLLECTION_FUNCTIONS | MAP_FUNCTIONS | {"isNull", "isNotNull"}
 FUNCTIONS = frozenset({"date", "if", "inSegment", "now", "today"})
 UNSUPPORTED = frozenset(
     {
