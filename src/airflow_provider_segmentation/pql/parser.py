@@ -27,7 +27,7 @@ from airflow_provider_segmentation.pql.ast import (
 _TOKEN = re.compile(
     r"""(?P<ws>\s+)
       |(?P<string>"(?:[^"\\]|\\.)*")
-      |(?P<number>\d+\.\d+|\d+)
+      |(?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
       |(?P<param>\$\d+)
       |(?P<ident>[A-Za-z_][A-Za-z0-9_]*)
       |(?P<op>=>|!=|<=|>=|=|<|>|\+|-|\*|/|%|!|\(|\)|\[|\]|,|\.|:|\^)""",
@@ -100,6 +100,10 @@ def _unescape(raw: str, text: str, pos: int) -> str:
         char = raw[index]
         if char == "\\":
             nxt = raw[index + 1]
+            if nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", raw[index + 2 : index + 6]):
+                out.append(chr(int(raw[index + 2 : index + 6], 16)))
+                index += 6
+                continue
             if nxt not in _ESCAPES:
                 raise PQLSyntaxError(f"unknown escape \\{nxt}", text, pos + index)
             out.append(_ESCAPES[nxt])
@@ -107,7 +111,11 @@ def _unescape(raw: str, text: str, pos: int) -> str:
         else:
             out.append(char)
             index += 1
-    return "".join(out)
+    value = "".join(out)
+    try:  # join UTF-16 surrogate pairs written as two \u escapes
+        return value.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        return value
 
 
 class Parser:
@@ -287,8 +295,11 @@ class Parser:
         args: list[Node] = []
         while not self.at(")"):
             args.append(self.parse_or())
-            if not self.at(")"):
-                self.expect(",")
+            if self.at(","):
+                self.advance()
+            elif not self.at(")"):
+                found = self.current.text or "the end of the expression"
+                raise self.error(f"expected ',' or ')' but found {found!r}")
         self.expect(")")
         return tuple(args)
 
@@ -299,7 +310,8 @@ class Parser:
             return literal(_unescape(token.text, self.text, token.pos))
         if token.kind == "number":
             self.advance()
-            return literal(float(token.text) if "." in token.text else int(token.text))
+            is_double = any(c in token.text for c in ".eE")
+            return literal(float(token.text) if is_double else int(token.text))
         if token.kind == "param":
             self.advance()
             return ParameterReference(int(token.text[1:]))
