@@ -214,3 +214,13 @@ async def test_async_token_refresh_and_logs_clean(
     statuses = [r["status"] for r in emulator_admin.requests("GET", "/data/core/ups/segment/jobs/")]
     assert statuses == [200, 401, 200]
     assert emulator.settings.client_secret not in caplog.text
+
+
+def test_validate_pql_asks_aep(aep_conn: str, emulator_admin) -> None:
+    from airflow_provider_segmentation.client import AEPValidationError
+
+    hook = SegmentationHook()
+    assert '"fnName":"="' in hook.validate_pql('homeAddress.countryCode = "US"')
+    with pytest.raises(AEPValidationError, match="line 1, column"):
+        hook.validate_pql("homeAddress.countryCode = ")
+    assert len(emulator_admin.requests("POST", "/data/core/ups/segment/conversion")) == 2

@@ -258,3 +258,14 @@ def test_round_trip_property(text: str) -> None:
     as_json = pql.to_json(tree)
     assert pql.from_json(as_json) == tree
     assert pql.to_json(pql.parse(pql.to_text(tree))) == as_json
+
+
+def test_testing_helper_reports_the_difference() -> None:
+    from airflow_provider_segmentation.pql.testing import assert_selects, matching_profiles
+
+    assert matching_profiles('loyalty.tier = "gold"', PEOPLE) == {"ana"}
+    assert_selects(
+        'inSegment("s") or loyalty.tier = "bronze"', PEOPLE, {"ana", "ben"}, segments={"s": ["ana"]}
+    )
+    with pytest.raises(AssertionError, match=r"unexpected: \['ben'\], missing: \[\]"):
+        assert_selects("loyalty.points > 0", PEOPLE, {"ana"})

@@ -212,9 +212,6 @@ class AsyncSegmentationClient(_ClientBase):
                 yield item
             current = page.next
 
-    async def access_token(self) -> str:
-        return await self._token(None)
-
     async def get_segment_job(self, job_id: str) -> SegmentJob:
         return await self.execute(ep.get_segment_job(job_id))
 

@@ -8,6 +8,7 @@ reads the connection with ``aget_connection`` and does no synchronous I/O in the
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from functools import cached_property
@@ -94,8 +95,6 @@ def config_from_connection(conn: Any, sandbox: str | None = None) -> ClientConfi
 
 def _extras(conn: Any) -> Mapping[str, Any]:
     """The connection's extra as a dict, read without Airflow's masking path (safe in an event loop)."""
-    import json
-
     raw = conn.extra
     if not raw:
         return {}
@@ -178,6 +177,11 @@ class SegmentationHook(BaseHook, SegmentationOperations):
         self, preview_id: str, *, poll_interval: float = 5, timeout: float | None = None
     ) -> Estimate:
         return waiting.wait_for_estimate(self, preview_id, poll_interval=poll_interval, timeout=timeout)
+
+    def validate_pql(self, text: str) -> str:
+        """Ask AEP whether ``text`` is valid PQL; returns its pql/json, raises ``AEPValidationError`` with
+        Adobe's message otherwise. (``airflow_provider_segmentation.pql.parse`` lints offline.)"""
+        return self.convert_pql(text).expression.value
 
     def test_connection(self) -> tuple[bool, str]:
         """Mint a token and make one cheap read; say in plain words what went wrong."""
