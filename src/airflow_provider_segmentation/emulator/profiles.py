@@ -8,12 +8,12 @@ times are relative to ``now`` so that "in the last 30 days" stays meaningful.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Set
+from collections.abc import Mapping, Set
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow_provider_segmentation import pql
-from airflow_provider_segmentation.pql.evaluate import Context
+from airflow_provider_segmentation.pql.evaluate import Context, membership_lookup
 
 FIRST_NAMES = (
     "Ana",
@@ -189,7 +189,7 @@ class PQLEngine:
         selected = []
         for profile_id, view in self._views:
             context.profile = view
-            context.in_segment = _membership_check(memberships, profile_id)
+            context.in_segment = membership_lookup(memberships, profile_id)
             context.variables = {}
             if predicate(context):
                 selected.append(profile_id)
@@ -197,7 +197,3 @@ class PQLEngine:
 
     def profile(self, profile_id: str) -> Mapping[str, Any]:
         return self.store.profile(profile_id)
-
-
-def _membership_check(memberships: Mapping[str, Set[str]], profile_id: str) -> Callable[[str], bool]:
-    return lambda segment_id: profile_id in memberships.get(segment_id, ())

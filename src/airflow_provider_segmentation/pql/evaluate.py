@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import cache
@@ -314,3 +314,8 @@ def _compile_fn(node: FnApply) -> Compiled:
         if fn in group:
             return lambda ctx, h=handler: h(fn, receiver(ctx), [a(ctx) for a in args])  # type: ignore[misc]
     raise PQLUnsupportedError(f"the function {fn} is not supported by the evaluator")
+
+
+def membership_lookup(members: Mapping[str, Set[str]], profile_id: str) -> Callable[[str], bool]:
+    """The ``inSegment`` answer for one profile, from members per segment id."""
+    return lambda segment_id: profile_id in members.get(segment_id, ())

@@ -12,11 +12,12 @@ def test_gold_us_members():
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from airflow_provider_segmentation import pql
+from airflow_provider_segmentation.pql.evaluate import membership_lookup
 
 
 def matching_profiles(
@@ -38,7 +39,9 @@ def matching_profiles(
     for profile_id, profile in profiles.items():
         chosen = (events or {}).get(profile_id)
         view = {**profile, "xEvent": list(chosen)} if chosen else profile
-        context = pql.Context(view, now or datetime.now().astimezone(), _membership(members, profile_id))
+        context = pql.Context(
+            view, now or datetime.now().astimezone(), membership_lookup(members, profile_id)
+        )
         if compiled(context):
             selected.add(profile_id)
     return selected
@@ -61,7 +64,3 @@ def assert_selects(
             f"{text!r} selects {sorted(got)}; expected {sorted(wanted)} "
             f"(unexpected: {sorted(got - wanted)}, missing: {sorted(wanted - got)})"
         )
-
-
-def _membership(members: Mapping[str, set[str]], profile_id: str) -> Callable[[str], bool]:
-    return lambda segment_id: profile_id in members.get(segment_id, set())
