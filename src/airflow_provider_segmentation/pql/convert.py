@@ -124,6 +124,8 @@ def to_text(node: Node, parent_precedence: int = 0) -> str:
     if isinstance(node, FieldLookup):
         if isinstance(node.object, ParameterReference) and node.object.position == 1:
             return node.field_name
+        if isinstance(node.object, VariableReference) and node.object.name.startswith("_item"):
+            return node.field_name  # a bare field inside xEvent[...] or WHAT(...)
         return f"{to_text(node.object, 9)}.{node.field_name}"
     fn, params = node.fn, node.params
     if fn in INFIX and len(params) == 2:
@@ -133,17 +135,37 @@ def to_text(node: Node, parent_precedence: int = 0) -> str:
     if fn == "not":
         text = f"not {to_text(params[0], 3)}"
         return f"({text})" if parent_precedence > 3 else text
-    if fn in ("now", "today") and not params:
+    if fn in ("now", "today", "yesterday", "tomorrow") and not params:
         return fn
     if fn == "relativePeriod":
         return f"{value_of(params[0])} {value_of(params[1])}"
     if fn.startswith("occurs"):
         text = _occurs_text(node)
         return f"({text})" if parent_precedence >= 4 else text
-    if fn == "exists":
+    if fn in ("exists", "forall", "select"):
         variable = value_of(params[0])
-        text = f"exists {variable} from {to_text(params[1], 9)} where ({to_text(params[2])})"
+        text = f"{fn} {variable} from {to_text(params[1], 9)} where ({to_text(params[2])})"
         return f"({text})" if parent_precedence > 0 else text
+    if fn == "filter":
+        return f"{to_text(params[0], 9)}[{to_text(params[2])}]"
+    if fn == "aggregateOver":
+        function, variable, source, condition, value = params
+        text = (
+            f"{value_of(function)} {to_text(value, 5)} over {value_of(variable)} from {to_text(source, 9)} "
+            f"where ({to_text(condition)})"
+        )
+        return f"({text})" if parent_precedence > 0 else text
+    if fn == "chain":
+        steps = []
+        for step in params[2:]:
+            assert isinstance(step, FnApply)
+            label, _, what, *when = step.params
+            text = f"{value_of(label)}: WHAT({to_text(what)})"
+            if when:
+                assert isinstance(when[0], FnApply)
+                text += f" WHEN({_occurs_text(when[0]).split(' occurs ', 1)[1]})"
+            steps.append(text)
+        return f"CHAIN({to_text(params[0], 9)}, {value_of(params[1])}, [{', '.join(steps)}])"
     if fn in PREFIX_FUNCTIONS:
         return f"{fn}({', '.join(to_text(p) for p in params)})"
     receiver, *args = params

@@ -51,6 +51,7 @@ COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
+DAY_OFFSETS = {"yesterday": -1, "today": 0, "tomorrow": 1}
 ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add,
     "-": operator.sub,
@@ -231,6 +232,8 @@ def compile_expression(node: Node) -> Compiled:
 
 def _compile_fn(node: FnApply) -> Compiled:
     fn = node.fn
+    if fn == "chain":
+        return _compile_chain(node)
     params = [compile_expression(p) for p in node.params]
     if fn == "and":
         left, right = params
@@ -282,8 +285,9 @@ def _compile_fn(node: FnApply) -> Compiled:
         return lambda ctx: _date(*(int(p(ctx)) for p in params))
     if fn == "now":
         return lambda ctx: ctx.now
-    if fn == "today":
-        return lambda ctx: _start_of_day(ctx.now)
+    if fn in DAY_OFFSETS:
+        offset = timedelta(days=DAY_OFFSETS[fn])
+        return lambda ctx: _start_of_day(ctx.now) + offset
     if fn == "relativePeriod":
         which, unit = (p(Context({}, datetime.now(timezone.utc))) for p in params)
         return lambda ctx: _period(which, unit, ctx.now)
@@ -302,6 +306,35 @@ def _compile_fn(node: FnApply) -> Compiled:
             return False
 
         return exists
+    if fn in ("forall", "select", "filter"):
+        name = value_of(node.params[1] if fn == "filter" else node.params[0])
+        source, condition = (params[0], params[2]) if fn == "filter" else (params[1], params[2])
+
+        def over_items(ctx: Context) -> Any:
+            kept = []
+            for item in _as_list(source(ctx)):
+                ctx.variables[name] = item
+                passed = bool(condition(ctx))
+                if fn == "forall" and not passed:
+                    return False
+                if passed:
+                    kept.append(item)
+            return True if fn == "forall" else kept
+
+        return over_items
+    if fn == "aggregateOver":
+        function, name = value_of(node.params[0]), value_of(node.params[1])
+        _, _, source, condition, value = params
+
+        def aggregate(ctx: Context) -> Any:
+            values = []
+            for item in _as_list(source(ctx)):
+                ctx.variables[name] = item
+                if condition(ctx):
+                    values.append(value(ctx))
+            return _collection_fn(function, values, [])
+
+        return aggregate
     if fn.startswith("occurs"):
         subject, *rest = params
         return lambda ctx: _occurs(fn, subject(ctx), [r(ctx) for r in rest], ctx)
@@ -319,3 +352,32 @@ def _compile_fn(node: FnApply) -> Compiled:
 def membership_lookup(members: Mapping[str, Set[str]], profile_id: str) -> Callable[[str], bool]:
     """The ``inSegment`` answer for one profile, from members per segment id."""
     return lambda segment_id: profile_id in members.get(segment_id, ())
+
+
+def _compile_chain(node: FnApply) -> Compiled:
+    """CHAIN: the steps' events occur in timestamp order, each matching its WHAT (and WHEN)."""
+    source, timestamp = compile_expression(node.params[0]), value_of(node.params[1])
+    steps = []
+    for step in node.params[2:]:
+        assert isinstance(step, FnApply)
+        variable = value_of(step.params[1])
+        checks = [compile_expression(p) for p in step.params[2:]]
+        steps.append((variable, checks))
+
+    def chain(ctx: Context) -> bool:
+        events = sorted(
+            (e for e in _as_list(source(ctx)) if isinstance(e, Mapping) and e.get(timestamp)),
+            key=lambda e: e[timestamp],
+        )
+        position = 0
+        for variable, checks in steps:
+            while position < len(events):
+                ctx.variables[variable] = events[position]
+                position += 1
+                if all(check(ctx) for check in checks):
+                    break
+            else:
+                return False
+        return True
+
+    return chain

@@ -51,13 +51,10 @@ UNITS = (
 RELATIVE_WORDS = ("now", "today", "yesterday", "tomorrow")
 METHODS = TEXT_FUNCTIONS | COLLECTION_FUNCTIONS | MAP_FUNCTIONS | {"isNull", "isNotNull"}
 FUNCTIONS = frozenset({"date", "if", "inSegment", "now", "today"})
+AGGREGATES = frozenset({"sum", "count", "average", "min", "max"})
 UNSUPPORTED = frozenset(
     {
-        "CHAIN",
-        "chain",
-        "select",
         "let",
-        "forall",
         "groupBy",
         "topN",
         "bottomN",
@@ -124,6 +121,7 @@ class Parser:
         self.tokens = tokenize(text)
         self.index = 0
         self.variables: set[str] = set()
+        self.implicit: list[str] = []
         self.profile_alias: str | None = None
 
     # -- token helpers -------------------------------------------------------------------------------
@@ -278,7 +276,14 @@ class Parser:
         node = self.parse_primary()
         while self.at(".", "["):
             if self.advance().text == "[":
-                raise PQLUnsupportedError("filters with [...] (e.g. xEvent[...]) are not supported yet")
+                variable = self.push_implicit()
+                try:
+                    condition = self.parse_or()
+                finally:
+                    self.implicit.pop()
+                self.expect("]")
+                node = FnApply("filter", (node, literal(variable), condition))
+                continue
             if self.current.kind != "ident":
                 raise self.error("expected a field or function name after '.'")
             name = self.advance().text
@@ -322,6 +327,10 @@ class Parser:
             return node
         if self.at("["):
             return self.parse_list()
+        if self.at("^"):
+            raise PQLUnsupportedError(
+                "the up operator ^ (e.g. ^^.person.gender inside a filter) is not supported"
+            )
         if token.kind != "ident":
             raise self.error(f"unexpected {token.text or 'end of the expression'!r}")
         return self.parse_identifier()
@@ -347,8 +356,12 @@ class Parser:
             return literal(None)
         if name in UNSUPPORTED:
             raise PQLUnsupportedError(f"{name} is valid PQL but not supported by this engine yet")
-        if name in ("exists",):
+        if name in ("exists", "forall", "select"):
             return self.parse_quantifier(name)
+        if name in ("CHAIN", "chain") and self.at("("):
+            return self.parse_chain()
+        if name in AGGREGATES and self.current.kind == "ident" and self.over_follows():
+            return self.parse_aggregate(name)
         if name in RELATIVE_WORDS and not self.at("("):
             return FnApply(name, ())
         if name in FUNCTIONS and self.at("("):
@@ -359,7 +372,86 @@ class Parser:
             return VariableReference(name)
         if name == self.profile_alias:
             return ParameterReference(1)
+        if self.implicit:  # inside xEvent[...] or WHAT(...): bare names are the item's fields
+            return FieldLookup(name, VariableReference(self.implicit[-1]))
         return FieldLookup(name, ParameterReference(1))
+
+    def push_implicit(self) -> str:
+        variable = f"_item{len(self.implicit) + 1}"
+        self.implicit.append(variable)
+        return variable
+
+    def over_follows(self) -> bool:
+        """``sum X.f over X from ...``: is there an ``over`` before the expression ends?"""
+        depth = 0
+        for token in self.tokens[self.index :]:
+            if token.text in ("(", "["):
+                depth += 1
+            elif token.text in (")", "]"):
+                depth -= 1
+                if depth < 0:
+                    return False
+            elif token.text == "over" and depth == 0:
+                return True
+            elif token.text in ("and", "or") and depth == 0:
+                return False
+        return False
+
+    def parse_aggregate(self, function: str) -> Node:
+        over = next(i for i in range(self.index, len(self.tokens)) if self.tokens[i].text == "over")
+        variable = self.tokens[over + 1].text
+        self.variables.add(variable)
+        try:
+            value = self.parse_additive()
+            self.expect("over")
+            self.advance()
+            self.expect("from")
+            source = self.parse_postfix()
+            if not self.at("where", ":"):
+                raise self.error("expected 'where' or ':'")
+            self.advance()
+            condition = self.parse_not()
+        finally:
+            self.variables.discard(variable)
+        return FnApply("aggregateOver", (literal(function), literal(variable), source, condition, value))
+
+    def parse_chain(self) -> Node:
+        self.expect("(")
+        source = self.parse_postfix()
+        self.expect(",")
+        if self.current.kind != "ident":
+            raise self.error("expected the timestamp field of the events")
+        timestamp = self.advance().text
+        self.expect(",")
+        self.expect("[")
+        steps: list[Node] = []
+        while not self.at("]"):
+            if self.current.kind != "ident":
+                raise self.error("expected a step label such as A:")
+            label = self.advance().text
+            self.expect(":")
+            self.expect("WHAT")
+            variable = self.push_implicit()
+            try:
+                self.expect("(")
+                what = self.parse_or()
+                self.expect(")")
+                parts: tuple[Node, ...] = (literal(label), literal(variable), what)
+                if self.at("WHEN"):
+                    self.advance()
+                    self.expect("(")
+                    parts += (self.parse_occurs(FieldLookup(timestamp, VariableReference(variable))),)
+                    self.expect(")")
+            finally:
+                self.implicit.pop()
+            steps.append(FnApply("chainStep", parts))
+            if self.at(","):
+                self.advance()
+        self.expect("]")
+        self.expect(")")
+        if not steps:
+            raise self.error("CHAIN needs at least one step")
+        return FnApply("chain", (source, literal(timestamp), *steps))
 
     def parse_quantifier(self, kind: str) -> Node:
         if self.current.kind != "ident":
@@ -373,6 +465,10 @@ class Parser:
         self.variables.add(variable)
         try:
             condition = self.parse_not()
+            # "exists E from xEvent where (...), I from E.productListItems where ...": nested quantifiers
+            if kind != "select" and self.at(",") and self.peek(2).text == "from":
+                self.advance()
+                condition = FnApply("and", (condition, self.parse_quantifier(kind)))
         finally:
             self.variables.discard(variable)
         return FnApply(kind, (literal(variable), source, condition))
