@@ -8,7 +8,8 @@ times are relative to ``now`` so that "in the last 30 days" stays meaningful.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Set
+from array import array
+from collections.abc import Iterator, Mapping, Set
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -60,6 +61,8 @@ PLACES = (
     ("Japan", "JP", "13", "Tokyo"),
 )
 TIERS = ("bronze", "bronze", "bronze", "silver", "silver", "gold", "platinum")
+TIER_RANK = {"bronze": 0, "silver": 1, "gold": 2, "platinum": 3}
+BIRTH_START = datetime(1950, 1, 1)
 EVENT_TYPES = (
     "web.webpagedetails.pageViews",
     "commerce.productViews",
@@ -79,89 +82,156 @@ PRODUCTS = (
 CURRENCIES = ("USD", "USD", "USD", "EUR", "GBP", "CAD", "JPY")
 
 
-def _address(rng: random.Random) -> dict[str, str]:
-    country, code, state, city = rng.choice(PLACES)
-    return {"country": country, "countryCode": code, "stateProvince": state, "city": city}
+CACHE_VIEWS_UP_TO = 100_000
+EVENT_WINDOW_SECONDS = 90 * 86400
+BIRTH_RANGE_DAYS = 365 * 55
+GENDERS = ("female", "male", "not_specified")
 
 
 class ProfileStore:
-    """``count`` profiles generated from ``seed``, with their events, held in memory."""
+    """``count`` profiles generated from ``seed``, stored as compact columns.
+
+    Each profile is a handful of small integers (indexes into the value tables above) and its events are
+    rows of parallel arrays, so a million profiles fit in a few hundred MiB. ``views()`` turns them into
+    XDM dicts; below ``CACHE_VIEWS_UP_TO`` profiles the dicts are built once and kept (fast repeated
+    evaluation), above it they are rebuilt on each scan (bounded memory).
+    """
 
     def __init__(self, count: int = 10_000, seed: int = 42, now: datetime | None = None) -> None:
         self.count = count
         self.seed = seed
         self.now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
         rng = random.Random(seed)
-        self.ids = [f"{seed:04d}-{index:07d}" for index in range(count)]
-        self._profiles = [self._profile(rng, profile_id) for profile_id in self.ids]
-        self._events = [self._events_for(rng) for _ in self.ids]
-        self._index = {profile_id: i for i, profile_id in enumerate(self.ids)}
+        names, people, places, loyalty = array("H"), array("i"), array("B"), array("i")
+        ecids, crmids, flags = array("Q"), array("i"), array("B")
+        offsets = array("I", [0])
+        ev_types, ev_ages, ev_products, ev_quantities, ev_currencies = (
+            array("B"),
+            array("I"),
+            array("B"),
+            array("B"),
+            array("B"),
+        )
+        for _ in range(count):
+            names.append(rng.randrange(len(FIRST_NAMES)) * len(LAST_NAMES) + rng.randrange(len(LAST_NAMES)))
+            people.append(rng.randrange(BIRTH_RANGE_DAYS) * len(GENDERS) + rng.randrange(len(GENDERS)))
+            home = rng.randrange(len(PLACES))
+            work = home if rng.random() < 0.7 else rng.randrange(len(PLACES))
+            places.append(home * len(PLACES) + work)
+            tier = rng.randrange(len(TIERS))
+            loyalty.append(rng.randrange(20_000) * (TIER_RANK[TIERS[tier]] + 1) * len(TIERS) + tier)
+            ecids.append(rng.getrandbits(63))
+            crmids.append(rng.randrange(10**8) if rng.random() < 0.6 else -1)
+            flags.append(1 if rng.random() < 0.75 else 0)
+            for _ in range(rng.randrange(0, 12)):
+                ev_types.append(rng.choices(range(len(EVENT_TYPES)), EVENT_WEIGHTS)[0])
+                ev_ages.append(rng.randrange(EVENT_WINDOW_SECONDS))
+                ev_products.append(rng.randrange(len(PRODUCTS)))
+                ev_quantities.append(rng.randrange(1, 4))
+                ev_currencies.append(rng.randrange(len(CURRENCIES)))
+            offsets.append(len(ev_types))
+        self._names, self._people, self._places, self._loyalty = names, people, places, loyalty
+        self._ecids, self._crmids, self._flags, self._offsets = ecids, crmids, flags, offsets
+        self._events_columns = (ev_types, ev_ages, ev_products, ev_quantities, ev_currencies)
+        self._addresses = [
+            {"country": c, "countryCode": code, "stateProvince": st, "city": city}
+            for c, code, st, city in PLACES
+        ]
+        self._consents = [{"marketing": {"email": {"val": value}}} for value in ("n", "y")]
+        self._cached: list[dict[str, Any]] | None = None
 
-    def _profile(self, rng: random.Random, profile_id: str) -> dict[str, Any]:
-        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        email = f"{first}.{last}.{profile_id[-5:]}@example.com".lower()
-        birth = datetime(1950, 1, 1) + timedelta(days=rng.randrange(0, 365 * 55))
-        tier = rng.choice(TIERS)
+    def __len__(self) -> int:
+        return self.count
+
+    def profile_id(self, index: int) -> str:
+        return f"{self.seed:04d}-{index:07d}"
+
+    def _index(self, profile_id: str) -> int:
+        try:
+            seed, index = profile_id.split("-", 1)
+            position = int(index)
+        except ValueError:
+            raise KeyError(profile_id) from None
+        if int(seed) != self.seed or not 0 <= position < self.count:
+            raise KeyError(profile_id)
+        return position
+
+    def _build(self, index: int) -> dict[str, Any]:
+        """The XDM profile of ``index`` with its ExperienceEvents under ``xEvent``."""
+        profile_id = self.profile_id(index)
+        first, last = divmod(self._names[index], len(LAST_NAMES))
+        first_name, last_name = FIRST_NAMES[first], LAST_NAMES[last]
+        days, gender = divmod(self._people[index], len(GENDERS))
+        birth = BIRTH_START + timedelta(days=days)
+        home, work = divmod(self._places[index], len(PLACES))
+        points, tier = divmod(self._loyalty[index], len(TIERS))
+        email = f"{first_name}.{last_name}.{profile_id[-5:]}@example.com".lower()
         identity_map: dict[str, list[dict[str, Any]]] = {
-            "ECID": [{"id": f"{rng.getrandbits(64):020d}", "primary": False}],
+            "ECID": [{"id": f"{self._ecids[index]:020d}", "primary": False}],
             "Email": [{"id": email, "primary": True}],
         }
-        if rng.random() < 0.6:
-            identity_map["CRMID"] = [{"id": f"CRM{rng.randrange(10**8):08d}", "primary": False}]
-        home = _address(rng)
+        if self._crmids[index] >= 0:
+            identity_map["CRMID"] = [{"id": f"CRM{self._crmids[index]:08d}", "primary": False}]
         return {
             "_id": profile_id,
             "person": {
-                "name": {"firstName": first, "lastName": last},
+                "name": {"firstName": first_name, "lastName": last_name},
                 "birthDate": birth.date().isoformat(),
                 "birthYear": birth.year,
-                "gender": rng.choice(("female", "male", "not_specified")),
+                "gender": GENDERS[gender],
             },
-            "homeAddress": home,
-            "workAddress": home if rng.random() < 0.7 else _address(rng),
+            "homeAddress": self._addresses[home],
+            "workAddress": self._addresses[work],
             "personalEmail": {"address": email},
-            "loyalty": {"tier": tier, "points": rng.randrange(0, 20_000) * (TIERS.index(tier) + 1)},
+            "loyalty": {"tier": TIERS[tier], "points": points},
             "identityMap": identity_map,
-            "consents": {"marketing": {"email": {"val": "y" if rng.random() < 0.75 else "n"}}},
+            "consents": self._consents[self._flags[index]],
+            "xEvent": self._events(index),
         }
 
-    def _events_for(self, rng: random.Random) -> list[dict[str, Any]]:
+    def _events(self, index: int) -> list[dict[str, Any]]:
+        types, ages, products, quantities, currencies = self._events_columns
         events = []
-        for _ in range(rng.randrange(0, 12)):
-            event_type = rng.choices(EVENT_TYPES, EVENT_WEIGHTS)[0]
+        for row in range(self._offsets[index], self._offsets[index + 1]):
+            event_type = EVENT_TYPES[types[row]]
             event: dict[str, Any] = {
                 "eventType": event_type,
-                "timestamp": self.now - timedelta(seconds=rng.randrange(0, 90 * 86400)),
+                "timestamp": self.now - timedelta(seconds=ages[row]),
             }
             if event_type.startswith("commerce."):
-                sku, name, price = rng.choice(PRODUCTS)
-                quantity = rng.randrange(1, 4)
+                sku, name, price = PRODUCTS[products[row]]
+                total = price * quantities[row]
                 event["productListItems"] = [
-                    {"SKU": sku, "name": name, "priceTotal": price * quantity, "quantity": quantity}
+                    {"SKU": sku, "name": name, "priceTotal": total, "quantity": quantities[row]}
                 ]
                 if event_type == "commerce.purchases":
                     event["commerce"] = {
-                        "order": {"priceTotal": price * quantity, "currencyCode": rng.choice(CURRENCIES)}
+                        "order": {"priceTotal": total, "currencyCode": CURRENCIES[currencies[row]]}
                     }
             events.append(event)
         events.sort(key=lambda e: e["timestamp"])
         return events
 
-    def __len__(self) -> int:
-        return self.count
+    def prepare(self) -> None:
+        """Build the cached views now (small stores), so that no evaluation pays for it."""
+        if self._cached is None and self.count <= CACHE_VIEWS_UP_TO:
+            self._cached = [self._build(i) for i in range(self.count)]
+
+    def views(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(id, profile with its events under ``xEvent``) for every profile, in store order."""
+        self.prepare()
+        if self._cached is not None:
+            return ((self.profile_id(i), view) for i, view in enumerate(self._cached))
+        return ((self.profile_id(i), self._build(i)) for i in range(self.count))
 
     def profile(self, profile_id: str) -> dict[str, Any]:
-        return self._profiles[self._index[profile_id]]
+        """The XDM profile (without events), as exports and previews show it."""
+        index = self._index(profile_id)
+        view = self._cached[index] if self._cached is not None else self._build(index)
+        return {key: value for key, value in view.items() if key != "xEvent"}
 
     def events(self, profile_id: str) -> list[dict[str, Any]]:
-        return self._events[self._index[profile_id]]
-
-    def views(self) -> list[tuple[str, dict[str, Any]]]:
-        """(id, profile with its events under ``xEvent``) for every profile, for evaluation."""
-        return [
-            (pid, {**p, "xEvent": e})
-            for pid, p, e in zip(self.ids, self._profiles, self._events, strict=True)
-        ]
+        return self._events(self._index(profile_id))
 
 
 class PQLEngine:
@@ -169,7 +239,7 @@ class PQLEngine:
 
     def __init__(self, store: ProfileStore) -> None:
         self.store = store
-        self._views = store.views()
+        store.prepare()
 
     @property
     def total_profiles(self) -> int:
@@ -187,7 +257,7 @@ class PQLEngine:
         predicate = pql.compile(pql_text)
         context = Context({}, datetime.now(timezone.utc), lambda segment_id: False)
         selected = []
-        for profile_id, view in self._views:
+        for profile_id, view in self.store.views():
             context.profile = view
             context.in_segment = membership_lookup(memberships, profile_id)
             context.variables = {}
