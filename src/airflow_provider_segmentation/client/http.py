@@ -6,6 +6,8 @@ shared pure functions elsewhere, so the sync and async paths cannot drift apart.
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -97,6 +99,13 @@ class SyncTransport:
         self._session.close()
 
 
+@functools.cache
+def _shared_ssl_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: each costs about a megabyte, and a triggerer runs
+    hundreds of trigger clients at once."""
+    return httpx.create_ssl_context()
+
+
 class AsyncTransport:
     """Sends ``HttpRequest`` objects over one ``httpx.AsyncClient`` (close it with ``aclose``)."""
 
@@ -104,7 +113,7 @@ class AsyncTransport:
         connect, read = timeout
         self._client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(read, connect=connect),
-            verify=True,
+            verify=_shared_ssl_context(),
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
 

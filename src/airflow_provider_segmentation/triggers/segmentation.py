@@ -10,6 +10,7 @@ wall-clock ``deadline`` (epoch seconds) travels with the trigger; past it the ev
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
@@ -129,6 +130,8 @@ class AEPJobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         errors_in_a_row = 0
+        # Spread the first polls of triggers deferred at the same moment over a fraction of the interval.
+        await asyncio.sleep(random.uniform(0, min(self.poll_interval, 5.0) / 2))
         async with self._hook() as hook:
             while True:
                 job = None
@@ -171,7 +174,8 @@ class AEPJobTrigger(BaseTrigger):
                         job,
                     )
                     return
-                await asyncio.sleep(self.poll_interval)
+                # +-10 % jitter keeps hundreds of triggers started together from polling in lockstep
+                await asyncio.sleep(self.poll_interval * random.uniform(0.9, 1.1))
 
     async def on_kill(self) -> None:
         """A user killed the deferred task: cancel the AEP job (best effort, logged)."""
