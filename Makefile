@@ -33,3 +33,8 @@ clean:
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_pql.py
+	$(BIN)/python benchmarks/bench_profiles_memory.py
+	$(BIN)/python benchmarks/bench_triggerer.py
