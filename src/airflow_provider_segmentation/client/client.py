@@ -100,6 +100,13 @@ class _ClientBase:
             handled_statuses=IMS_REFUSALS,
         )
 
+    def _reusable_token(self, stale: str | None) -> str | None:
+        """The cached token unless it is ``stale`` (rejected by the gateway) or near its expiry."""
+        if stale is not None:
+            self._tokens.invalidate(self._token_key, stale)
+        cached = self._tokens.valid(self._token_key)
+        return cached.value if cached is not None else None
+
     def _remember(self, response: HttpResponse) -> AccessToken:
         token = parse_token_response(response, now=self._clock())
         if self._on_token is not None:
@@ -158,16 +165,11 @@ class SegmentationClient(_ClientBase, SegmentationOperations):
                 reply = self._token(command.stale)
 
     def _token(self, stale: str | None) -> str:
-        if stale is not None:
-            self._tokens.invalidate(self._token_key, stale)
-        cached = self._tokens.valid(self._token_key)
+        cached = self._reusable_token(stale)
         if cached is not None:
-            return cached.value
+            return cached
         with self._tokens.sync_lock(self._token_key):
-            cached = self._tokens.valid(self._token_key)
-            if cached is not None:
-                return cached.value
-            return self._remember(self._drive(self._token_flow())).value
+            return self._reusable_token(None) or self._remember(self._drive(self._token_flow())).value
 
 
 class AsyncSegmentationClient(_ClientBase):
@@ -258,13 +260,8 @@ class AsyncSegmentationClient(_ClientBase):
                 reply = await self._token(command.stale)
 
     async def _token(self, stale: str | None) -> str:
-        if stale is not None:
-            self._tokens.invalidate(self._token_key, stale)
-        cached = self._tokens.valid(self._token_key)
+        cached = self._reusable_token(stale)
         if cached is not None:
-            return cached.value
+            return cached
         async with self._tokens.async_lock(self._token_key):
-            cached = self._tokens.valid(self._token_key)
-            if cached is not None:
-                return cached.value
-            return self._remember(await self._drive(self._token_flow())).value
+            return self._reusable_token(None) or self._remember(await self._drive(self._token_flow())).value
