@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from airflow_provider_segmentation.client.errors import AEPValidationError
 from airflow_provider_segmentation.client.operations import validate_ids
 from airflow_provider_segmentation.links import AEPSegmentJobLink
 from airflow_provider_segmentation.models import SegmentJob
@@ -58,6 +59,8 @@ class AEPRunSegmentJobOperator(AEPJobOperator[SegmentJob]):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if (segment_ids is None) == (segment_names is None):
+            raise AEPValidationError("pass exactly one of segment_ids and segment_names", field="segment_ids")
         self.segment_ids = segment_ids
         self.segment_names = segment_names
 
