@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -46,9 +47,27 @@ def dags_test(env: dict[str, str], dag_id: str) -> str:
     return output
 
 
-def test_audience_pipeline(airflow_home, emulator_admin) -> None:
+def stored_texts(env: dict[str, str]) -> str:
+    """Every XCom value and rendered template field the DAG run left in the metadata database."""
+    database = sqlite3.connect(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///"))
+    try:
+        rows = database.execute("SELECT value FROM xcom").fetchall()
+        rows += database.execute("SELECT rendered_fields FROM rendered_task_instance_fields").fetchall()
+    finally:
+        database.close()
+    return "\n".join(str(value) for (value,) in rows)
+
+
+def test_audience_pipeline(airflow_home, emulator, emulator_admin) -> None:
     output = dags_test(airflow_home, "aep_audience_pipeline")
     assert "=== AEP audience pipeline summary ===" in output and "SUCCEEDED" in output
+    # secret hygiene: neither the client secret nor any token IMS issued appears in the task logs,
+    # exceptions, XComs or rendered template fields of the run
+    tokens = list(emulator.app.state.emulator.tokens)
+    stored = stored_texts(airflow_home)
+    assert tokens and "segment_counts" in stored  # the search below has something to search
+    for secret in [emulator.settings.client_secret, *tokens]:
+        assert secret not in output and secret not in stored
     assert len(emulator_admin.requests("POST", "/data/core/ups/segment/jobs")) == 1
     assert len(emulator_admin.requests("POST", "/data/core/ups/export/jobs")) == 1
     # a rerun updates nothing and duplicates nothing
