@@ -34,7 +34,16 @@ clean:
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_pql.py
-	$(BIN)/python benchmarks/bench_profiles_memory.py
-	$(BIN)/python benchmarks/bench_triggerer.py
+BENCH := .venv-bench/bin
+
+# Peers (aepp, the dbt Cloud provider) go into a separate venv, never into the package's dependencies.
+$(BENCH)/.installed: pyproject.toml $(STAMP)
+	$(PYTHON) -m venv .venv-bench
+	$(BIN)/uv pip install --quiet --python $(BENCH)/python -e . aepp==0.6.0 apache-airflow-providers-dbt-cloud==4.11.1
+	touch $@
+
+bench: $(BENCH)/.installed
+	$(BENCH)/python benchmarks/bench_pql.py
+	$(BENCH)/python benchmarks/bench_profiles_memory.py
+	$(BENCH)/python benchmarks/bench_triggerer.py
+	$(BENCH)/python benchmarks/bench_peers.py
