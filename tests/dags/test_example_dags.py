@@ -6,6 +6,8 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,3 +91,43 @@ def test_definition_qa(airflow_home, emulator_admin) -> None:
     output = dags_test(airflow_home, "aep_definition_qa")
     assert "platinum: about" in output
     assert len(emulator_admin.requests("POST", "/data/core/ups/segment/conversion")) == 3
+
+
+@pytest.mark.reliability
+def test_audience_pipeline_survives_a_fault_storm(airflow_home, emulator_admin) -> None:
+    """The deferrable operators in a real DAG run, while polls get 429/503 and dropped connections,
+    creates get 429 with Retry-After, and tokens keep expiring: the run succeeds and creates each job
+    exactly once."""
+    platform = "/data/core/ups/*"
+    emulator_admin.inject_fault(
+        method="GET", path=platform, kind="status", status=503, retry_after=0.05, probability=0.15, seed=11
+    )
+    emulator_admin.inject_fault(
+        method="GET", path=platform, kind="status", status=429, retry_after=0.05, probability=0.10, seed=12
+    )
+    emulator_admin.inject_fault(method="GET", path=platform, kind="drop", probability=0.05, seed=13)
+    emulator_admin.inject_fault(
+        method="POST", path=platform, kind="status", status=429, retry_after=0.05, probability=0.20, seed=14
+    )
+    stop = threading.Event()
+
+    def expire_tokens() -> None:
+        while not stop.wait(2.0):
+            emulator_admin.expire_tokens()
+
+    expiring = threading.Thread(target=expire_tokens, daemon=True)
+    expiring.start()
+    try:
+        output = dags_test(airflow_home, "aep_audience_pipeline")
+    finally:
+        stop.set()
+        expiring.join()
+        emulator_admin.clear_faults()
+    assert "=== AEP audience pipeline summary ===" in output
+    statuses = Counter(entry["status"] for entry in emulator_admin.requests())
+    assert statuses[429] > 0 and statuses[503] > 0
+    for path in ("/data/core/ups/segment/jobs", "/data/core/ups/export/jobs"):
+        created = [
+            e for e in emulator_admin.requests("POST", path) if e["path"] == path and e["status"] == 200
+        ]
+        assert len(created) == 1, path
