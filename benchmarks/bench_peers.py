@@ -215,7 +215,7 @@ def listing(emulator: Emulator, count: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     ours_import, dbt_import = import_cost(OURS), import_cost(DBT_CLOUD)
     results["dag_parse_import_ms"] = {
         "ours": round(ours_import * 1000, 1),
@@ -258,6 +258,14 @@ def main() -> None:
         f"{'  requests / listed / correct':46} {lo['requests']:>4} {lo['listed']:>5} {lo['correct']!s:>3} "
         f"{la['requests']:>4} {la['listed']:>5} {la['correct']!s:>3}"
     )
+    if "triggerer" in results:
+        tr = results["triggerer"]
+        label = f"triggerer: {tr['triggers']} triggers, IMS calls"
+        print(f"{label:46} {tr['ims_calls']:14d} {'-':>14} {'':7}  (target 1; no peer)")
+        print(
+            f"{'  loop lag p99 ms / peak RSS MiB / correct':46} {tr['loop_lag_p99_ms']:>6} "
+            f"{tr['peak_rss_mib']:>4} {tr['events_correct']:>4}"
+        )
     print(f"written to {RESULTS}")
 
 

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import requests
 
@@ -29,6 +30,8 @@ from airflow_provider_segmentation.emulator.settings import (
     DEFAULT_ORG_ID,
 )
 from airflow_provider_segmentation.triggers.segmentation import AEPJobTrigger
+
+RESULTS = Path(__file__).with_name("results.json")
 
 
 def free_port() -> int:
@@ -137,10 +140,22 @@ def main() -> None:
         lags.sort()
         p99 = lags[int(len(lags) * 0.99) - 1] * 1000 if lags else 0.0
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        figures = {
+            "triggers": args.triggers,
+            "poll_interval_s": args.poll_interval,
+            "ims_calls": ims_calls,
+            "polls": polls,
+            "events_correct": correct,
+            "loop_lag_p99_ms": round(p99, 1),
+            "peak_rss_mib": round(rss),
+            "seconds": round(elapsed, 1),
+        }
+        previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        RESULTS.write_text(json.dumps({**previous, "triggerer": figures}, indent=2) + "\n")
         print(
-            f"{args.triggers} concurrent triggers in {elapsed:.1f} s: IMS calls {ims_calls} (target 1), "
-            f"polls {polls}, events correct {correct}/{args.triggers}, event-loop lag p99 {p99:.1f} ms "
-            f"(target <= 100), peak RSS {rss:.0f} MiB (target <= 300 MB)"
+            f"{args.triggers} concurrent triggers (poll every {args.poll_interval:g} s) in {elapsed:.1f} s: "
+            f"IMS calls {ims_calls} (target 1), polls {polls}, events correct {correct}/{args.triggers}, "
+            f"event-loop lag p99 {p99:.1f} ms (target <= 100), peak RSS {rss:.0f} MiB (target <= 300)"
         )
     finally:
         emulator.send_signal(signal.SIGINT)
