@@ -109,6 +109,23 @@ def test_audience_pipeline_survives_a_fault_storm(airflow_home, emulator_admin) 
     emulator_admin.inject_fault(
         method="POST", path=platform, kind="status", status=429, retry_after=0.05, probability=0.20, seed=14
     )
+    # and, whatever the dice say, the first polls of the deferred segment job and the first job create
+    emulator_admin.inject_fault(
+        method="GET",
+        path="/data/core/ups/segment/jobs/*",
+        kind="status",
+        status=503,
+        retry_after=0.05,
+        count=3,
+    )
+    emulator_admin.inject_fault(
+        method="POST",
+        path="/data/core/ups/segment/jobs",
+        kind="status",
+        status=429,
+        retry_after=0.05,
+        count=1,
+    )
     stop = threading.Event()
 
     def expire_tokens() -> None:
