@@ -86,15 +86,15 @@ def op(factory: Callable[[], Any]) -> Callable[[Any], Any]:
 
 CATALOGUE: list[tuple[str, Callable[[Any], Any], type[Exception], str]] = [
     # connection fields
-    ("no client id", connection(login=""), AEPConfigurationError, "client id (client_id) is missing"),
+    ("no client id", connection(login=""), AEPConfigurationError, "Client ID is missing"),
     (
         "no client secret",
         connection(password=""),
         AEPConfigurationError,
-        "client secret (client_secret) is missing",
+        "Client secret is missing",
     ),
-    ("no org id", connection(ims_org_id=None), AEPConfigurationError, "IMS org id (org_id) is missing"),
-    ("no sandbox", connection(sandbox=None), AEPConfigurationError, "has no sandbox"),
+    ("no org id", connection(ims_org_id=None), AEPConfigurationError, "Organization ID is missing"),
+    ("no sandbox", connection(sandbox=None), AEPConfigurationError, "Sandbox name is empty"),
     ("uppercase sandbox", connection(sandbox="Prod"), AEPConfigurationError, "use 'prod'"),
     ("sandbox with a space", connection(sandbox="my box"), AEPConfigurationError, "lowercase name"),
     (

@@ -164,7 +164,7 @@ def test_bad_secret_is_an_auth_error_without_the_secret(emulator, emulator_admin
     with pytest.raises(AEPAuthError) as excinfo:
         SegmentationClient(config, token_cache=TokenCache()).access_token()
     assert excinfo.value.status == 401 and "wrong-secret-123" not in str(excinfo.value)
-    assert "client id and client secret" in str(excinfo.value)
+    assert "Client ID, Client secret" in str(excinfo.value)
 
 
 def test_unknown_sandbox_is_a_permission_error(emulator, emulator_admin) -> None:
@@ -209,4 +209,4 @@ def test_secret_and_token_never_reach_the_logs(
     list(client.list_segment_definitions())
     text = caplog.text + repr(client) + repr(config)
     assert "x-request-id=" in caplog.text
-    assert config.client_secret not in text and token not in text
+    assert config.secret.reveal() not in text and token not in text

@@ -21,7 +21,7 @@ from tests.client.conftest import make_config
     ("overrides", "field", "fix"),
     [
         ({"client_id": ""}, "client_id", "Client ID"),
-        ({"client_secret": " "}, "client_secret", "Client Secret"),
+        ({"client_secret": " "}, "client_secret", "Client secret is missing"),
         ({"org_id": ""}, "org_id", "@AdobeOrg"),
         ({"sandbox": ""}, "sandbox", "lowercase name"),
         ({"sandbox": "Prod"}, "sandbox", "use 'prod'"),
@@ -91,4 +91,4 @@ def test_valid_quartz_cron_is_accepted(cron: str) -> None:
 
 
 def test_secret_is_not_in_the_config_repr(config: ClientConfig) -> None:
-    assert config.client_secret not in repr(config)
+    assert config.secret.reveal() not in repr(config)

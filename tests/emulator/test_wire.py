@@ -11,10 +11,12 @@ import time
 import pytest
 import requests
 
+from airflow_provider_segmentation.emulator.server import EmulatorServer
 from airflow_provider_segmentation.emulator.settings import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_ORG_ID,
+    EmulatorSettings,
 )
 
 BASE = "/data/core/ups"
@@ -253,3 +255,36 @@ def test_cli_prints_the_connection_and_stops_cleanly(tmp_path) -> None:
         assert proc.wait(timeout=15) == 0
     finally:
         proc.kill()
+
+
+def test_admin_routes_need_the_credential_beyond_loopback() -> None:
+    settings = EmulatorSettings(host="0.0.0.0", port=0, profiles=50)
+    with EmulatorServer(settings) as server:
+        base = f"http://127.0.0.1:{server.settings.port}"
+        anonymous = requests.get(f"{base}/_emulator/requests", timeout=10)
+        assert anonymous.status_code == 401 and "credential" in anonymous.json()["error"]
+        assert requests.post(f"{base}/_emulator/reset", timeout=10).status_code == 401
+        wrong = requests.get(f"{base}/_emulator/requests", auth=(settings.client_id, "nope"), timeout=10)
+        assert wrong.status_code == 401
+        basic = requests.get(
+            f"{base}/_emulator/requests", auth=(settings.client_id, settings.client_secret), timeout=10
+        )
+        assert basic.status_code == 200
+        token = requests.post(
+            f"{base}/ims/token/v3",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": settings.client_id,
+                "client_secret": settings.client_secret,
+                "scope": "openid",
+            },
+            timeout=10,
+        ).json()["access_token"]
+        bearer = requests.get(
+            f"{base}/_emulator/requests", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+        assert bearer.status_code == 200
+
+
+def test_admin_routes_answer_on_loopback_without_credentials(emulator) -> None:
+    assert requests.get(f"{emulator.url}/_emulator/requests", timeout=10).status_code == 200

@@ -58,7 +58,7 @@ def test_uppercase_task_sandbox_is_rejected_locally() -> None:
         ({"password": ""}, "client_secret"),
         ({"ims_org_id": None}, "org_id"),
         ({"sandbox": None}, "sandbox"),
-        ({"sandbox": "Prod"}, "connection extra 'sandbox'"),
+        ({"sandbox": "Prod"}, "Sandbox name"),
     ],
 )
 def test_incomplete_connection_fails_before_http(
@@ -87,9 +87,9 @@ def test_test_connection_succeeds(aep_conn: str) -> None:
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        ({"password": "wrong"}, "rejected the client id or client secret"),
-        ({"sandbox": "nosuch"}, "Sandbox 'nosuch' is unknown"),
-        ({"ims_org_id": "OTHER@AdobeOrg"}, "not entitled to org OTHER@AdobeOrg"),
+        ({"password": "wrong"}, "rejected the credential"),
+        ({"sandbox": "nosuch"}, "Sandbox name 'nosuch' is unknown"),
+        ({"ims_org_id": "OTHER@AdobeOrg"}, "not entitled to Organization ID OTHER@AdobeOrg"),
         ({"ims_host": "http://127.0.0.1:9"}, "Could not reach the IMS host http://127.0.0.1:9"),
     ],
 )

@@ -1,26 +1,35 @@
 """Adobe IMS access tokens: minting (OAuth Server-to-Server) and a process-wide cache.
 
-The cache is keyed by (IMS host, client id, scopes) and shared by every client in the process, sync or
-async, so that 1,000 triggers in one triggerer make one IMS call per token lifetime. A token is
-refreshed ``lead`` seconds before it expires, and can be invalidated when the gateway rejects it.
+The cache is keyed by the whole credential: IMS host, client id, a keyed digest of the client secret,
+org and scopes. The client id is public (it is the ``x-api-key`` of every call), so a key without the
+secret would hand a cached token to anyone who knows it; the digest is an HMAC with a per-process
+random key, so the key never holds the secret nor anything that could be brute-forced offline.
+The cache is shared by every client in the process, sync or async, so that 1,000 triggers in one
+triggerer make one IMS call per token lifetime. A token is refreshed ``lead`` seconds before it
+expires, and can be invalidated when the gateway rejects it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
+import math
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
-from airflow_provider_segmentation.client.config import ClientConfig
+from airflow_provider_segmentation.client.config import ClientConfig, has_control_characters
 from airflow_provider_segmentation.client.errors import AEPAuthError, AEPServerError, parse_error_body
 from airflow_provider_segmentation.client.http import HttpRequest, HttpResponse
 
-TokenKey = tuple[str, str, str]
+TokenKey = tuple[str, str, str, str, str]
 REFRESH_LEAD_SECONDS = 300.0
+_PROCESS_KEY = os.urandom(32)
 
 
 @dataclass(frozen=True)
@@ -34,7 +43,14 @@ class AccessToken:
 
 
 def token_key(config: ClientConfig) -> TokenKey:
-    return (config.ims_host.rstrip("/"), config.client_id, config.normalized_scopes)
+    secret_digest = hmac.new(_PROCESS_KEY, config.secret.reveal().encode(), hashlib.sha256).hexdigest()
+    return (
+        config.ims_host.rstrip("/"),
+        config.client_id,
+        secret_digest,
+        config.org_id,
+        config.normalized_scopes,
+    )
 
 
 def build_token_request(config: ClientConfig, user_agent: str) -> HttpRequest:
@@ -42,7 +58,7 @@ def build_token_request(config: ClientConfig, user_agent: str) -> HttpRequest:
     form = {
         "grant_type": "client_credentials",
         "client_id": config.client_id,
-        "client_secret": config.client_secret,
+        "client_secret": config.secret.reveal(),
         "scope": config.normalized_scopes,
     }
     return HttpRequest(
@@ -53,24 +69,49 @@ def build_token_request(config: ClientConfig, user_agent: str) -> HttpRequest:
     )
 
 
-def parse_token_response(response: HttpResponse, *, now: float) -> AccessToken:
-    """Read IMS's answer; a refusal becomes an ``AEPAuthError`` that never repeats the secret."""
+def redact(text: str, secret: str) -> str:
+    """``text`` without ``secret`` in any spelling a server might echo (plain, form- or URL-encoded)."""
+    if not secret:
+        return text
+    for spelling in {secret, quote_plus(secret), quote_plus(secret, safe="")}:
+        text = text.replace(spelling, "***")
+    return text
+
+
+def parse_token_response(response: HttpResponse, *, now: float, secret: str) -> AccessToken:
+    """Read IMS's answer; a refusal becomes an ``AEPAuthError`` that never repeats the secret.
+
+    A token with no value, or a lifetime that is not a positive number, is refused: it would be sent
+    as ``Bearer `` or minted again on every call.
+    """
     if response.status != 200:
         code, message = parse_error_body(response.body)
+        message = redact(message or "no details", secret)
         if response.status in (400, 401, 403):
             raise AEPAuthError(
-                f"IMS rejected the credential: {message or 'no details'}. Check the client id and client "
-                "secret of your OAuth Server-to-Server credential and its scopes",
+                f"Adobe IMS rejected the credential ({message}): check the Client ID, Client secret and "
+                "scopes of your OAuth Server-to-Server credential",
                 status=response.status,
                 error_code=code,
             )
-        raise AEPServerError(f"IMS answered HTTP {response.status}", status=response.status, error_code=code)
+        raise AEPServerError(
+            f"IMS answered HTTP {response.status}: {message}", status=response.status, error_code=code
+        )
     try:
         data = json.loads(response.body)
+        value = data["access_token"]
         lifetime = float(data["expires_in"])
-        return AccessToken(str(data["access_token"]), now + lifetime, lifetime)
     except (ValueError, KeyError, TypeError):
         raise AEPServerError("IMS answered 200 without an access_token and expires_in", status=200) from None
+    if not isinstance(value, str) or not value.strip() or has_control_characters(value):
+        raise AEPServerError("IMS answered 200 with an empty or malformed access_token", status=200)
+    if not math.isfinite(lifetime) or lifetime <= 0:
+        raise AEPServerError(
+            f"IMS answered 200 with expires_in={data['expires_in']!r}, which is not a positive number of "
+            "seconds; the token cannot be cached",
+            status=200,
+        )
+    return AccessToken(value, now + lifetime, lifetime)
 
 
 class TokenCache:

@@ -23,6 +23,7 @@ from airflow_provider_segmentation.client.auth import (
     TokenCache,
     build_token_request,
     parse_token_response,
+    redact,
     token_key,
 )
 from airflow_provider_segmentation.client.config import ClientConfig, validate_sandbox
@@ -98,6 +99,8 @@ class _ClientBase:
             rng=self._rng,
             needs_token=False,
             handled_statuses=IMS_REFUSALS,
+            service="IMS",
+            redact=lambda text: redact(text, self.config.secret.reveal()),
         )
 
     def _reusable_token(self, stale: str | None) -> str | None:
@@ -108,7 +111,7 @@ class _ClientBase:
         return cached.value if cached is not None else None
 
     def _remember(self, response: HttpResponse) -> AccessToken:
-        token = parse_token_response(response, now=self._clock())
+        token = parse_token_response(response, now=self._clock(), secret=self.config.secret.reveal())
         if self._on_token is not None:
             self._on_token(token.value)
         self._tokens.store(self._token_key, token)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
+import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlparse
 
 from airflow_provider_segmentation.client.errors import AEPConfigurationError, AEPValidationError
@@ -13,7 +17,94 @@ DEFAULT_IMS_HOST = "https://ims-na1.adobelogin.com"
 DEFAULT_PLATFORM_HOST = "https://platform.adobe.io"
 BASE_PATH = "/data/core/ups"
 
-_SANDBOX_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_SANDBOX_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class Secret:
+    """A credential string that stays out of ``repr``, ``str``, ``dataclasses.asdict`` copies and pickles.
+
+    ``reveal()`` is the only way to read it; a pickled ``Secret`` arrives empty, so a config shipped
+    between processes carries no secret (rebuild it from the connection there).
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value.strip())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and hmac.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(Secret)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Secret, ("",))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
+        return self
+
+
+def has_control_characters(value: str) -> bool:
+    return bool(_CONTROL.search(value))
+
+
+def validate_header_value(value: str, *, field_name: str) -> str:
+    """A value that goes into an HTTP header: no CR, LF or other control characters (header injection)."""
+    if not isinstance(value, str) or has_control_characters(value) or value != value.strip():
+        raise AEPConfigurationError(
+            f"{field_name} {value!r} has a control character (a newline?) or surrounding spaces: remove "
+            "them; it is sent in an HTTP header",
+            field=field_name,
+        )
+    return value
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and addresses in 127.0.0.0/8 or ::1 (the emulator on this machine)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_host(value: str, *, field_name: str) -> str:
+    """An https URL (or http to a loopback address), with no user:password part and no control chars."""
+    example = DEFAULT_IMS_HOST if field_name == "ims_host" else DEFAULT_PLATFORM_HOST
+    text = str(value or "")
+    parsed = urlparse(text)
+    if has_control_characters(text) or parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise AEPConfigurationError(
+            f"{field_name} {text!r} is not a URL: use e.g. {example}", field=field_name
+        )
+    if parsed.username is not None or parsed.password is not None:
+        raise AEPConfigurationError(
+            f"{field_name} must not contain a user name or password ('user:pass@'): credentials belong in "
+            f"the connection's Client ID and Client secret; use e.g. {example}",
+            field=field_name,
+        )
+    if parsed.scheme == "http" and not is_loopback(parsed.hostname):
+        raise AEPConfigurationError(
+            f"{field_name} {text!r} uses plain http to {parsed.hostname}, which would send the client secret "
+            f"and access tokens in cleartext: use https (e.g. {example}); plain http is allowed only to a "
+            "loopback address such as the emulator on 127.0.0.1",
+            field=field_name,
+        )
+    return text
 
 
 def validate_sandbox(sandbox: str | None, *, field_name: str = "sandbox") -> str:
@@ -23,14 +114,26 @@ def validate_sandbox(sandbox: str | None, *, field_name: str = "sandbox") -> str
             f"{field_name} is empty: set it to the lowercase name of your AEP sandbox, e.g. 'prod'",
             field=field_name,
         )
-    if not _SANDBOX_NAME.match(sandbox):
-        hint = f"use '{sandbox.strip().lower()}'" if sandbox.strip().lower() != sandbox else "e.g. 'prod'"
+    if not isinstance(sandbox, str) or not _SANDBOX_NAME.fullmatch(sandbox):
+        text = str(sandbox)
+        hint = f"use '{text.strip().lower()}'" if text.strip().lower() != text else "e.g. 'prod'"
         raise AEPConfigurationError(
-            f"{field_name} {sandbox!r} is not a sandbox name: AEP expects the lowercase name "
+            f"{field_name} {text!r} is not a sandbox name: AEP expects the lowercase name "
             f"(letters, digits and dashes); {hint}",
             field=field_name,
         )
     return sandbox
+
+
+def positive_seconds(value: Any, *, field_name: str, allow_zero: bool = False) -> float:
+    """A finite number of seconds above zero (or zero when allowed); bool, str, nan and inf are refused."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        bound = "zero or more" if allow_zero else "above zero"
+        raise AEPValidationError(
+            f"{field_name} must be a finite number of seconds {bound}, got {value!r}", field=field_name
+        )
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -43,16 +146,26 @@ class RetrySettings:
     max_delay_seconds: float = 60.0
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise AEPValidationError("max_attempts must be at least 1", field="max_attempts")
+        if (
+            isinstance(self.max_attempts, bool)
+            or not isinstance(self.max_attempts, int)
+            or self.max_attempts < 1
+        ):
+            raise AEPValidationError(
+                f"max_attempts must be a whole number of at least 1, got {self.max_attempts!r}",
+                field="max_attempts",
+            )
+        positive_seconds(self.max_elapsed_seconds, field_name="max_elapsed_seconds")
+        positive_seconds(self.base_delay_seconds, field_name="base_delay_seconds", allow_zero=True)
+        positive_seconds(self.max_delay_seconds, field_name="max_delay_seconds", allow_zero=True)
 
 
 @dataclass(frozen=True)
 class ClientConfig:
-    """Everything the client needs; the secret never appears in ``repr``."""
+    """Everything the client needs; the secret (a ``Secret``) never appears in reprs, copies or pickles."""
 
     client_id: str
-    client_secret: str = field(repr=False)
+    client_secret: Secret | str = field(repr=False)
     org_id: str
     sandbox: str
     scopes: str = DEFAULT_SCOPES
@@ -63,28 +176,36 @@ class ClientConfig:
     retry: RetrySettings = field(default_factory=RetrySettings)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.client_secret, Secret):
+            object.__setattr__(self, "client_secret", Secret(str(self.client_secret or "")))
+        # Labels as Adobe's Developer Console (and the Airflow connection form) show them.
         required = {
             "client_id": (
-                "client id",
-                "the Client ID of your Developer Console OAuth Server-to-Server credential",
+                "Client ID",
+                "copy it from your Developer Console OAuth Server-to-Server credential",
             ),
-            "client_secret": ("client secret", "the Client Secret of that credential"),
-            "org_id": ("IMS org id", "your Organization ID, e.g. 'ABC123@AdobeOrg'"),
+            "client_secret": ("Client secret", "copy it from that credential ('Retrieve client secret')"),
+            "org_id": ("Organization ID", "copy it from the credential, e.g. 'ABC123@AdobeOrg'"),
         }
         for name, (label, fix) in required.items():
-            if not str(getattr(self, name) or "").strip():
-                raise AEPConfigurationError(f"{label} ({name}) is missing: set it to {fix}", field=name)
+            value = getattr(self, name)
+            if not value or not str(value).strip():
+                raise AEPConfigurationError(f"{label} is missing: {fix}", field=name)
+            if name != "client_secret":
+                validate_header_value(str(value), field_name=name)
         validate_sandbox(self.sandbox)
-        for name in ("ims_host", "platform_host"):
-            parsed = urlparse(getattr(self, name))
-            if parsed.scheme not in ("http", "https") or not parsed.netloc:
-                raise AEPConfigurationError(
-                    f"{name} {getattr(self, name)!r} is not a URL: use e.g. "
-                    f"{DEFAULT_IMS_HOST if name == 'ims_host' else DEFAULT_PLATFORM_HOST}",
-                    field=name,
-                )
+        validate_host(self.ims_host, field_name="ims_host")
+        validate_host(self.platform_host, field_name="platform_host")
         if not self.scopes.strip():
             raise AEPConfigurationError(f"scopes is empty: use {DEFAULT_SCOPES!r}", field="scopes")
+        validate_header_value(self.scopes, field_name="scopes")
+        for name in ("connect_timeout", "read_timeout"):
+            positive_seconds(getattr(self, name), field_name=name)
+
+    @property
+    def secret(self) -> Secret:
+        assert isinstance(self.client_secret, Secret)  # __post_init__ wraps a str
+        return self.client_secret
 
     @property
     def base_url(self) -> str:

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class AEPError(Exception):
@@ -38,6 +39,10 @@ class AEPError(Exception):
             details.append(f"x-request-id {self.request_id}")
         suffix = ", ".join(d for d in details if d)
         return f"{self.message} ({suffix})" if suffix else self.message
+
+    def with_message(self, message: str) -> AEPError:
+        """A copy of this error (same class, status, code, request id) that says ``message``."""
+        return _rebuild(type(self), message, {**self.__dict__, "message": message})
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Keep errors picklable (Airflow ships exceptions between processes)."""
@@ -100,6 +105,7 @@ class AEPJobFailedError(AEPError):
     """AEP reported a job as FAILED (or CANCELLED); ``errors`` holds the job's own ``errors[]``."""
 
     def __init__(self, message: str, *, errors: Sequence[Mapping[str, Any]] = (), **kwargs: Any) -> None:
+        self.summary = message  # without the job's errors, which ``errors`` carries
         self.errors = [dict(e) for e in errors]
         detail = "; ".join(f"{e.get('code')}: {e.get('msg') or e.get('message')}" for e in self.errors)
         super().__init__(f"{message}: {detail}" if detail else message, **kwargs)
@@ -156,8 +162,9 @@ def parse_error_body(body: bytes) -> tuple[str | None, str | None]:
         return str(data["error"]), str(data.get("error_description") or data["error"])
     if "title" in data or "detail" in data:  # problem+json
         message = str(data.get("detail") or data.get("title") or "")
-        code = str(data["type"]).rsplit("/", 1)[-1] if data.get("type") else None
-        return code, message
+        # ``type`` is a URI; its last segment is a code only when it looks like one (not ".../uri").
+        last = str(data.get("type") or "").rsplit("/", 1)[-1]
+        return (last if re.search(r"\d", last) else None), message
     if "message" in data:
         return None, str(data["message"])
     return None, None
@@ -193,20 +200,35 @@ def error_from_response(
     request_id: str | None = None,
     operation: str = "",
     retry_after: float | None = None,
+    service: str = "AEP",
+    location: str | None = None,
 ) -> AEPError:
-    """Map one non-2xx answer to the right ``AEPError`` subclass with Adobe's code and message."""
+    """Map one non-2xx answer to the right ``AEPError`` subclass with Adobe's code and message.
+
+    ``service`` names who answered (``AEP`` or ``IMS``); ``location`` is a redirect's target.
+    """
     code, message = parse_error_body(body)
     where = f"{operation}: " if operation else ""
+    if 300 <= status < 400:
+        target = urlsplit(location or "").hostname or "an unnamed host"
+        return AEPServerError(
+            f"{where}{service} answered HTTP {status}, a redirect to {target}, which is not followed (it "
+            "would carry the credentials to another host): check that the host in the connection is the "
+            "service itself, not a proxy or a login page",
+            status=status,
+            request_id=request_id,
+        )
     if message is None and code is None:
         if status < 500 and status not in (401, 403, 404, 429) and body.strip():
             cls: type[AEPError] = AEPServerError
         else:
             cls = error_class_for(status)
         description = _describe_unparseable(body, content_type) if body.strip() else "no details"
-        text = f"{where}AEP answered HTTP {status} with {description}"
+        text = f"{where}{service} answered HTTP {status} with {description}"
     else:
         cls = error_class_for(status)
-        text = f"{where}{message or 'no message'}"
+        said = message or "no message"
+        text = f"{where}{service} answered HTTP {status}: {said}" if status >= 500 else f"{where}{said}"
     if status == 403 and code in _TOKEN_CODES:
         cls = AEPAuthError
     if cls is AEPRateLimitError:

@@ -73,8 +73,14 @@ def call_flow(
     rng: random.Random,
     needs_token: bool = True,
     handled_statuses: frozenset[int] = frozenset(),
+    service: str = "AEP",
+    redact: Callable[[str], str] = str,
 ) -> CallFlow:
-    """Send ``build(token)`` until AEP answers 2xx, retrying and refreshing as ``retry.next_step`` says."""
+    """Send ``build(token)`` until the service answers 2xx, retrying and refreshing as ``next_step`` says.
+
+    ``service`` names the answering side in errors; ``redact`` scrubs an error message before it is
+    raised (the IMS call passes one that removes the client secret, should IMS echo the request).
+    """
     started = clock()
     attempt = 0
     refreshed = False
@@ -102,6 +108,7 @@ def call_flow(
             now=clock(),
             operation=name,
             handled_statuses=handled_statuses,
+            service=service,
         )
         if step.action is Action.DONE:
             assert isinstance(outcome, HttpResponse)
@@ -121,7 +128,7 @@ def call_flow(
             yield Sleep(step.delay)
             continue
         assert step.error is not None
-        raise step.error
+        raise step.error.with_message(redact(step.error.message))
 
 
 def _describe(outcome: HttpResponse | TransportError) -> str:

@@ -28,6 +28,14 @@ class HttpRequest:
     def request_id(self) -> str:
         return self.headers.get("x-request-id", "")
 
+    def __repr__(self) -> str:
+        """Never the bearer token nor the body (the IMS form body holds the client secret)."""
+        headers = {k: "***" if k.lower() == "authorization" else v for k, v in self.headers.items()}
+        body = f"<{len(self.body)} bytes>" if self.body is not None else None
+        return (
+            f"HttpRequest({self.method} {self.url}, params={self.params!r}, headers={headers}, body={body})"
+        )
+
 
 @dataclass(frozen=True)
 class HttpResponse:
@@ -38,6 +46,12 @@ class HttpResponse:
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "")
+
+    def __repr__(self) -> str:
+        """Without the body, which may hold an access token (IMS) or personal data (previews)."""
+        return (
+            f"HttpResponse({self.status}, content-type={self.content_type!r}, body=<{len(self.body)} bytes>)"
+        )
 
 
 class TransportError(Exception):

@@ -71,6 +71,7 @@ def next_step(
     now: float,
     operation: str,
     handled_statuses: frozenset[int] = frozenset(),
+    service: str = "AEP",
 ) -> Step:
     """Decide what follows one attempt of ``request``.
 
@@ -105,6 +106,8 @@ def next_step(
         request_id=request.request_id,
         operation=operation,
         retry_after=retry_after,
+        service=service,
+        location=outcome.headers.get("location"),
     )
     code, _ = parse_error_body(outcome.body)
     if is_token_rejection(status, code) and "authorization" in {k.lower() for k in request.headers}:
@@ -126,5 +129,10 @@ def _retry_or_fail(
         return Step(Action.FAIL, error=error)
     delay = retry_after if retry_after is not None else backoff_delay(settings, attempt, rng)
     if elapsed + delay > settings.max_elapsed_seconds:
+        if retry_after is not None:
+            error = error.with_message(
+                f"{error.message}; the server asked to retry after {retry_after:.0f} s (Retry-After), "
+                f"beyond the retry budget of {settings.max_elapsed_seconds:.0f} s, so the call was given up"
+            )
         return Step(Action.FAIL, error=error)
     return Step(Action.RETRY, delay=delay)

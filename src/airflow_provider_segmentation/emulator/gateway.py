@@ -9,13 +9,17 @@ Faults (``POST /_emulator/faults``) apply to IMS and platform routes, never to `
 from __future__ import annotations
 
 import asyncio
+import base64
+import ipaddress
 import json
 import random
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from airflow_provider_segmentation.emulator.state import EmulatorState
@@ -23,6 +27,16 @@ from airflow_provider_segmentation.emulator.wire import gateway_error, problem, 
 
 PLATFORM_PREFIX = "/data/core/ups"
 HTML_BODY = b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
+
+
+def listens_on_loopback(host: str) -> bool:
+    """True when the emulator is reachable only from this machine (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class DropConnection(Exception):
@@ -98,7 +112,8 @@ class GatewayMiddleware:
 
         try:
             if path.startswith("/_emulator/"):
-                await self.app(scope, receive, send)
+                refusal = None if self._admin_allowed(request) else self._admin_refusal()
+                await (refusal or self.app)(scope, receive, send)
                 return
             fault = self._fault_for(method, path)
             if fault is not None and fault.kind == "latency":
@@ -114,6 +129,39 @@ class GatewayMiddleware:
         finally:
             if not path.startswith("/_emulator/"):
                 self._log(request, status_box["status"], started)
+
+    def _admin_allowed(self, request: Request) -> bool:
+        """Admin routes answer anyone on loopback; on any other address only the emulator's credential:
+        ``Authorization: Basic <client id:client secret>`` or a bearer token its IMS issued."""
+        settings = self.state.settings
+        if listens_on_loopback(settings.host):
+            return True
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                return False
+            return secrets.compare_digest(user, settings.client_id) and secrets.compare_digest(
+                password, settings.client_secret
+            )
+        if scheme.lower() == "bearer":
+            with self.state.lock:
+                issued = self.state.tokens.get(value.strip())
+            return issued is not None and issued >= time.time()
+        return False
+
+    @staticmethod
+    def _admin_refusal() -> ASGIApp:
+        return JSONResponse(
+            {
+                "error": "admin routes need the emulator's credential when it listens beyond loopback: "
+                "send Authorization: Basic <client id:client secret> (curl -u) or a bearer token "
+                "from /ims/token/v3"
+            },
+            status_code=401,
+            headers={"WWW-Authenticate": 'Basic realm="aep-emulator"'},
+        )
 
     def _fault_for(self, method: str, path: str) -> Fault | None:
         with self.state.lock:

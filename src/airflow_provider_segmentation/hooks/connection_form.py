@@ -18,7 +18,7 @@ CONN_TYPE = "adobe_experience_platform"
 
 CONN_FIELDS: dict[str, dict[str, Any]] = {
     "ims_org_id": {
-        "label": "IMS org ID",
+        "label": "Organization ID",
         "description": "Organization ID of the Developer Console project, e.g. 1234ABCD5678@AdobeOrg",
         "schema": {"type": ["string", "null"]},
     },

@@ -64,7 +64,11 @@ def mask_secret(value: str) -> None:
 
 
 def config_from_connection(conn: Any, sandbox: str | None = None) -> ClientConfig:
-    """Build a client config from an Airflow connection; a missing field fails with the fix."""
+    """Build a client config from an Airflow connection; a missing or bad field fails with the fix.
+
+    Messages speak the connection form's labels and not the connection id, which the caller adds (the
+    UI's Test button runs on a transient connection whose id means nothing to the user).
+    """
     extra = _extras(conn)
     prefix = f"extra__{connection_form.CONN_TYPE}__"
 
@@ -72,21 +76,19 @@ def config_from_connection(conn: Any, sandbox: str | None = None) -> ClientConfi
         value = extra.get(name, extra.get(prefix + name))
         return str(value).strip() if value not in (None, "") else None
 
-    chosen_sandbox = sandbox if sandbox is not None else field("sandbox")
-    if chosen_sandbox is None:
+    if sandbox is None and field("sandbox") is None:
         raise AEPConfigurationError(
-            f"connection {conn.conn_id!r} has no sandbox: set the extra field 'sandbox' to the lowercase "
-            "name of your AEP sandbox (e.g. 'prod'), or pass sandbox= to the task",
+            "Sandbox name is empty: set it to the lowercase name of your AEP sandbox (e.g. 'prod'), or "
+            "pass sandbox= to the task",
             field="sandbox",
         )
-    validate_sandbox(
-        chosen_sandbox, field_name="sandbox" if sandbox is not None else "connection extra 'sandbox'"
-    )
+    chosen_sandbox = sandbox if sandbox is not None else field("sandbox")
+    validate_sandbox(chosen_sandbox, field_name="sandbox" if sandbox is not None else "Sandbox name")
     return ClientConfig(
         client_id=conn.login or "",
         client_secret=conn.password or "",
         org_id=field("ims_org_id") or "",
-        sandbox=chosen_sandbox,
+        sandbox=str(chosen_sandbox),
         scopes=field("scopes") or DEFAULT_SCOPES,
         ims_host=field("ims_host") or DEFAULT_IMS_HOST,
         platform_host=field("platform_host") or DEFAULT_PLATFORM_HOST,
@@ -103,9 +105,7 @@ def _extras(conn: Any) -> Mapping[str, Any]:
     try:
         data = json.loads(raw)
     except ValueError:
-        raise AEPConfigurationError(
-            f"the extra of connection {conn.conn_id!r} is not valid JSON", field="extra"
-        ) from None
+        raise AEPConfigurationError("the connection's extra is not valid JSON", field="extra") from None
     return data if isinstance(data, dict) else {}
 
 
@@ -146,9 +146,12 @@ class SegmentationHook(BaseHook, SegmentationOperations):
 
     @cached_property
     def config(self) -> ClientConfig:
-        config = self._with_retry(config_from_connection(self.get_connection(self.aep_conn_id), self.sandbox))
-        mask_secret(config.client_secret)
-        return config
+        try:
+            config = config_from_connection(self.get_connection(self.aep_conn_id), self.sandbox)
+        except AEPConfigurationError as exc:
+            raise exc.with_message(f"connection {self.aep_conn_id!r}: {exc.message}") from None
+        mask_secret(config.secret.reveal())
+        return self._with_retry(config)
 
     def _with_retry(self, config: ClientConfig) -> ClientConfig:
         return replace(config, retry=self.retry) if self.retry is not None else config
@@ -186,7 +189,7 @@ class SegmentationHook(BaseHook, SegmentationOperations):
     def test_connection(self) -> tuple[bool, str]:
         """Mint a token and make one cheap read; say in plain words what went wrong."""
         try:
-            config = self.config
+            config = config_from_connection(self.get_connection(self.aep_conn_id), self.sandbox)
         except AEPError as exc:
             return False, f"The connection is incomplete: {exc.message}"
         # A connection test should answer in seconds: two attempts, no long backoff.
@@ -199,25 +202,29 @@ class SegmentationHook(BaseHook, SegmentationOperations):
         try:
             client.access_token()
         except AEPAuthError as exc:
-            return False, f"Adobe IMS rejected the client id or client secret: {exc.message}"
+            return False, exc.message
         except AEPConnectionError:
-            return False, f"Could not reach the IMS host {config.ims_host}; check ims_host and the network"
+            return False, f"Could not reach the IMS host {config.ims_host}: check IMS host and the network"
         except AEPError as exc:
             return False, f"Could not get an access token from {config.ims_host}: {exc}"
         try:
             client.execute(ep.list_schedules(limit=1))
         except AEPConnectionError:
-            return False, f"Could not reach the platform host {config.platform_host}; check platform_host"
+            return False, f"Could not reach the Platform host {config.platform_host}: check Platform host"
         except AEPAuthError as exc:
             return False, f"The gateway refused the token: {exc}"
         except AEPPermissionError as exc:
             if exc.error_code in ("403025", "403003", "403000"):
                 return False, (
-                    f"The credential is not entitled to org {config.org_id}: add the AEP API to the "
-                    f"Developer Console project of this org ({exc.message})"
+                    f"The credential is not entitled to Organization ID {config.org_id}: check the "
+                    f"Organization ID, and add the AEP API to the Developer Console project of this org "
+                    f"({exc.message})"
                 )
             if "sandbox" in exc.message.lower():
-                return False, f"Sandbox {config.sandbox!r} is unknown or not accessible: {exc.message}"
+                return False, (
+                    f"Sandbox name {config.sandbox!r} is unknown or not accessible to this credential: "
+                    f"{exc.message}"
+                )
             return False, (
                 f"The credential lacks a permission in sandbox {config.sandbox!r}: add a product profile "
                 f"with Segmentation access ({exc.message})"
