@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check airflow_provider_segmentation example_dags tests
+	$(BIN)/ruff format --check airflow_provider_segmentation example_dags tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -32,7 +32,7 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 demo: $(STAMP)
-	$(BIN)/python scripts/demo.py
+	$(BIN)/aep-emulator demo --dags-folder example_dags
 
 BENCH := .venv-bench/bin
 
@@ -43,7 +43,7 @@ $(BENCH)/.installed: pyproject.toml $(STAMP)
 	touch $@
 
 bench: $(BENCH)/.installed
-	$(BENCH)/python benchmarks/bench_pql.py
-	$(BENCH)/python benchmarks/bench_profiles_memory.py
-	$(BENCH)/python benchmarks/bench_triggerer.py
-	$(BENCH)/python benchmarks/bench_peers.py
+	$(BENCH)/python tests/benchmarks/bench_pql.py
+	$(BENCH)/python tests/benchmarks/bench_profiles_memory.py
+	$(BENCH)/python tests/benchmarks/bench_triggerer.py
+	$(BENCH)/python tests/benchmarks/bench_peers.py

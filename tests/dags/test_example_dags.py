@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-import airflow_provider_segmentation
 from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID
 
 pytestmark = pytest.mark.dags
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
+EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +26,7 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory, emulator) -> Iterator
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(
-            Path(airflow_provider_segmentation.__file__).parent / "example_dags"
-        ),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLE_DAGS),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "AIRFLOW_CONN_AEP_DEFAULT": emulator.connection_json(),

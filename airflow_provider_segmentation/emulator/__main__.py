@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import uvicorn
 
@@ -59,7 +60,10 @@ def parse_args(argv: list[str] | None = None) -> EmulatorSettings:
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings = parse_args(argv)
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["demo"]:
+        return run_demo(args[1:])
+    settings = parse_args(args)
     app = create_app(settings)
     url = f"http://{settings.host}:{settings.port}"
     print(
@@ -74,6 +78,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
     return 0
+
+
+def run_demo(argv: list[str]) -> int:
+    """``aep-emulator demo [--dags-folder DIR]``: the example pipeline, end to end, on a fresh emulator."""
+    from airflow_provider_segmentation.emulator.demo import main as demo
+
+    parser = argparse.ArgumentParser(prog="aep-emulator demo", description=run_demo.__doc__)
+    parser.add_argument(
+        "--dags-folder", type=Path, default=Path("example_dags"), help="default: ./example_dags"
+    )
+    return demo(parser.parse_args(argv).dags_folder)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Side by side with the peers, measured in one run: DAG-parse import cost against the dbt Cloud
 provider, and calls per pipeline and a 10,000-definition listing against ``aepp`` 0.6.0, both pointed at
-the same emulator. Writes ``benchmarks/results.json`` and prints one table.
+the same emulator. Writes ``tests/benchmarks/results.json`` and prints one table.
 
 Needs the peers, which ``make bench`` installs into ``.venv-bench`` only (never as dependencies).
 """

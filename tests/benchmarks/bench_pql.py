@@ -1,6 +1,6 @@
 """PQL figures: parse rate, and evaluation time of a 5-clause definition over N synthetic profiles.
 
-Run: .venv/bin/python benchmarks/bench_pql.py [--profiles 100000]
+Run: .venv/bin/python tests/benchmarks/bench_pql.py [--profiles 100000]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Emulator memory at scale: RSS of a process holding the emulator app with N profiles, after one segment
 evaluation over all of them.
 
-Run: .venv/bin/python benchmarks/bench_profiles_memory.py [--profiles 1000000]
+Run: .venv/bin/python tests/benchmarks/bench_profiles_memory.py [--profiles 1000000]
 """
 
 from __future__ import annotations

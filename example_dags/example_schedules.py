@@ -1,3 +1,4 @@
+# mypy: disable-error-code="arg-type"
 """Schedules: keep a daily evaluation schedule as code, activate it, wait for today's scheduled run.
 
 1. Create the "nightly audiences" schedule, or align the existing one (cron 01:00 UTC, active).

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="arg-type"
 """The audience pipeline: define audiences as code, gate on size, evaluate, export, report.
 
 1. Upsert three segment definitions from PQL (a rerun updates them, never duplicates them).

@@ -1,4 +1,4 @@
-"""`make demo`: run the audience pipeline example DAG end to end against a local emulator.
+"""``aep-emulator demo`` (``make demo``): run the audience pipeline example DAG end to end on the emulator.
 
 Starts the emulator on a free loopback port, prepares a throwaway AIRFLOW_HOME on SQLite, runs
 ``airflow dags test aep_audience_pipeline`` and prints the pipeline's summary. The emulator is stopped
@@ -18,8 +18,6 @@ import threading
 import time
 from pathlib import Path
 
-import airflow_provider_segmentation
-
 DAG_ID = "aep_audience_pipeline"
 SUMMARY_START = "=== AEP audience pipeline summary ==="
 SUMMARY_END = "=== end of summary ==="
@@ -36,8 +34,18 @@ def start_emulator(port: int, log_path: Path) -> tuple[subprocess.Popen[bytes], 
     """Start the emulator and return it with the environment lines it printed (connection, dataset)."""
     log = log_path.open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "airflow_provider_segmentation.emulator", "--host", "127.0.0.1",
-         "--port", str(port), "--job-step-seconds", "1"],
+        [
+            sys.executable,
+            "-u",
+            "-m",
+            "airflow_provider_segmentation.emulator",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--job-step-seconds",
+            "1",
+        ],
         stdout=subprocess.PIPE,
         stderr=log,
     )
@@ -68,8 +76,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def airflow_env(home: Path, emulator_env: dict[str, str]) -> dict[str, str]:
-    dags = Path(airflow_provider_segmentation.__file__).parent / "example_dags"
+def airflow_env(home: Path, dags: Path, emulator_env: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         AIRFLOW_HOME=str(home),
@@ -100,7 +107,11 @@ def print_summary(log_path: Path) -> None:
             inside = False
 
 
-def main() -> int:
+def main(dags: Path) -> int:
+    """Run the demo with the example DAGs in ``dags`` (the repository's ``example_dags/``)."""
+    if not (dags / "example_audience_pipeline.py").is_file():
+        print(f"[demo] {dags} has no example_audience_pipeline.py: run from a clone, or pass --dags-folder")
+        return 2
     workdir = Path(tempfile.mkdtemp(prefix="aep-demo-"))
     home = workdir / "airflow"
     home.mkdir()
@@ -110,7 +121,7 @@ def main() -> int:
     proc, emulator_env = start_emulator(free_port(), emulator_log)
     try:
         print(f"[demo] emulator up ({time.monotonic() - started:.1f} s); preparing AIRFLOW_HOME on SQLite")
-        env = airflow_env(home, emulator_env)
+        env = airflow_env(home, dags.resolve(), emulator_env)
         if run([str(BIN / "airflow"), "db", "migrate"], env, airflow_log) != 0:
             print(f"[demo] airflow db migrate failed; see {airflow_log}")
             return 1
@@ -129,7 +140,3 @@ def main() -> int:
         return 130
     finally:
         stop(proc)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

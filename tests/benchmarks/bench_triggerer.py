@@ -4,7 +4,7 @@ Prints IMS calls (target 1), peak RSS of this process (target <= 300 MB), event-
 <= 100 ms) and whether every event is correct. The emulator runs in a separate process so that its
 memory is not counted.
 
-Run: .venv/bin/python benchmarks/bench_triggerer.py [--triggers 1000]
+Run: .venv/bin/python tests/benchmarks/bench_triggerer.py [--triggers 1000]
 """
 
 from __future__ import annotations

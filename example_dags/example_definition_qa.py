@@ -1,3 +1,4 @@
+# mypy: disable-error-code="arg-type"
 """Definition QA: lint every definition offline, validate it on AEP, preview a few members.
 
 Runs before definitions are deployed: a typo fails here, not inside AEP after activation.
