@@ -41,7 +41,6 @@ from tests.client.conftest import make_config
 
 GOOD_EXTRA = {
     "ims_org_id": DEFAULT_ORG_ID,
-    "sandbox": "prod",
     "ims_host": "http://127.0.0.1:1",
     "platform_host": "http://127.0.0.1:1",
 }
@@ -51,10 +50,13 @@ def connection(**changes: Any) -> Callable[[Any], Any]:
     fields: dict[str, Any] = {
         "login": DEFAULT_CLIENT_ID,
         "password": DEFAULT_CLIENT_SECRET,
+        "schema": "prod",
         "extra": dict(GOOD_EXTRA),
     }
     for key, value in changes.items():
-        if key in fields and key != "extra":
+        if key == "sandbox":
+            fields["schema"] = value
+        elif key in fields and key != "extra":
             fields[key] = value
         elif key == "raw_extra":
             fields["extra"] = value
@@ -68,6 +70,7 @@ def connection(**changes: Any) -> Callable[[Any], Any]:
         conn_type="adobe_experience_platform",
         login=fields["login"],
         password=fields["password"],
+        schema=fields["schema"],
         extra=extra,
     )
     return lambda _client: config_from_connection(conn)

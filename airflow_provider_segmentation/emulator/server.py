@@ -22,9 +22,9 @@ def connection_json(settings: EmulatorSettings, url: str, sandbox: str = "prod")
             "conn_type": "adobe_experience_platform",
             "login": settings.client_id,
             "password": settings.client_secret,
+            "schema": sandbox,
             "extra": {
                 "ims_org_id": settings.org_id,
-                "sandbox": sandbox,
                 "ims_host": url,
                 "platform_host": url,
             },

@@ -1,5 +1,9 @@
 """The ``adobe_experience_platform`` connection form, declared once in both formats Airflow reads.
 
+The sandbox name lives in the connection's standard ``schema`` field (relabelled "Sandbox name"), not
+in the extra: Airflow masks every value of a connection's extra in all logs, so a sandbox named
+``prod`` was both hidden from logs and reported by Airflow as "too short to mask" in every task.
+
 Airflow 3.2+ reads ``conn-fields`` and ``ui-field-behaviour`` from provider info; Airflow 3.0-3.1 calls
 the hook's ``get_connection_form_widgets()`` / ``get_ui_field_behaviour()``, built from the same dicts.
 """
@@ -22,11 +26,6 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "description": "Organization ID of the Developer Console project, e.g. 1234ABCD5678@AdobeOrg",
         "schema": {"type": ["string", "null"]},
     },
-    "sandbox": {
-        "label": "Sandbox name",
-        "description": "Lowercase name of the AEP sandbox, e.g. prod (tasks may override it)",
-        "schema": {"type": ["string", "null"]},
-    },
     "scopes": {
         "label": "Scopes",
         "description": "Comma-separated scopes of the OAuth Server-to-Server credential",
@@ -45,13 +44,13 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["host", "schema", "port", "extra"],
-    "relabeling": {"login": "Client ID", "password": "Client secret"},
+    "hidden-fields": ["host", "port", "extra"],
+    "relabeling": {"login": "Client ID", "password": "Client secret", "schema": "Sandbox name"},
     "placeholders": {
         "login": "Client ID of the OAuth Server-to-Server credential",
         "password": "Client secret of that credential",
+        "schema": "prod (lowercase sandbox name; tasks may override it)",
         "ims_org_id": "1234ABCD5678@AdobeOrg",
-        "sandbox": "prod",
         "scopes": DEFAULT_SCOPES,
         "ims_host": DEFAULT_IMS_HOST,
         "platform_host": DEFAULT_PLATFORM_HOST,

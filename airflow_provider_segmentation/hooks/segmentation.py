@@ -76,13 +76,15 @@ def config_from_connection(conn: Any, sandbox: str | None = None) -> ClientConfi
         value = extra.get(name, extra.get(prefix + name))
         return str(value).strip() if value not in (None, "") else None
 
-    if sandbox is None and field("sandbox") is None:
+    # The sandbox is the connection's schema field; extra 'sandbox' is read for older connections.
+    connection_sandbox = (conn.schema or "").strip() or field("sandbox")
+    if sandbox is None and connection_sandbox is None:
         raise AEPConfigurationError(
             "Sandbox name is empty: set it to the lowercase name of your AEP sandbox (e.g. 'prod'), or "
             "pass sandbox= to the task",
             field="sandbox",
         )
-    chosen_sandbox = sandbox if sandbox is not None else field("sandbox")
+    chosen_sandbox = sandbox if sandbox is not None else connection_sandbox
     validate_sandbox(chosen_sandbox, field_name="sandbox" if sandbox is not None else "Sandbox name")
     return ClientConfig(
         client_id=conn.login or "",

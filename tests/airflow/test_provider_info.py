@@ -52,8 +52,9 @@ def test_form_metadata_is_the_same_in_both_formats() -> None:
     [conn] = get_provider_info()["connection-types"]
     legacy = SegmentationHook.get_ui_field_behaviour()
     assert legacy["hidden_fields"] == conn["ui-field-behaviour"]["hidden-fields"]
-    assert legacy["relabeling"] == {"login": "Client ID", "password": "Client secret"}
-    assert set(conn["conn-fields"]) == {"ims_org_id", "sandbox", "scopes", "ims_host", "platform_host"}
+    assert legacy["relabeling"] == {"login": "Client ID", "password": "Client secret", "schema": "Sandbox name"}
+    assert "schema" not in legacy["hidden_fields"]
+    assert set(conn["conn-fields"]) == {"ims_org_id", "scopes", "ims_host", "platform_host"}
 
 
 def test_airflow_lists_the_provider_and_connection_type(tmp_path) -> None:

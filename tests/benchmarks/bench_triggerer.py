@@ -112,9 +112,9 @@ def main() -> None:
                 "conn_type": "adobe_experience_platform",
                 "login": DEFAULT_CLIENT_ID,
                 "password": DEFAULT_CLIENT_SECRET,
+                "schema": "prod",
                 "extra": {
                     "ims_org_id": DEFAULT_ORG_ID,
-                    "sandbox": "prod",
                     "ims_host": url,
                     "platform_host": url,
                 },

@@ -25,6 +25,8 @@ def set_conn(monkeypatch: pytest.MonkeyPatch, emulator, **changes) -> None:
     for key, value in changes.items():
         if key in ("login", "password"):
             conn[key] = value
+        elif key == "sandbox":
+            conn["schema"] = value
         elif value is None:
             extra.pop(key, None)
         else:
@@ -224,3 +226,23 @@ def test_validate_pql_asks_aep(aep_conn: str, emulator_admin) -> None:
     with pytest.raises(AEPValidationError, match="line 1, column"):
         hook.validate_pql("homeAddress.countryCode = ")
     assert len(emulator_admin.requests("POST", "/data/core/ups/segment/conversion")) == 2
+
+
+def test_reading_the_connection_logs_no_masking_warning(aep_conn: str, monkeypatch, caplog) -> None:
+    """Airflow masks every value of a connection's extra; a short one ('prod') made it warn in every
+    task. The sandbox now lives in the schema field, which is not masked, and stays readable in logs."""
+    from airflow.sdk._shared.secrets_masker.secrets_masker import SecretsMasker
+
+    monkeypatch.setattr(SecretsMasker, "_has_warned_short_secret", False)
+    with caplog.at_level(logging.WARNING):
+        hook = SegmentationHook()
+        list(hook.list_schedules())
+    assert hook.config.sandbox == "prod"
+    assert "too short" not in caplog.text
+
+
+def test_legacy_extra_sandbox_is_still_read(emulator, emulator_admin, monkeypatch) -> None:
+    conn = json.loads(emulator.connection_json())
+    conn["extra"]["sandbox"] = conn.pop("schema")
+    monkeypatch.setenv("AIRFLOW_CONN_AEP_DEFAULT", json.dumps(conn))
+    assert SegmentationHook().config.sandbox == "prod"
