@@ -8,6 +8,7 @@ No Airflow import here: the client, the hook and the emulator all share these.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
@@ -80,6 +81,77 @@ class PreviewState(str, Enum):
     @property
     def is_success(self) -> bool:
         return self is PreviewState.RESULT_READY
+
+
+class JobKind(str, Enum):
+    """What a trigger or sensor watches; for ``SCHEDULED_SEGMENT_JOB`` the watched id is a schedule's."""
+
+    SEGMENT_JOB = "segment_job"
+    EXPORT_JOB = "export_job"
+    ESTIMATE = "estimate"
+    SCHEDULED_SEGMENT_JOB = "scheduled_segment_job"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+class EventStatus(str, Enum):
+    """How a wait in the triggerer ended. Only ``FAILED``/``CANCELLED`` mean AEP said the job failed."""
+
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+    POLL_ERROR = "poll_error"
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """What a trigger reports to the task: small on purpose (Airflow logs and stores every event).
+
+    ``watched_id`` is the id the trigger was given (job, preview or schedule id); ``job_id`` is the AEP
+    job the event is about (for a schedule, the run that was found); ``job_status`` is AEP's own word.
+    """
+
+    kind: JobKind
+    watched_id: str
+    status: EventStatus
+    message: str
+    job_id: str | None = None
+    job_status: str | None = None
+    errors: tuple[dict[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "watched_id": self.watched_id,
+            "status": self.status.value,
+            "message": self.message,
+            "job_id": self.job_id,
+            "job_status": self.job_status,
+            "errors": [dict(e) for e in self.errors],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> JobEvent:
+        """Read an event back; ``ValueError`` names what is missing or unknown."""
+        if not isinstance(data, dict):
+            raise ValueError(f"the trigger returned no event (got {data!r})")
+        try:
+            return cls(
+                kind=JobKind(data.get("kind")),
+                watched_id=str(data["watched_id"]),
+                status=EventStatus(data.get("status")),
+                message=str(data.get("message") or ""),
+                job_id=None if data.get("job_id") is None else str(data["job_id"]),
+                job_status=data.get("job_status"),
+                errors=tuple(dict(e) for e in data.get("errors") or () if isinstance(e, dict)),
+            )
+        except (KeyError, ValueError) as exc:
+            raise ValueError(
+                f"the trigger returned an event this package cannot read ({exc}): {data!r}"
+            ) from None
 
 
 class ScheduleState(str, Enum):

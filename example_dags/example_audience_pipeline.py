@@ -8,7 +8,8 @@
 5. Log a summary table.
 
 Runs unchanged against the local emulator (``make demo``) or a real AEP sandbox: set the
-``aep_default`` connection and the ``dataset_id`` param (or ``AEP_EXPORT_DATASET_ID``).
+``aep_default`` connection and the ``dataset_id`` param (or ``AEP_EXPORT_DATASET_ID``). The param is
+required: a run without a dataset id is refused when it is triggered, before any segment job runs.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 
 from airflow_provider_segmentation.operators.export_jobs import AEPExportAudienceOperator
 from airflow_provider_segmentation.operators.previews import AEPEstimateAudienceOperator
@@ -51,7 +52,14 @@ AUDIENCES = {
     start_date=datetime(2026, 1, 1),
     catchup=False,
     tags=["adobe", "aep", "segmentation", "example"],
-    params={"dataset_id": os.environ.get("AEP_EXPORT_DATASET_ID", "")},
+    params={
+        "dataset_id": Param(
+            os.environ.get("AEP_EXPORT_DATASET_ID", ""),
+            type="string",
+            minLength=1,
+            description="Dataset (Profile union schema) that receives the exported members",
+        )
+    },
     doc_md=__doc__,
 )
 def aep_audience_pipeline() -> None:

@@ -1,10 +1,15 @@
 # mypy: disable-error-code="arg-type"
-"""Schedules: keep a daily evaluation schedule as code, activate it, wait for today's scheduled run.
+"""Schedules: keep a daily evaluation schedule as code, activate it, wait for its nightly run.
 
 1. Create the "nightly audiences" schedule, or align the existing one (cron 01:00 UTC, active).
-2. Wait (deferred) until the schedule's run for this data interval has succeeded, then report it.
+2. Wait (deferred) until the schedule's first run since this DAG run's data interval started has
+   succeeded, then report it. The DAG runs at 02:00 UTC, after AEP's 01:00 run, so in steady state that
+   night's run is found at once. The very first run (on unpause, with the schedule just created) waits
+   for the schedule's next run instead of for one that cannot exist; a manual run (no data interval)
+   reports the run of the last day, or waits for the next one.
 
-``AEP_SCHEDULE_CRON`` overrides the cron; the emulator fires schedules on their cron like AEP does.
+``AEP_SCHEDULE_CRON`` overrides the cron (e.g. ``0 * * * * ?``, every minute, on the emulator, which
+fires schedules on their cron like AEP does); ``AEP_DEMO_POLL_INTERVAL`` the poll interval in seconds.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ POLL_INTERVAL = float(os.environ.get("AEP_DEMO_POLL_INTERVAL", "300"))
 
 @dag(
     dag_id="aep_daily_schedule",
-    schedule="@daily",
+    schedule="0 2 * * *",
     start_date=datetime(2026, 1, 1),
     catchup=False,
     tags=["adobe", "aep", "segmentation", "example"],
@@ -41,7 +46,6 @@ def aep_daily_schedule() -> None:
     todays_run = AEPScheduledSegmentJobSensor(
         task_id="wait_for_scheduled_run",
         schedule_id="{{ ti.xcom_pull(task_ids='upsert_schedule')['id'] }}",
-        grace_period=timedelta(hours=6),
         deferrable=True,
         poke_interval=POLL_INTERVAL,
         timeout=int(timedelta(hours=30).total_seconds()),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -62,6 +62,18 @@ def job_outcome(job: SegmentJob | ExportJob | Estimate, *, ident: str) -> Outcom
         errors.append({"code": "estimate", "msg": job.error.get("description") or str(job.error)})
     error_cls = AEPJobCancelledError if status == "CANCELLED" else AEPJobFailedError
     raise error_cls(f"AEP reports {kind} {ident} as {status}", errors=errors)
+
+
+def first_run_since(runs: Iterable[SegmentJob], start: float | None) -> SegmentJob | None:
+    """A schedule's first run created at or after ``start`` (epoch seconds), or None if none yet."""
+    found: SegmentJob | None = None
+    for run in runs:
+        created = run.created_at.timestamp() if run.created_at else None
+        if created is None or (start is not None and created < start):
+            continue
+        if found is None or (found.created_at is not None and created < found.created_at.timestamp()):
+            found = run
+    return found
 
 
 def _wait(

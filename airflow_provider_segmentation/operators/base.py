@@ -19,7 +19,6 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_segmentation.client.errors import (
     AEPError,
-    AEPJobCancelledError,
     AEPJobFailedError,
     AEPNotFoundError,
     AEPTimeoutError,
@@ -28,8 +27,12 @@ from airflow_provider_segmentation.client.errors import (
 from airflow_provider_segmentation.client.waiting import Outcome, job_outcome, status_of
 from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 from airflow_provider_segmentation.links import push_link, ui_url
-from airflow_provider_segmentation.models import Estimate, ExportJob, SegmentJob
-from airflow_provider_segmentation.triggers.segmentation import AEPJobTrigger, validate_event
+from airflow_provider_segmentation.models import Estimate, EventStatus, ExportJob, SegmentJob
+from airflow_provider_segmentation.triggers.segmentation import (
+    AEPJobTrigger,
+    event_from_trigger,
+    raise_for_event,
+)
 
 Job = TypeVar("Job", SegmentJob, ExportJob, Estimate)
 
@@ -91,9 +94,6 @@ class AEPJobOperator(AEPBaseOperator, Generic[Job]):
         raise NotImplementedError
 
     def summarize(self, job: Job) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def parse_job(self, data: dict[str, Any]) -> Job:
         raise NotImplementedError
 
     # -- the shared flow -------------------------------------------------------------------------------
@@ -168,8 +168,18 @@ class AEPJobOperator(AEPBaseOperator, Generic[Job]):
 
     def _wait(self, deadline: float) -> Job:
         assert self.job_id is not None
+        started, last_status = time.time(), ""
         while True:
             job = self.fetch(self.job_id)
+            if status_of(job) != last_status:
+                last_status = status_of(job)
+                self.log.info(
+                    "%s %s: %s (%.0f s)",
+                    self.job_kind.replace("_", " "),
+                    self.job_id,
+                    last_status,
+                    time.time() - started,
+                )
             if job_outcome(job, ident=self.job_id) is Outcome.SUCCEEDED:
                 return job
             if time.time() + self.poll_interval > deadline:
@@ -204,25 +214,16 @@ class AEPJobOperator(AEPBaseOperator, Generic[Job]):
         self.defer(trigger=trigger, method_name="execute_complete", timeout=None)
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
-        event = validate_event(event, kind=self.job_kind)
-        self.job_id = str(event["job_id"])
-        status = event["status"]
-        if status == "success":
-            return self.finish(context, self.parse_job(event["job"]))
-        if status == "timeout":
+        job_event = event_from_trigger(event, kind=self.job_kind)
+        self.job_id = job_event.job_id or job_event.watched_id
+        if job_event.status is EventStatus.TIMEOUT:
             self._cancel_quietly("the deadline passed while deferred")
-            raise AEPTimeoutError(
-                f"{event['message']}; the job was cancelled. Raise `timeout` if it needs longer"
-            )
-        errors = (event.get("job") or {}).get("errors") or []
-        if status == "cancelled":
-            raise AEPJobCancelledError(event["message"], errors=errors)
-        if status == "failed":
-            raise AEPJobFailedError(event["message"], errors=errors)
-        raise AEPError(
-            f"could not watch the job: {event['message']}. It is still in AEP; retrying the task "
-            "re-attaches to it"
+        raise_for_event(
+            job_event,
+            on_timeout="the job was cancelled. Raise `timeout` if it needs longer",
+            on_poll_error="the job is still in AEP; retrying the task re-attaches to it",
         )
+        return self.finish(context, self.fetch(self.job_id))
 
     def finish(self, context: Any, job: Job) -> Any:
         """What the task returns (for XCom) once the job succeeded."""

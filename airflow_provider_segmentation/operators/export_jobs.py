@@ -90,9 +90,6 @@ class AEPExportAudienceOperator(AEPJobOperator[ExportJob]):
     def cancel(self, job_id: str) -> None:
         self.hook.cancel_export_job(job_id)
 
-    def parse_job(self, data: dict[str, Any]) -> ExportJob:
-        return ExportJob.model_validate(data)
-
     def summarize(self, job: ExportJob) -> dict[str, Any]:
         destination = job.destination
         return {

@@ -40,9 +40,6 @@ class _PreviewOperator(AEPJobOperator[Estimate]):
     def cancel(self, job_id: str) -> None:
         self.hook.delete_preview(job_id)
 
-    def parse_job(self, data: dict[str, Any]) -> Estimate:
-        return Estimate.model_validate(data)
-
     def _cleanup(self) -> None:
         if self.job_id is None:
             return

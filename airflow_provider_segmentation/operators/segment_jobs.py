@@ -74,9 +74,6 @@ class AEPRunSegmentJobOperator(AEPJobOperator[SegmentJob]):
     def cancel(self, job_id: str) -> None:
         self.hook.cancel_segment_job(job_id)
 
-    def parse_job(self, data: dict[str, Any]) -> SegmentJob:
-        return SegmentJob.model_validate(data)
-
     def summarize(self, job: SegmentJob) -> dict[str, Any]:
         return segment_job_summary(job)
 

@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any
 
 from airflow.configuration import conf
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_segmentation.client.errors import AEPError, AEPJobCancelledError, AEPJobFailedError
-from airflow_provider_segmentation.client.waiting import Outcome, job_outcome
+from airflow_provider_segmentation.client.errors import AEPValidationError
+from airflow_provider_segmentation.client.waiting import Outcome, first_run_since, job_outcome, status_of
 from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
-from airflow_provider_segmentation.models import ExportJob, SegmentJob
+from airflow_provider_segmentation.models import ExportJob
 from airflow_provider_segmentation.operators.segment_jobs import segment_job_summary
-from airflow_provider_segmentation.triggers.segmentation import AEPJobTrigger, validate_event
+from airflow_provider_segmentation.triggers.segmentation import (
+    AEPJobTrigger,
+    event_from_trigger,
+    raise_for_event,
+)
 
 
 class _AEPSensor(BaseSensorOperator):
@@ -72,18 +76,15 @@ class _AEPSensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
-        event = validate_event(event, kind=self.kind)
-        if event["status"] == "success":
-            return self.summarize(event["job"])
-        errors = (event.get("job") or {}).get("errors") or []
-        if event["status"] == "failed":
-            raise AEPJobFailedError(event["message"], errors=errors)
-        if event["status"] == "cancelled":
-            raise AEPJobCancelledError(event["message"], errors=errors)
-        raise AEPError(f"{event['message']} (the sensor does not cancel jobs it did not start)")
+        job_event = event_from_trigger(event, kind=self.kind)
+        not_ours = "the sensor does not cancel jobs it did not start"
+        raise_for_event(job_event, on_timeout=not_ours, on_poll_error=not_ours)
+        assert job_event.job_id is not None
+        return self.summarize(job_event.job_id)
 
-    def summarize(self, job: dict[str, Any]) -> Any:
-        return job
+    def summarize(self, job_id: str) -> Any:
+        """The sensor's XCom value for the job that succeeded (read once more after a deferral)."""
+        raise NotImplementedError
 
 
 class AEPSegmentJobSensor(_AEPSensor):
@@ -106,8 +107,8 @@ class AEPSegmentJobSensor(_AEPSensor):
         self.log.info("Segment job %s is %s", self.job_id, getattr(job.status, "value", job.status))
         return False
 
-    def summarize(self, job: dict[str, Any]) -> Any:
-        return segment_job_summary(SegmentJob.model_validate(job))
+    def summarize(self, job_id: str) -> Any:
+        return segment_job_summary(self.hook.get_segment_job(job_id))
 
 
 class AEPExportJobSensor(_AEPSensor):
@@ -138,51 +139,58 @@ class AEPExportJobSensor(_AEPSensor):
             return PokeReturnValue(True, self._summary(job))
         return False
 
-    def summarize(self, job: dict[str, Any]) -> Any:
-        return self._summary(ExportJob.model_validate(job))
+    def summarize(self, job_id: str) -> Any:
+        return self._summary(self.hook.get_export_job(job_id))
 
 
 class AEPScheduledSegmentJobSensor(_AEPSensor):
-    """Wait until the run of schedule ``schedule_id`` for this data interval has succeeded.
+    """Wait until the run of schedule ``schedule_id`` that belongs to this DAG run has succeeded.
 
-    The run is the newest segment job with ``properties.scheduleId == schedule_id`` created in
-    [``data_interval_start``, ``data_interval_end + grace_period``); AEP starts a scheduled run at the
-    cron time in UTC, so the grace period covers a run that fires at the very end of the interval.
+    That run is the schedule's first segment job (``properties.scheduleId == schedule_id``) created at
+    or after the start of this DAG run's data interval. A DAG scheduled after AEP's nightly run (say
+    02:00 for a 01:00 schedule) therefore finds that night's run at once, and a run whose schedule was
+    created after the interval started (e.g. the first run of a DAG that creates the schedule) waits for
+    the schedule's next run instead of for one that can never exist. A manual run has no data interval
+    in Airflow 3: its window starts ``lookback`` (default one day) before the run was triggered, so a
+    manual run reports the latest nightly run, or waits for the next one.
     """
 
     template_fields: Sequence[str] = ("schedule_id", "sandbox")
     kind = "scheduled_segment_job"
 
-    def __init__(
-        self, *, schedule_id: str, grace_period: timedelta = timedelta(hours=6), **kwargs: Any
-    ) -> None:
+    def __init__(self, *, schedule_id: str, lookback: timedelta = timedelta(days=1), **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if not isinstance(lookback, timedelta) or lookback < timedelta(0):
+            raise AEPValidationError(
+                f"lookback must be a non-negative timedelta, got {lookback!r}", field="lookback"
+            )
         self.schedule_id = schedule_id
-        self.grace_period = grace_period
+        self.lookback = lookback
 
     def watched_id(self, context: Any) -> str:
         return str(self.schedule_id)
 
-    def _window(self, context: Any) -> tuple[float, float]:
-        start: datetime = context["data_interval_start"]
-        end: datetime = context["data_interval_end"]
-        return start.timestamp(), (end + self.grace_period).timestamp()
+    def window_start(self, context: Any) -> float:
+        start: datetime | None = context.get("data_interval_start")
+        if start is None:
+            dag_run = context.get("dag_run")
+            triggered = getattr(dag_run, "run_after", None) or context.get("logical_date")
+            start = (triggered or datetime.now(timezone.utc)) - self.lookback
+        return start.timestamp()
 
     def trigger_kwargs(self, context: Any) -> dict[str, Any]:
-        start, end = self._window(context)
-        return {"window_start": start, "window_end": end}
+        return {"window_start": self.window_start(context)}
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
-        start, end = self._window(context)
-        for job in self.hook.list_segment_jobs(property_filter=f"properties.scheduleId=={self.schedule_id}"):
-            created = job.created_at.timestamp() if job.created_at else 0.0
-            if start <= created < end:
-                if job_outcome(job, ident=job.id) is Outcome.SUCCEEDED:
-                    return PokeReturnValue(True, segment_job_summary(job))
-                self.log.info("Scheduled run %s of schedule %s is %s", job.id, self.schedule_id, job.status)
-                return False
-        self.log.info("Schedule %s has no run in this data interval yet", self.schedule_id)
+        runs = self.hook.list_segment_jobs(property_filter=f"properties.scheduleId=={self.schedule_id}")
+        run = first_run_since(runs, self.window_start(context))
+        if run is None:
+            self.log.info("Schedule %s has no run in this window yet", self.schedule_id)
+            return False
+        if job_outcome(run, ident=str(run.id)) is Outcome.SUCCEEDED:
+            return PokeReturnValue(True, segment_job_summary(run))
+        self.log.info("Scheduled run %s of schedule %s is %s", run.id, self.schedule_id, status_of(run))
         return False
 
-    def summarize(self, job: dict[str, Any]) -> Any:
-        return segment_job_summary(SegmentJob.model_validate(job))
+    def summarize(self, job_id: str) -> Any:
+        return segment_job_summary(self.hook.get_segment_job(job_id))

@@ -4,7 +4,11 @@ Async all the way through the hook's async twins (one ``httpx`` client per trigg
 triggerer process from the shared cache). Transient poll errors are retried within a budget and end,
 at worst, in a ``poll_error`` event, never in "failed": only AEP's own status says a job failed. A
 wall-clock ``deadline`` (epoch seconds) travels with the trigger; past it the event is ``timeout``.
-``on_kill`` (Airflow 3.3+) cancels the job when a user kills the deferred task.
+The trigger logs one short line per status change and reports a small ``JobEvent`` (never the job).
+
+``on_kill`` (Airflow 3.3+) runs when a user acts on the deferred task. It cancels the AEP job only
+when the task will not run again (marked failed); a cleared task's next try re-attaches to the same
+job, so cancelling it there would fail the very try that is meant to succeed.
 """
 
 from __future__ import annotations
@@ -27,23 +31,32 @@ from airflow_provider_segmentation.client.errors import (
     AEPJobFailedError,
     AEPRateLimitError,
     AEPServerError,
+    AEPTimeoutError,
+    AEPValidationError,
 )
-from airflow_provider_segmentation.client.waiting import Outcome, job_outcome
+from airflow_provider_segmentation.client.waiting import Outcome, first_run_since, job_outcome, status_of
 from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
-from airflow_provider_segmentation.models import Estimate, ExportJob, SegmentJob
+from airflow_provider_segmentation.models import (
+    Estimate,
+    EventStatus,
+    ExportJob,
+    JobEvent,
+    JobKind,
+    SegmentJob,
+)
 
-KINDS = ("segment_job", "export_job", "estimate", "scheduled_segment_job")
-EVENT_STATUSES = ("success", "failed", "cancelled", "timeout", "poll_error")
 TRANSIENT = (AEPServerError, AEPRateLimitError, AEPConnectionError, AEPAuthError)
-CANCELLABLE = ("segment_job", "export_job")
+CANCELLABLE = (JobKind.SEGMENT_JOB, JobKind.EXPORT_JOB)
+# Task states after which nothing will resume the job: the user ended the task.
+ENDED_BY_USER = frozenset({"failed", "upstream_failed", "skipped", "removed"})
 
 
 class AEPJobTrigger(BaseTrigger):
     """Poll one AEP job until it is terminal, the deadline passes, or polling keeps failing.
 
     :param kind: ``segment_job``, ``export_job``, ``estimate`` (``job_id`` is the preview id) or
-        ``scheduled_segment_job`` (``job_id`` is the schedule id; waits for its run created in
-        [``window_start``, ``window_end``))
+        ``scheduled_segment_job`` (``job_id`` is the schedule id; waits for its first run created at or
+        after ``window_start``)
     :param deadline: wall-clock deadline, epoch seconds
     :param poll_error_budget: consecutive transient poll errors tolerated before a ``poll_error`` event
     """
@@ -60,12 +73,14 @@ class AEPJobTrigger(BaseTrigger):
         poll_error_budget: int = 10,
         cancel_on_kill: bool = True,
         window_start: float | None = None,
-        window_end: float | None = None,
     ) -> None:
         super().__init__()
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}")
-        self.kind = kind
+        try:
+            self.kind = JobKind(kind)
+        except ValueError:
+            raise AEPValidationError(
+                f"kind {kind!r} is not one of {', '.join(k.value for k in JobKind)}", field="kind"
+            ) from None
         self.job_id = str(job_id)
         self.aep_conn_id = aep_conn_id
         self.sandbox = sandbox
@@ -74,13 +89,12 @@ class AEPJobTrigger(BaseTrigger):
         self.poll_error_budget = poll_error_budget
         self.cancel_on_kill = cancel_on_kill
         self.window_start = window_start
-        self.window_end = window_end
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
-                "kind": self.kind,
+                "kind": self.kind.value,
                 "job_id": self.job_id,
                 "aep_conn_id": self.aep_conn_id,
                 "sandbox": self.sandbox,
@@ -89,7 +103,6 @@ class AEPJobTrigger(BaseTrigger):
                 "poll_error_budget": self.poll_error_budget,
                 "cancel_on_kill": self.cancel_on_kill,
                 "window_start": self.window_start,
-                "window_end": self.window_end,
             },
         )
 
@@ -100,58 +113,85 @@ class AEPJobTrigger(BaseTrigger):
         )
 
     async def _fetch(self, hook: SegmentationHook) -> SegmentJob | ExportJob | Estimate | None:
-        if self.kind == "segment_job":
+        if self.kind is JobKind.SEGMENT_JOB:
             return await hook.aget_segment_job(self.job_id)
-        if self.kind == "export_job":
+        if self.kind is JobKind.EXPORT_JOB:
             return await hook.aget_export_job(self.job_id)
-        if self.kind == "estimate":
+        if self.kind is JobKind.ESTIMATE:
             return await hook.aget_estimate(self.job_id)
         return await self._scheduled_run(hook)
 
     async def _scheduled_run(self, hook: SegmentationHook) -> SegmentJob | None:
-        """The newest run of the schedule created inside the window, if there is one yet."""
-        async for job in hook.alist_segment_jobs(property_filter=f"properties.scheduleId=={self.job_id}"):
-            created = job.created_at.timestamp() if job.created_at else 0.0
-            if (self.window_start is None or created >= self.window_start) and (
-                self.window_end is None or created < self.window_end
-            ):
-                return job
-        return None
+        """The schedule's first run created at or after ``window_start``, if there is one yet."""
+        runs = hook.alist_segment_jobs(property_filter=f"properties.scheduleId=={self.job_id}")
+        return first_run_since([run async for run in runs], self.window_start)
 
-    def _event(self, status: str, message: str, job: Any = None) -> TriggerEvent:
-        payload = {
-            "status": status,
-            "kind": self.kind,
-            "job_id": self.job_id,
-            "message": message,
-            "job": job.to_json() if job is not None else None,
-        }
-        return TriggerEvent(payload)
+    def _event(
+        self,
+        status: EventStatus,
+        message: str,
+        job: SegmentJob | ExportJob | Estimate | None = None,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> TriggerEvent:
+        if isinstance(job, SegmentJob | ExportJob) and job.id is not None:
+            job_id: str | None = str(job.id)
+        else:  # an estimate is its preview id; a schedule with no run yet has no job
+            job_id = None if self.kind is JobKind.SCHEDULED_SEGMENT_JOB else self.job_id
+        event = JobEvent(
+            kind=self.kind,
+            watched_id=self.job_id,
+            status=status,
+            message=message,
+            job_id=job_id,
+            job_status=status_of(job) if job is not None else None,
+            errors=tuple(errors or ()),
+        )
+        return TriggerEvent(event.to_dict())
+
+    def _past_deadline(self, now: float) -> bool:
+        return self.deadline is not None and now >= self.deadline
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        started = time.time()
         errors_in_a_row = 0
+        last_status: str | None = None
+        job: SegmentJob | ExportJob | Estimate | None = None
         # Spread the first polls of triggers deferred at the same moment over a fraction of the interval.
         await asyncio.sleep(random.uniform(0, min(self.poll_interval, 5.0) / 2))
         async with self._hook() as hook:
             while True:
-                job = None
+                if self._past_deadline(time.time()):  # before asking (and paging) again
+                    yield self._timeout_event(job)
+                    return
                 try:
                     job = await self._fetch(hook)
                     errors_in_a_row = 0
-                    if job is not None and job_outcome(job, ident=self.job_id) is Outcome.SUCCEEDED:
-                        yield self._event("success", f"{self.kind} {self.job_id} succeeded", job)
+                    status = status_of(job) if job is not None else "no run yet"
+                    if status != last_status:
+                        self.log.info(
+                            "%s %s: %s (%.0f s)",
+                            self.kind.label,
+                            self._ident(job),
+                            status,
+                            time.time() - started,
+                        )
+                        last_status = status
+                    if job is not None and job_outcome(job, ident=self._ident(job)) is Outcome.SUCCEEDED:
+                        yield self._event(
+                            EventStatus.SUCCESS, f"{self.kind.label} {self._ident(job)} succeeded", job
+                        )
                         return
                 except AEPJobCancelledError as exc:
-                    yield self._event("cancelled", str(exc), job)
+                    yield self._event(EventStatus.CANCELLED, exc.summary, job, exc.errors)
                     return
                 except AEPJobFailedError as exc:
-                    yield self._event("failed", str(exc), job)
+                    yield self._event(EventStatus.FAILED, exc.summary, job, exc.errors)
                     return
                 except TRANSIENT as exc:
                     errors_in_a_row += 1
                     self.log.warning(
                         "Polling %s %s failed (%d/%d): %s",
-                        self.kind,
+                        self.kind.label,
                         self.job_id,
                         errors_in_a_row,
                         self.poll_error_budget,
@@ -159,53 +199,96 @@ class AEPJobTrigger(BaseTrigger):
                     )
                     if errors_in_a_row > self.poll_error_budget:
                         yield self._event(
-                            "poll_error", f"polling failed {errors_in_a_row} times in a row: {exc}"
+                            EventStatus.POLL_ERROR, f"polling failed {errors_in_a_row} times in a row: {exc}"
                         )
                         return
                 except AEPError as exc:  # 404, 400: the job cannot be watched; not a job failure
-                    yield self._event("poll_error", f"cannot poll {self.kind} {self.job_id}: {exc}")
+                    yield self._event(
+                        EventStatus.POLL_ERROR, f"cannot poll {self.kind.label} {self.job_id}: {exc}"
+                    )
                     return
                 if self.deadline is not None and time.time() + self.poll_interval > self.deadline:
-                    status = getattr(job, "status", None) or getattr(job, "state", None)
-                    yield self._event(
-                        "timeout",
-                        f"{self.kind} {self.job_id} still {getattr(status, 'value', status)} "
-                        f"at the deadline {datetime.fromtimestamp(self.deadline, timezone.utc)}",
-                        job,
-                    )
+                    yield self._timeout_event(job)
                     return
                 # +-10 % jitter keeps hundreds of triggers started together from polling in lockstep
                 await asyncio.sleep(self.poll_interval * random.uniform(0.9, 1.1))
 
+    def _ident(self, job: SegmentJob | ExportJob | Estimate | None) -> str:
+        if self.kind is JobKind.SCHEDULED_SEGMENT_JOB and isinstance(job, SegmentJob):
+            return f"{job.id} (schedule {self.job_id})"
+        return self.job_id
+
+    def _timeout_event(self, job: SegmentJob | ExportJob | Estimate | None) -> TriggerEvent:
+        assert self.deadline is not None
+        status = status_of(job) if job is not None else "not started"
+        return self._event(
+            EventStatus.TIMEOUT,
+            f"{self.kind.label} {self._ident(job)} still {status} at the deadline "
+            f"{datetime.fromtimestamp(self.deadline, timezone.utc):%Y-%m-%d %H:%M:%S} UTC",
+            job,
+        )
+
     async def on_kill(self) -> None:
-        """A user killed the deferred task: cancel the AEP job (best effort, logged)."""
+        """A user acted on the deferred task: cancel the AEP job unless the task will run again."""
         if not self.cancel_on_kill or self.kind not in CANCELLABLE:
+            return
+        state = await self._task_state()
+        if state is not None and state not in ENDED_BY_USER:
+            self.log.info(
+                "The task is %s (cleared or retried); leaving %s %s running for its next try to re-attach",
+                state or "cleared",
+                self.kind.label,
+                self.job_id,
+            )
             return
         try:
             async with self._hook() as hook:
-                if self.kind == "segment_job":
+                if self.kind is JobKind.SEGMENT_JOB:
                     await hook.acancel_segment_job(self.job_id)
                 else:
                     await hook.acancel_export_job(self.job_id)
-            self.log.info("Cancelled %s %s because the task was killed", self.kind, self.job_id)
+            self.log.info("Cancelled %s %s because the task was ended", self.kind.label, self.job_id)
         except AEPError as exc:
-            self.log.warning("Could not cancel %s %s: %s", self.kind, self.job_id, exc)
+            self.log.warning("Could not cancel %s %s: %s", self.kind.label, self.job_id, exc)
+
+    async def _task_state(self) -> str | None:
+        """The task's state now ("" when cleared), or None when it cannot be asked (then cancel)."""
+        ti = getattr(self, "task_instance", None)
+        if ti is None:
+            return None
+        try:
+            from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+            from asgiref.sync import sync_to_async
+
+            states = await sync_to_async(RuntimeTaskInstance.get_task_states)(
+                dag_id=ti.dag_id, task_ids=[ti.task_id], run_ids=[ti.run_id]
+            )
+        except Exception as exc:  # no supervisor to ask (tests, older Airflow): behave as before
+            self.log.warning("Could not read the task's state (%s); cancelling the job to be safe", exc)
+            return None
+        value = (states.get(ti.run_id) or {}).get(ti.task_id)
+        return "" if value is None else str(getattr(value, "value", value))
 
 
-def validate_event(event: Any, *, kind: str) -> dict[str, Any]:
-    """The trigger's event as a dict, or a clear error for a missing, foreign or unknown event."""
-    if not isinstance(event, dict):
-        raise AEPError(
-            f"the trigger returned no event for the {kind} (got {event!r}); the task cannot tell how "
-            "the job ended: check it in AEP and clear the task to retry"
-        )
-    if event.get("status") not in EVENT_STATUSES:
-        raise AEPError(
-            f"the trigger returned an unknown status {event.get('status')!r} for the {kind}; "
-            f"expected one of {', '.join(EVENT_STATUSES)}"
-        )
-    if event.get("kind") != kind or not event.get("job_id"):
-        raise AEPError(
-            f"the trigger event is for {event.get('kind')!r} {event.get('job_id')!r}, not a {kind}"
-        )
-    return event
+def event_from_trigger(event: Any, *, kind: str) -> JobEvent:
+    """The trigger's event as a ``JobEvent`` for ``kind``, or a clear ``AEPError``."""
+    try:
+        parsed = JobEvent.from_dict(event)
+    except ValueError as exc:
+        raise AEPError(f"{exc}; the task cannot tell how the job ended: check it in AEP") from None
+    if parsed.kind.value != kind:
+        raise AEPError(f"the trigger event is for a {parsed.kind.label} {parsed.watched_id}, not a {kind}")
+    return parsed
+
+
+def raise_for_event(event: JobEvent, *, on_timeout: str, on_poll_error: str) -> None:
+    """Raise what a non-success event means; the ``on_*`` words say what the caller did or advises."""
+    if event.status is EventStatus.SUCCESS:
+        return
+    if event.status is EventStatus.CANCELLED:
+        raise AEPJobCancelledError(event.message, errors=event.errors)
+    if event.status is EventStatus.FAILED:
+        raise AEPJobFailedError(event.message, errors=event.errors)
+    if event.status is EventStatus.TIMEOUT:
+        raise AEPTimeoutError(f"{event.message}; {on_timeout}")
+    raise AEPError(f"could not watch the {event.kind.label}: {event.message}; {on_poll_error}")

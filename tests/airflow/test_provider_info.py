@@ -52,7 +52,11 @@ def test_form_metadata_is_the_same_in_both_formats() -> None:
     [conn] = get_provider_info()["connection-types"]
     legacy = SegmentationHook.get_ui_field_behaviour()
     assert legacy["hidden_fields"] == conn["ui-field-behaviour"]["hidden-fields"]
-    assert legacy["relabeling"] == {"login": "Client ID", "password": "Client secret", "schema": "Sandbox name"}
+    assert legacy["relabeling"] == {
+        "login": "Client ID",
+        "password": "Client secret",
+        "schema": "Sandbox name",
+    }
     assert "schema" not in legacy["hidden_fields"]
     assert set(conn["conn-fields"]) == {"ims_org_id", "scopes", "ims_host", "platform_host"}
 

@@ -32,7 +32,7 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory, emulator) -> Iterator
         "AIRFLOW_CONN_AEP_DEFAULT": emulator.connection_json(),
         "AEP_EXPORT_DATASET_ID": PROFILE_DATASET_ID,
         "AEP_DEMO_POLL_INTERVAL": "0.2",
-        "AEP_SCHEDULE_CRON": "*/2 * * * * ?",
+        "AEP_SCHEDULE_CRON": "*/2 * * * * ?",  # every 2 s on the emulator
     }
     subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=180)
     yield env
@@ -73,6 +73,21 @@ def test_audience_pipeline(airflow_home, emulator, emulator_admin) -> None:
     # a rerun updates nothing and duplicates nothing
     dags_test(airflow_home, "aep_audience_pipeline")
     assert len(emulator_admin.requests("POST", "/data/core/ups/segment/definitions")) == 3
+
+
+def test_audience_pipeline_without_a_dataset_is_refused_before_any_job(airflow_home, emulator_admin) -> None:
+    env = {**airflow_home, "AEP_EXPORT_DATASET_ID": ""}
+    done = subprocess.run(
+        [AIRFLOW, "dags", "test", "aep_audience_pipeline"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert done.returncode != 0
+    assert "dataset_id" in done.stdout + done.stderr
+    assert emulator_admin.requests("POST", "/data/core/ups/segment/jobs") == []
+    assert emulator_admin.requests("POST", "/data/core/ups/segment/definitions") == []
 
 
 def test_daily_schedule(airflow_home, aep_conn) -> None:

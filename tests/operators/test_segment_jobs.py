@@ -12,6 +12,7 @@ from airflow_provider_segmentation.client import (
     AEPValidationError,
 )
 from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
+from airflow_provider_segmentation.models import EventStatus, JobEvent, JobKind
 from airflow_provider_segmentation.operators.segment_jobs import (
     AEPCancelSegmentJobOperator,
     AEPRunSegmentJobOperator,
@@ -169,34 +170,33 @@ async def test_deferred_run_resumes_with_the_same_result(aep_conn, emulator_admi
     assert result["status"] == "SUCCEEDED" and result["segment_counts"][seg]["total"] > 0
 
 
+def event(status: str, kind: str = "segment_job", job_id: str = "j", message: str = "", **fields: object):
+    return JobEvent(JobKind(kind), job_id, EventStatus(status), message, job_id=job_id, **fields).to_dict()
+
+
 @pytest.mark.parametrize(
     ("event", "error", "words"),
     [
         (None, AEPError, "no event"),
-        ({"status": "weird", "kind": "segment_job", "job_id": "j"}, AEPError, "unknown"),
+        ({"status": "weird", "kind": "segment_job", "watched_id": "j"}, AEPError, "'weird' is not a valid"),
         (
-            {
-                "status": "failed",
-                "kind": "segment_job",
-                "job_id": "j",
-                "message": "AEP reports FAILED",
-                "job": {"errors": [{"code": "E1", "msg": "boom"}]},
-            },
+            event(
+                "failed",
+                message="AEP reports segment job j as FAILED",
+                errors=({"code": "E1", "msg": "boom"},),
+            ),
             AEPJobFailedError,
             "E1: boom",
         ),
-        (
-            {"status": "poll_error", "kind": "segment_job", "job_id": "j", "message": "503 x11"},
-            AEPError,
-            "re-attaches",
-        ),
-        ({"status": "success", "kind": "export_job", "job_id": "j"}, AEPError, "not a segment_job"),
+        (event("poll_error", message="503 x11"), AEPError, "re-attaches"),
+        (event("success", kind="export_job"), AEPError, "not a segment_job"),
     ],
 )
 def test_execute_complete_rejects_bad_events(event, error, words) -> None:
     op = AEPRunSegmentJobOperator(task_id="run", segment_ids=["a"])
-    with pytest.raises(error, match=words):
+    with pytest.raises(error, match=words) as excinfo:
         op.execute_complete(make_context(), event)
+    assert str(excinfo.value).count(words) == 1  # AEP's own error is said once, not twice
 
 
 def test_timeout_event_cancels(aep_conn, emulator_admin) -> None:
@@ -205,13 +205,7 @@ def test_timeout_event_cancels(aep_conn, emulator_admin) -> None:
     job_id = op.execute(make_context())["job_id"]
     with pytest.raises(AEPTimeoutError, match="cancelled"):
         op.execute_complete(
-            make_context(),
-            {
-                "status": "timeout",
-                "kind": "segment_job",
-                "job_id": job_id,
-                "message": "still QUEUED at the deadline",
-            },
+            make_context(), event("timeout", job_id=job_id, message="still QUEUED at the deadline")
         )
     assert emulator_admin.requests("DELETE", JOBS)[0]["path"].endswith(job_id)
 

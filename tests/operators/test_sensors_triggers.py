@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
@@ -111,10 +113,11 @@ async def test_exhausted_poll_budget_is_a_poll_error_not_a_failure(aep_conn, emu
 async def test_trigger_deadline_gives_a_timeout_event(aep_conn, emulator_admin) -> None:
     emulator_admin.configure(job_step_seconds=60)
     trigger = AEPJobTrigger(
-        kind="segment_job", job_id=started_job(), poll_interval=0.05, deadline=time.time()
+        kind="segment_job", job_id=started_job(), poll_interval=0.05, deadline=time.time() + 1
     )
     event = await run_trigger(trigger)
     assert event["status"] == "timeout" and "still NEW" in event["message"]
+    assert event["job_status"] == "NEW"
 
 
 async def test_trigger_on_kill_cancels(aep_conn, emulator_admin) -> None:
@@ -122,3 +125,91 @@ async def test_trigger_on_kill_cancels(aep_conn, emulator_admin) -> None:
     job_id = started_job()
     await AEPJobTrigger(kind="segment_job", job_id=job_id).on_kill()
     assert SegmentationHook().get_segment_job(job_id).status == "CANCELLING"
+
+
+async def test_a_past_deadline_ends_the_wait_before_any_paging(aep_conn, emulator_admin) -> None:
+    trigger = AEPJobTrigger(
+        kind="scheduled_segment_job", job_id="sched-1", poll_interval=0.05, deadline=time.time() - 1
+    )
+    event = await run_trigger(trigger)
+    assert event["status"] == "timeout" and event["job_id"] is None
+    assert emulator_admin.requests("GET", "/data/core/ups/segment/jobs") == []
+
+
+async def test_trigger_logs_a_short_line_per_status_change_and_a_small_event(
+    aep_conn, emulator_admin, capsys
+) -> None:
+    emulator_admin.configure(job_step_seconds=0.15)
+    job_id = started_job()
+    trigger = AEPJobTrigger(kind="segment_job", job_id=job_id, poll_interval=0.02)
+    capsys.readouterr()
+    event = await run_trigger(trigger)
+    # Airflow's structlog writes the triggerer's log lines to stdout here
+    lines = [line for line in capsys.readouterr().out.splitlines() if "AEPJobTrigger" in line]
+    lines = [line.split("] ", 1)[1].split(" [airflow_provider")[0] for line in lines]
+    statuses = [line.split(": ")[1].split(" (")[0] for line in lines]
+    assert statuses == ["NEW", "QUEUED", "PROCESSING", "SUCCEEDED"]  # once each, many polls
+    assert len(emulator_admin.requests("GET", f"/data/core/ups/segment/jobs/{job_id}")) > len(statuses)
+    assert all(len(line) < 160 and job_id in line for line in lines)
+    assert event["status"] == "success" and event["job_status"] == "SUCCEEDED"
+    assert len(json.dumps(event)) < 400  # never the whole job (Airflow logs and stores every event)
+
+
+class FakeTaskInstance:
+    dag_id, run_id, task_id = "dag", "run", "evaluate"
+
+
+@pytest.mark.parametrize(("state", "cancelled"), [(None, False), ("queued", False), ("failed", True)])
+async def test_on_kill_leaves_a_cleared_tasks_job_for_its_next_try(
+    aep_conn, emulator_admin, monkeypatch, state, cancelled
+) -> None:
+    """Clearing a deferred task kills its trigger; the next try re-attaches, so only an ended task
+    (marked failed) may cancel. The task's state comes from Airflow's supervisor, not the wire."""
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    monkeypatch.setattr(
+        RuntimeTaskInstance, "get_task_states", staticmethod(lambda **_kw: {"run": {"evaluate": state}})
+    )
+    emulator_admin.configure(job_step_seconds=60)
+    job_id = started_job()
+    trigger = AEPJobTrigger(kind="segment_job", job_id=job_id)
+    trigger.task_instance = FakeTaskInstance()  # type: ignore[assignment]
+    await trigger.on_kill()
+    deletes = emulator_admin.requests("DELETE", "/data/core/ups/segment/jobs")
+    assert bool(deletes) is cancelled
+
+
+def test_scheduled_sensor_watches_the_first_run_since_the_interval_started(
+    aep_conn, emulator_admin: EmulatorAdmin
+) -> None:
+    hook = SegmentationHook()
+    hook.create_segment_definition(US)
+    schedule = hook.create_schedule("daily", cron="0 0 1 * * ?", state="active")
+    emulator_admin.trigger_schedule(schedule.id)  # a run from before this DAG run's interval
+    time.sleep(0.3)
+    sensor = AEPScheduledSegmentJobSensor(task_id="s", schedule_id=schedule.id)
+    context = make_context()
+    context["data_interval_start"] = datetime.now(timezone.utc)
+    assert sensor.poke(context) is False
+    emulator_admin.trigger_schedule(schedule.id)
+    time.sleep(0.3)
+    done = sensor.poke(context)
+    runs = list(hook.list_segment_jobs(property_filter=f"properties.scheduleId=={schedule.id}"))
+    assert done and len(runs) == 2
+    newest = max(runs, key=lambda r: r.created_at)  # type: ignore[arg-type, return-value]
+    assert done.xcom_value["job_id"] == newest.id
+
+
+def test_scheduled_sensor_on_a_manual_run_without_a_data_interval(aep_conn, emulator_admin) -> None:
+    """Airflow 3 manual runs have no data interval: the window starts `lookback` before the run."""
+    hook = SegmentationHook()
+    hook.create_segment_definition(US)
+    schedule = hook.create_schedule("daily", cron="0 0 1 * * ?", state="active")
+    emulator_admin.trigger_schedule(schedule.id)
+    time.sleep(0.3)
+    context = {"ti": make_context()["ti"], "dag_run": SimpleNamespace(run_after=datetime.now(timezone.utc))}
+    done = AEPScheduledSegmentJobSensor(task_id="s", schedule_id=schedule.id).poke(context)
+    assert done and done.xcom_value["status"] == "SUCCEEDED"
+    late = {**context, "dag_run": SimpleNamespace(run_after=datetime.now(timezone.utc))}
+    sensor = AEPScheduledSegmentJobSensor(task_id="s", schedule_id=schedule.id, lookback=timedelta(0))
+    assert sensor.poke(late) is False
