@@ -51,9 +51,14 @@ def aep_definition_qa() -> None:
 
         @task(task_id=f"show_{key}")
         def show(result: dict[str, Any], name: str = key) -> None:
-            print(f"{name}: about {result['estimated_size']} profiles; first members:")
-            for member in result["members"]:
-                print(f"  {member}")
+            # Members are personal data: they stay in XCom; the log shows counts and profile ids only.
+            ids = [
+                next(iter(member), "?") if len(member) == 1 else member.get("objectId", "?")
+                for member in result["members"]
+            ]
+            print(
+                f"{name}: about {result['estimated_size']} profiles; {len(ids)} previewed: {', '.join(ids)}"
+            )
 
         show(preview.output)
 

@@ -1,5 +1,8 @@
-"""The bad-input catalogue: each row is something a DAG author or AEP can get wrong, the typed error it
-must produce and the words of its message. Rows that are caught locally must not send any request."""
+"""The bad-input catalogue: each row is something a DAG author can get wrong, the typed error it must
+produce and the words of its message, and proof that no request left: every row runs the whole path that
+WOULD call the emulator if the input got through (a connection row then lists schedules, an operator row
+then executes the task), so "no request" is a real check. Answers from a misbehaving server are rows of
+their own, served over real HTTP, each sent exactly once."""
 
 from __future__ import annotations
 
@@ -14,20 +17,19 @@ from airflow.sdk import Connection
 from airflow_provider_segmentation import pql
 from airflow_provider_segmentation.client import (
     AEPConfigurationError,
+    AEPRateLimitError,
     AEPServerError,
     AEPValidationError,
+    ClientConfig,
+    RetrySettings,
     SegmentationClient,
 )
-from airflow_provider_segmentation.client.errors import error_from_response
-from airflow_provider_segmentation.client.http import HttpResponse
-from airflow_provider_segmentation.client.operations import decode, to_model
 from airflow_provider_segmentation.emulator.settings import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_ORG_ID,
 )
 from airflow_provider_segmentation.hooks.segmentation import config_from_connection
-from airflow_provider_segmentation.models import SegmentJob
 from airflow_provider_segmentation.operators.export_jobs import AEPExportAudienceOperator
 from airflow_provider_segmentation.operators.pql import AEPConvertPQLOperator
 from airflow_provider_segmentation.operators.previews import (
@@ -37,13 +39,12 @@ from airflow_provider_segmentation.operators.previews import (
 from airflow_provider_segmentation.operators.schedules import AEPUpdateScheduleOperator
 from airflow_provider_segmentation.operators.segment_definitions import AEPUpsertSegmentDefinitionOperator
 from airflow_provider_segmentation.operators.segment_jobs import AEPRunSegmentJobOperator
+from airflow_provider_segmentation.sensors.segmentation import AEPSegmentJobSensor
 from tests.client.conftest import make_config
+from tests.operators.conftest import make_context
+from tests.scripted_server import Answer, ScriptedServer
 
-GOOD_EXTRA = {
-    "ims_org_id": DEFAULT_ORG_ID,
-    "ims_host": "http://127.0.0.1:1",
-    "platform_host": "http://127.0.0.1:1",
-}
+GOOD_EXTRA = {"ims_org_id": DEFAULT_ORG_ID}
 
 
 def connection(**changes: Any) -> Callable[[Any], Any]:
@@ -64,27 +65,54 @@ def connection(**changes: Any) -> Callable[[Any], Any]:
             fields["extra"].pop(key)
         else:
             fields["extra"][key] = value
-    extra = fields["extra"] if isinstance(fields["extra"], str) else json.dumps(fields["extra"])
-    conn = Connection(
-        conn_id="aep_default",
-        conn_type="adobe_experience_platform",
-        login=fields["login"],
-        password=fields["password"],
-        schema=fields["schema"],
-        extra=extra,
-    )
-    return lambda _client: config_from_connection(conn)
+
+    def call(client: SegmentationClient) -> Any:
+        extra = fields["extra"]
+        if isinstance(extra, dict):  # hosts default to the emulator, so a miss would reach it
+            extra = json.dumps(
+                {"ims_host": client.config.ims_host, "platform_host": client.config.platform_host, **extra}
+            )
+        conn = Connection(
+            conn_id="aep_default",
+            conn_type="adobe_experience_platform",
+            login=fields["login"],
+            password=fields["password"],
+            schema=fields["schema"],
+            extra=extra,
+        )
+        return list(SegmentationClient(config_from_connection(conn)).list_schedules())
+
+    return call
 
 
-def server(status: int, body: bytes, content_type: str = "application/json") -> Callable[[Any], Any]:
-    def raise_it(_client: Any) -> None:
-        raise error_from_response(status, body, content_type=content_type, request_id="req-1")
+def config(**overrides: Any) -> Callable[[Any], Any]:
+    """A client built with these settings, then one call: a miss would reach the emulator."""
 
-    return raise_it
+    def call(client: SegmentationClient) -> Any:
+        values = {
+            "client_id": client.config.client_id,
+            "client_secret": client.config.secret,
+            "org_id": client.config.org_id,
+            "sandbox": "prod",
+            "ims_host": client.config.ims_host,
+            "platform_host": client.config.platform_host,
+            **overrides,
+        }
+        return list(SegmentationClient(ClientConfig(**values)).list_schedules())
+
+    return call
 
 
-def op(factory: Callable[[], Any]) -> Callable[[Any], Any]:
-    return lambda _client: factory()
+def op(factory: Callable[[], Any], rendered: dict[str, Any] | None = None) -> Callable[[Any], Any]:
+    """Build the operator, set what templating would have rendered, then execute it for real."""
+
+    def call(_client: Any) -> Any:
+        operator = factory()
+        for name, value in (rendered or {}).items():
+            setattr(operator, name, value)
+        return operator.execute(make_context())
+
+    return call
 
 
 CATALOGUE: list[tuple[str, Callable[[Any], Any], type[Exception], str]] = [
@@ -225,13 +253,13 @@ CATALOGUE: list[tuple[str, Callable[[Any], Any], type[Exception], str]] = [
         "zero poll interval",
         op(lambda: AEPRunSegmentJobOperator(task_id="t", segment_ids=["a"], poll_interval=0)),
         AEPValidationError,
-        "poll_interval must be a positive",
+        "poll_interval must be a finite number of seconds above zero",
     ),
     (
         "negative timeout",
         op(lambda: AEPRunSegmentJobOperator(task_id="t", segment_ids=["a"], timeout=-1)),
         AEPValidationError,
-        "timeout must be a positive",
+        "timeout must be a finite number of seconds above zero",
     ),
     (
         "unknown if_exists",
@@ -273,7 +301,7 @@ CATALOGUE: list[tuple[str, Callable[[Any], Any], type[Exception], str]] = [
         "no preview members",
         op(lambda: AEPPreviewAudienceOperator(task_id="t", expression="a = 1", max_members=0)),
         AEPValidationError,
-        "max_members must be at least 1",
+        "max_members must be a whole number from 1 to 1000",
     ),
     (
         "unknown target format",
@@ -292,6 +320,112 @@ CATALOGUE: list[tuple[str, Callable[[Any], Any], type[Exception], str]] = [
         op(lambda: AEPRunSegmentJobOperator(task_id="t")),
         AEPValidationError,
         "exactly one of segment_ids and segment_names",
+    ),
+    # hostile or mistaken header values and hosts (caught before any request)
+    ("sandbox with a newline", config(sandbox="prod\n"), AEPConfigurationError, "lowercase name"),
+    (
+        "org id with CR/LF",
+        connection(ims_org_id="ORG@AdobeOrg\r\nX-Evil: 1"),
+        AEPConfigurationError,
+        "control character",
+    ),
+    ("client id with a newline", connection(login="client\nid"), AEPConfigurationError, "control character"),
+    (
+        "plain http to a remote host",
+        connection(platform_host="http://platform.example.com"),
+        AEPConfigurationError,
+        "cleartext",
+    ),
+    (
+        "credentials in the host",
+        connection(ims_host="https://u:p@ims-na1.adobelogin.com"),
+        AEPConfigurationError,
+        "user name or password",
+    ),
+    ("connect timeout of zero", config(connect_timeout=0), AEPValidationError, "connect_timeout must be"),
+    ("read timeout NaN", config(read_timeout=float("nan")), AEPValidationError, "read_timeout must be"),
+    (
+        "page size 0",
+        lambda c: list(c.list_segment_jobs(limit=0)),
+        AEPValidationError,
+        "limit 0 is out of range",
+    ),
+    (
+        "page size -1",
+        lambda c: list(c.list_schedules(limit=-1)),
+        AEPValidationError,
+        "limit -1 is out of range",
+    ),
+    (
+        "page size 1e9",
+        lambda c: list(c.list_segment_definitions(limit=10**9)),
+        AEPValidationError,
+        "1 to 1000",
+    ),
+    ("page size as text", lambda c: list(c.list_export_jobs(limit="10")), AEPValidationError, "limit '10'"),
+    # operator arguments, checked at construction (or after templating), before any request
+    (
+        "empty sandbox",
+        op(lambda: AEPRunSegmentJobOperator(task_id="t", segment_ids=["a"], sandbox="")),
+        AEPConfigurationError,
+        "sandbox is empty",
+    ),
+    (
+        "sandbox template rendered empty",
+        op(
+            lambda: AEPRunSegmentJobOperator(task_id="t", segment_ids=["a"], sandbox="{{ params.s }}"),
+            rendered={"sandbox": ""},
+        ),
+        AEPConfigurationError,
+        "sandbox is empty",
+    ),
+    (
+        "NaN poll interval",
+        op(lambda: AEPRunSegmentJobOperator(task_id="t", segment_ids=["a"], poll_interval=float("nan"))),
+        AEPValidationError,
+        "poll_interval must be a finite number",
+    ),
+    (
+        "infinite timeout",
+        op(lambda: AEPRunSegmentJobOperator(task_id="t", segment_ids=["a"], timeout=float("inf"))),
+        AEPValidationError,
+        "timeout must be a finite number",
+    ),
+    (
+        "poll interval as text",
+        op(lambda: AEPRunSegmentJobOperator(task_id="t", segment_ids=["a"], poll_interval="5")),
+        AEPValidationError,
+        "poll_interval must be a finite number",
+    ),
+    (
+        "deferrable sensor poking every 0 s",
+        op(lambda: AEPSegmentJobSensor(task_id="t", job_id="j", deferrable=True, poke_interval=0)),
+        AEPValidationError,
+        "poke_interval must be a finite number",
+    ),
+    (
+        "negative min_size",
+        op(lambda: AEPEstimateAudienceOperator(task_id="t", expression="a = 1", min_size=-5)),
+        AEPValidationError,
+        "min_size must be a whole number",
+    ),
+    (
+        "max_size as text",
+        op(lambda: AEPEstimateAudienceOperator(task_id="t", expression="a = 1", max_size="100")),
+        AEPValidationError,
+        "max_size must be a whole number",
+    ),
+    (
+        "empty segment_ids on the operator",
+        op(lambda: AEPRunSegmentJobOperator(task_id="t", segment_ids=[])),
+        AEPValidationError,
+        "segment_ids is empty",
+    ),
+    (
+        "export into an empty dataset",
+        op(lambda: AEPExportAudienceOperator(task_id="t", segment_ids=["a"], dataset_id=" ")),
+        AEPValidationError,
+        "dataset_id ' ' is empty",
     ),
     # PQL
     (
@@ -313,45 +447,118 @@ CATALOGUE: list[tuple[str, Callable[[Any], Any], type[Exception], str]] = [
         pql.PQLError,
         "unknown pql/json",
     ),
-    # answers from the server that are not what AEP documents
+]
+
+# Answers a misbehaving server (or IMS) can give: served over real HTTP, each request sent once.
+GATEWAY_502 = b"<html><title>502 Bad Gateway</title></html>"
+BAD_ANSWERS: list[tuple[str, str, Answer, type[Exception], str]] = [
     (
         "HTML gateway page",
-        server(502, b"<html><title>502 Bad Gateway</title></html>", "text/html"),
+        "platform",
+        Answer(502, GATEWAY_502, {"Content-Type": "text/html"}),
         AEPServerError,
         "an HTML page (502 Bad Gateway) instead of JSON",
     ),
     (
         "truncated JSON error",
-        server(500, b'{"errors": {"500": [{"code": "UPAPI'),
+        "platform",
+        Answer(500, b'{"errors": {"500": [{"code": "UPAPI'),
         AEPServerError,
         "a body that is not valid JSON",
     ),
-    ("empty 503", server(503, b""), AEPServerError, "no details"),
+    ("empty 503", "platform", Answer(503, b""), AEPServerError, "no details"),
     (
         "truncated JSON on a 200",
-        lambda c: decode(HttpResponse(200, {}, b'{"id": "x", "sta')),
+        "platform",
+        Answer(200, b'{"id": "x", "sta'),
         AEPServerError,
         "body that is not JSON",
     ),
     (
         "job without id",
-        lambda c: to_model(SegmentJob, {"status": "SUCCEEDED"}),
+        "platform",
+        Answer(200, b'{"status": "SUCCEEDED"}'),
         AEPServerError,
         "SegmentJob this package cannot read",
+    ),
+    (
+        "problem body with a placeholder type",
+        "platform",
+        Answer(503, b'{"type": "/placeholder/type/uri", "title": "x", "detail": "Emulated fault"}'),
+        AEPServerError,
+        "AEP answered HTTP 503: Emulated fault (HTTP 503, x-request-id",
+    ),
+    (
+        "IMS token that expires at once",
+        "ims",
+        Answer(200, b'{"access_token": "eyJabc", "expires_in": 0}'),
+        AEPServerError,
+        "expires_in=0, which is not a positive number",
+    ),
+    (
+        "IMS token with a negative lifetime",
+        "ims",
+        Answer(200, b'{"access_token": "eyJabc", "expires_in": -5}'),
+        AEPServerError,
+        "expires_in=-5",
+    ),
+    (
+        "IMS empty token",
+        "ims",
+        Answer(200, b'{"access_token": "", "expires_in": 3600}'),
+        AEPServerError,
+        "empty or malformed access_token",
+    ),
+    (
+        "IMS 503",
+        "ims",
+        Answer(503, b'{"error": "temporarily_unavailable"}'),
+        AEPServerError,
+        "IMS answered HTTP 503",
     ),
 ]
 
 
 @pytest.mark.parametrize(("case", "call", "error", "words"), CATALOGUE, ids=[row[0] for row in CATALOGUE])
-def test_bad_input_fails_clearly(
-    emulator, emulator_admin, case: str, call: Callable[[Any], Any], error: type[Exception], words: str
+def test_bad_input_fails_clearly_before_any_request(
+    aep_conn,
+    emulator,
+    emulator_admin,
+    case: str,
+    call: Callable[[Any], Any],
+    error: type[Exception],
+    words: str,
 ) -> None:
     client = SegmentationClient(make_config(emulator))
     with pytest.raises(error) as excinfo:
         call(client)
     assert words in str(excinfo.value), f"{case}: {excinfo.value}"
-    assert emulator_admin.requests() == []
+    assert emulator_admin.requests() == [], f"{case}: a request left although the input was bad"
 
 
-def test_the_catalogue_has_at_least_forty_rows() -> None:
-    assert len(CATALOGUE) >= 40
+@pytest.mark.parametrize(
+    ("case", "side", "answer", "error", "words"), BAD_ANSWERS, ids=[row[0] for row in BAD_ANSWERS]
+)
+def test_a_bad_answer_fails_clearly(
+    emulator, emulator_admin, case: str, side: str, answer: Answer, error: type[Exception], words: str
+) -> None:
+    with ScriptedServer(lambda _seen: answer) as server:
+        hosts = {"ims_host": server.url} if side == "ims" else {"platform_host": server.url}
+        client = SegmentationClient(make_config(emulator, retry=RetrySettings(max_attempts=1), **hosts))
+        with pytest.raises(error) as excinfo:
+            client.get_segment_job("job-1")
+    assert words in str(excinfo.value), f"{case}: {excinfo.value}"
+    assert len(server.seen) == 1
+
+
+def test_a_retry_after_beyond_the_budget_says_why_it_gave_up(emulator, emulator_admin) -> None:
+    answer = Answer(
+        429, b'{"error_code": "429050", "message": "Too many requests"}', {"Retry-After": "100000"}
+    )
+    with ScriptedServer(lambda _seen: answer) as server:
+        client = SegmentationClient(make_config(emulator, platform_host=server.url), sleep=lambda _s: None)
+        with pytest.raises(
+            AEPRateLimitError, match=r"retry after 100000 s \(Retry-After\), beyond the retry budget"
+        ):
+            client.get_segment_job("job-1")
+    assert len(server.seen) == 1

@@ -111,7 +111,8 @@ def validate_sandbox(sandbox: str | None, *, field_name: str = "sandbox") -> str
     """Return the sandbox name if AEP would accept it in ``x-sandbox-name``, else raise."""
     if sandbox is None or not str(sandbox).strip():
         raise AEPConfigurationError(
-            f"{field_name} is empty: set it to the lowercase name of your AEP sandbox, e.g. 'prod'",
+            f"{field_name} is empty (a template that rendered to nothing?): set it to the lowercase name "
+            "of your AEP sandbox, e.g. 'prod', or leave it unset (None) to use the connection's",
             field=field_name,
         )
     if not isinstance(sandbox, str) or not _SANDBOX_NAME.fullmatch(sandbox):
@@ -173,6 +174,8 @@ class ClientConfig:
     platform_host: str = DEFAULT_PLATFORM_HOST
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
+    call_timeout: float = 120.0  # the whole of one HTTP exchange, however slowly the answer trickles in
+    max_response_bytes: int = 32 * 1024 * 1024  # a bigger answer is refused while it streams in
     retry: RetrySettings = field(default_factory=RetrySettings)
 
     def __post_init__(self) -> None:
@@ -199,8 +202,14 @@ class ClientConfig:
         if not self.scopes.strip():
             raise AEPConfigurationError(f"scopes is empty: use {DEFAULT_SCOPES!r}", field="scopes")
         validate_header_value(self.scopes, field_name="scopes")
-        for name in ("connect_timeout", "read_timeout"):
+        for name in ("connect_timeout", "read_timeout", "call_timeout"):
             positive_seconds(getattr(self, name), field_name=name)
+        cap = self.max_response_bytes
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+            raise AEPValidationError(
+                f"max_response_bytes must be a whole number of bytes above zero, got {cap!r}",
+                field="max_response_bytes",
+            )
 
     @property
     def secret(self) -> Secret:

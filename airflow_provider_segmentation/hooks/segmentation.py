@@ -63,6 +63,18 @@ def mask_secret(value: str) -> None:
     airflow_mask_secret(value)
 
 
+def is_template(value: Any) -> bool:
+    """A templated argument (Jinja text or an XCom reference) is checked after rendering, not before."""
+    return (isinstance(value, str) and "{{" in value) or hasattr(value, "resolve")
+
+
+def check_task_sandbox(sandbox: str | None) -> str | None:
+    """A task's ``sandbox`` argument: None (use the connection's), a template, or a valid name."""
+    if sandbox is None or is_template(sandbox):
+        return sandbox
+    return validate_sandbox(sandbox, field_name="sandbox")
+
+
 def config_from_connection(conn: Any, sandbox: str | None = None) -> ClientConfig:
     """Build a client config from an Airflow connection; a missing or bad field fails with the fix.
 

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from airflow.configuration import conf
 from airflow.sdk import BaseOperator
 
+from airflow_provider_segmentation.client.config import positive_seconds
 from airflow_provider_segmentation.client.errors import (
     AEPError,
     AEPJobFailedError,
@@ -25,7 +26,7 @@ from airflow_provider_segmentation.client.errors import (
     AEPValidationError,
 )
 from airflow_provider_segmentation.client.waiting import Outcome, job_outcome, status_of
-from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
+from airflow_provider_segmentation.hooks.segmentation import SegmentationHook, check_task_sandbox
 from airflow_provider_segmentation.links import push_link, ui_url
 from airflow_provider_segmentation.models import Estimate, EventStatus, ExportJob, SegmentJob
 from airflow_provider_segmentation.triggers.segmentation import (
@@ -37,12 +38,6 @@ from airflow_provider_segmentation.triggers.segmentation import (
 Job = TypeVar("Job", SegmentJob, ExportJob, Estimate)
 
 
-def check_positive(value: float, name: str) -> float:
-    if value is None or value <= 0:
-        raise AEPValidationError(f"{name} must be a positive number of seconds, got {value!r}", field=name)
-    return value
-
-
 class AEPBaseOperator(BaseOperator):
     """Connection and sandbox handling shared by every operator of this provider."""
 
@@ -51,11 +46,11 @@ class AEPBaseOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.aep_conn_id = aep_conn_id
-        self.sandbox = sandbox
+        self.sandbox = check_task_sandbox(sandbox)
 
     @cached_property
     def hook(self) -> SegmentationHook:
-        return SegmentationHook(aep_conn_id=self.aep_conn_id, sandbox=self.sandbox or None)
+        return SegmentationHook(aep_conn_id=self.aep_conn_id, sandbox=self.sandbox)
 
 
 class AEPJobOperator(AEPBaseOperator, Generic[Job]):
@@ -78,8 +73,8 @@ class AEPJobOperator(AEPBaseOperator, Generic[Job]):
         super().__init__(**kwargs)
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poll_interval = check_positive(poll_interval, "poll_interval")
-        self.timeout = check_positive(timeout, "timeout")
+        self.poll_interval = positive_seconds(poll_interval, field_name="poll_interval")
+        self.timeout = positive_seconds(timeout, field_name="timeout")
         self.cancel_on_kill = cancel_on_kill
         self.job_id: str | None = None
 
@@ -196,7 +191,7 @@ class AEPJobOperator(AEPBaseOperator, Generic[Job]):
             kind=self.job_kind,
             job_id=self.job_id,
             aep_conn_id=self.aep_conn_id,
-            sandbox=self.sandbox or None,
+            sandbox=self.sandbox,
             poll_interval=self.poll_interval,
             deadline=deadline,
             cancel_on_kill=self.cancel_on_kill,

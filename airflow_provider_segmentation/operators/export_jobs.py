@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow_provider_segmentation.client.errors import AEPValidationError
 from airflow_provider_segmentation.client.operations import validate_ids
+from airflow_provider_segmentation.hooks.segmentation import is_template
 from airflow_provider_segmentation.links import AEPExportJobLink
 from airflow_provider_segmentation.models import ExportJob
 from airflow_provider_segmentation.operators.base import AEPJobOperator
@@ -51,6 +52,13 @@ class AEPExportAudienceOperator(AEPJobOperator[ExportJob]):
         if not status or unknown:
             raise AEPValidationError(
                 f"status {list(status)!r} must be a non-empty subset of {MEMBER_STATUSES}", field="status"
+            )
+        if not is_template(segment_ids):
+            validate_ids(segment_ids, field_name="segment_ids")
+        if not is_template(dataset_id) and (not isinstance(dataset_id, str) or not dataset_id.strip()):
+            raise AEPValidationError(
+                f"dataset_id {dataset_id!r} is empty: pass the id of a dataset on the Profile union schema",
+                field="dataset_id",
             )
         self.segment_ids = segment_ids
         self.dataset_id = dataset_id

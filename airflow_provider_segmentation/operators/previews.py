@@ -57,6 +57,12 @@ class AEPEstimateAudienceOperator(_PreviewOperator):
 
     def __init__(self, *, min_size: int | None = None, max_size: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        for name, value in (("min_size", min_size), ("max_size", max_size)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise AEPValidationError(
+                    f"{name} must be a whole number of profiles (0 or more) or None, got {value!r}",
+                    field=name,
+                )
         if min_size is not None and max_size is not None and min_size > max_size:
             raise AEPValidationError(
                 f"min_size {min_size} is greater than max_size {max_size}", field="min_size"
@@ -92,16 +98,25 @@ class AEPPreviewAudienceOperator(_PreviewOperator):
 
     def __init__(self, *, max_members: int = 20, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if max_members < 1:
-            raise AEPValidationError("max_members must be at least 1", field="max_members")
+        if isinstance(max_members, bool) or not isinstance(max_members, int) or not 1 <= max_members <= 1000:
+            raise AEPValidationError(
+                f"max_members must be a whole number from 1 to 1000, got {max_members!r}", field="max_members"
+            )
         self.max_members = max_members
 
     def summarize(self, job: Estimate) -> dict[str, Any]:
         return {"preview_id": self.job_id, "estimated_size": job.estimated_size, "members": []}
 
     def finish(self, context: Any, job: Estimate) -> dict[str, Any]:
+        """Members go to XCom only (they are personal data); the log says how many, never who."""
         assert self.job_id is not None
         page = self.hook.get_preview(self.job_id, limit=self.max_members)
         members = page.results[: self.max_members]
         self._cleanup()
+        self.log.info(
+            "Preview %s: %d member profiles returned to XCom (estimated audience %s)",
+            self.job_id,
+            len(members),
+            job.estimated_size,
+        )
         return {"preview_id": self.job_id, "estimated_size": job.estimated_size, "members": members}

@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow_provider_segmentation.client.errors import AEPValidationError
 from airflow_provider_segmentation.client.operations import validate_ids
+from airflow_provider_segmentation.hooks.segmentation import is_template
 from airflow_provider_segmentation.links import AEPSegmentJobLink
 from airflow_provider_segmentation.models import SegmentJob
 from airflow_provider_segmentation.operators.base import AEPBaseOperator, AEPJobOperator, resolve_ids
@@ -61,6 +62,9 @@ class AEPRunSegmentJobOperator(AEPJobOperator[SegmentJob]):
         super().__init__(**kwargs)
         if (segment_ids is None) == (segment_names is None):
             raise AEPValidationError("pass exactly one of segment_ids and segment_names", field="segment_ids")
+        for name, value in (("segment_ids", segment_ids), ("segment_names", segment_names)):
+            if value is not None and not is_template(value):
+                validate_ids(value, field_name=name)
         self.segment_ids = segment_ids
         self.segment_names = segment_names
 

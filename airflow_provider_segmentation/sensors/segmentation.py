@@ -15,9 +15,10 @@ from typing import Any
 from airflow.configuration import conf
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_provider_segmentation.client.config import positive_seconds
 from airflow_provider_segmentation.client.errors import AEPValidationError
 from airflow_provider_segmentation.client.waiting import Outcome, first_run_since, job_outcome, status_of
-from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
+from airflow_provider_segmentation.hooks.segmentation import SegmentationHook, check_task_sandbox
 from airflow_provider_segmentation.models import ExportJob
 from airflow_provider_segmentation.operators.segment_jobs import segment_job_summary
 from airflow_provider_segmentation.triggers.segmentation import (
@@ -40,12 +41,14 @@ class _AEPSensor(BaseSensorOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.aep_conn_id = aep_conn_id
-        self.sandbox = sandbox
+        self.sandbox = check_task_sandbox(sandbox)
         self.deferrable = deferrable
+        # every poke (or trigger poll) is a GET to AEP: zero would spin
+        positive_seconds(float(self.poke_interval), field_name="poke_interval")
 
     @cached_property
     def hook(self) -> SegmentationHook:
-        return SegmentationHook(aep_conn_id=self.aep_conn_id, sandbox=self.sandbox or None)
+        return SegmentationHook(aep_conn_id=self.aep_conn_id, sandbox=self.sandbox)
 
     def watched_id(self, context: Any) -> str:
         raise NotImplementedError
@@ -65,7 +68,7 @@ class _AEPSensor(BaseSensorOperator):
                 kind=self.kind,
                 job_id=self.watched_id(context),
                 aep_conn_id=self.aep_conn_id,
-                sandbox=self.sandbox or None,
+                sandbox=self.sandbox,
                 poll_interval=float(self.poke_interval),
                 deadline=time.time() + timeout,
                 cancel_on_kill=False,

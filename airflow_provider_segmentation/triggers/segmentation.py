@@ -22,7 +22,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_segmentation.client.config import RetrySettings
+from airflow_provider_segmentation.client.config import RetrySettings, positive_seconds
 from airflow_provider_segmentation.client.errors import (
     AEPAuthError,
     AEPConnectionError,
@@ -84,7 +84,7 @@ class AEPJobTrigger(BaseTrigger):
         self.job_id = str(job_id)
         self.aep_conn_id = aep_conn_id
         self.sandbox = sandbox
-        self.poll_interval = poll_interval
+        self.poll_interval = positive_seconds(poll_interval, field_name="poll_interval")
         self.deadline = deadline
         self.poll_error_budget = poll_error_budget
         self.cancel_on_kill = cancel_on_kill

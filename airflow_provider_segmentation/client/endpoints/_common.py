@@ -37,3 +37,19 @@ def _ids_body(ids: Iterable[str], field_name: str, maximum: int) -> bytes:
         {"ids": [{"id": i} for i in validate_ids(ids, field_name=field_name, maximum=maximum)]},
         field_name=field_name,
     )
+
+
+MAX_PAGE_SIZE = 1000  # no maximum is documented; AEP's own defaults are 100 and (previews) 1000
+
+
+def page_size(limit: Any, *, maximum: int = MAX_PAGE_SIZE) -> int | None:
+    """A page size AEP can honour: a whole number from 1 to ``maximum`` (None keeps AEP's default)."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= maximum:
+        raise AEPValidationError(
+            f"limit {limit!r} is out of range: pass a whole number from 1 to {maximum} (items per page; "
+            "every page is fetched as you iterate)",
+            field="limit",
+        )
+    return limit

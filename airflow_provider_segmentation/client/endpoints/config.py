@@ -11,6 +11,7 @@ from airflow_provider_segmentation.client.endpoints._common import (
     SEARCH_HEADERS,
     _ids_body,
     _mapping,
+    page_size,
 )
 from airflow_provider_segmentation.client.errors import AEPValidationError
 from airflow_provider_segmentation.client.operations import (
@@ -44,7 +45,7 @@ def list_schedules(*, limit: int = 100) -> Operation[Page[Schedule]]:
         "GET",
         "/config/schedules",
         parse_page(Schedule, by_page_next, "children"),
-        params=query(start=0, limit=limit),
+        params=query(start=0, limit=page_size(limit)),
     )
 
 
@@ -133,7 +134,12 @@ def list_audiences(
     entity_type: str | None = None,
 ) -> Operation[Page[Audience]]:
     params = query(
-        start=0, limit=limit, sort=sort, name=name, property=property_filter, entityType=entity_type
+        start=0,
+        limit=page_size(limit),
+        sort=sort,
+        name=name,
+        property=property_filter,
+        entityType=entity_type,
     )
     return Operation(
         "listAudiences", "GET", "/audiences", parse_page(Audience, by_page_next, "children"), params=params
@@ -230,10 +236,13 @@ def search_entities(
     limit: int = 50,
     schema_class: str = "_xdm.context.segmentdefinition",
 ) -> Operation[Page[SearchEntity]]:
-    if not 1 <= limit <= 50:
-        raise AEPValidationError(f"limit {limit} is out of range: AEP allows 1 to 50", field="limit")
     params = query(
-        schemaClass=schema_class, namespace=namespace, s=query_text, entityId=entity_id, limit=limit, page=0
+        schemaClass=schema_class,
+        namespace=namespace,
+        s=query_text,
+        entityId=entity_id,
+        limit=page_size(limit, maximum=50),
+        page=0,
     )
     return Operation(
         "listFullTextIndexedObjects",

@@ -9,6 +9,7 @@ from airflow_provider_segmentation.client.endpoints._common import (
     EXPORT_JOB_LIST_STATUSES,
     PROFILE_SCHEMA,
     _mapping,
+    page_size,
 )
 from airflow_provider_segmentation.client.errors import AEPValidationError
 from airflow_provider_segmentation.client.operations import (
@@ -42,7 +43,7 @@ def list_export_jobs(*, status: str | None = None, limit: int = 100) -> Operatio
         "GET",
         "/export/jobs",
         parse_page(ExportJob, by_offset_link, "records"),
-        params=query(limit=limit, status=status),
+        params=query(limit=page_size(limit), status=status),
     )
 
 
@@ -120,7 +121,7 @@ def get_preview(
         "GET",
         f"/preview/{segment(preview_id, field_name='preview_id')}",
         parse_model(PreviewResults),
-        params=query(offset=offset, limit=limit),
+        params=query(offset=offset, limit=page_size(limit)),
     )
 
 
@@ -130,7 +131,7 @@ def preview_result_pages(preview_id: str, *, limit: int = 1000) -> Operation[Pag
         "GET",
         f"/preview/{segment(preview_id, field_name='preview_id')}",
         parse_page(PreviewResultsRow, by_offset_link, "results"),
-        params=query(offset=0, limit=limit),
+        params=query(offset=0, limit=page_size(limit)),
     )
 
 

@@ -11,6 +11,7 @@ from airflow_provider_segmentation.client.endpoints._common import (
     SEGMENT_JOB_STATUSES,
     _ids_body,
     _mapping,
+    page_size,
 )
 from airflow_provider_segmentation.client.errors import AEPValidationError
 from airflow_provider_segmentation.client.operations import (
@@ -42,7 +43,7 @@ def list_segment_definitions(
     *, limit: int = 100, sort: str | None = None, streaming: bool | None = None, edge: bool | None = None
 ) -> Operation[Page[SegmentDefinition]]:
     params = query(
-        limit=limit,
+        limit=page_size(limit),
         page=0,
         sort=sort,
         evaluationInfo__continuous__enabled=streaming,
@@ -152,7 +153,12 @@ def list_segment_jobs(
 ) -> Operation[Page[SegmentJob]]:
     status = validate_choice(status, SEGMENT_JOB_STATUSES, field_name="status")
     params = query(
-        start=0, limit=limit, status=status, sort=sort, property=property_filter, snapshot__name=snapshot_name
+        start=0,
+        limit=page_size(limit),
+        status=status,
+        sort=sort,
+        property=property_filter,
+        snapshot__name=snapshot_name,
     )
     return Operation(
         "listSegmentJobs",
