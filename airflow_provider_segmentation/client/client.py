@@ -136,7 +136,12 @@ class SegmentationClient(_ClientBase, SegmentationOperations):
         super().__init__(
             config, sandbox=sandbox, clock=clock, token_cache=token_cache, on_token=on_token, rng=rng
         )
-        self._transport = SyncTransport((config.connect_timeout, config.read_timeout), session)
+        self._transport = SyncTransport(
+            (config.connect_timeout, config.read_timeout),
+            session,
+            call_timeout=config.call_timeout,
+            max_response_bytes=config.max_response_bytes,
+        )
         self._sleep = sleep
 
     def execute(self, operation: Operation[T]) -> T:
@@ -192,7 +197,11 @@ class AsyncSegmentationClient(_ClientBase):
         super().__init__(
             config, sandbox=sandbox, clock=clock, token_cache=token_cache, on_token=on_token, rng=rng
         )
-        self._transport = AsyncTransport((config.connect_timeout, config.read_timeout))
+        self._transport = AsyncTransport(
+            (config.connect_timeout, config.read_timeout),
+            call_timeout=config.call_timeout,
+            max_response_bytes=config.max_response_bytes,
+        )
         self._sleep = sleep
 
     async def __aenter__(self) -> AsyncSegmentationClient:

@@ -2,18 +2,31 @@
 
 They only move bytes. Building requests, deciding on retries, mapping errors and parsing bodies are
 shared pure functions elsewhere, so the sync and async paths cannot drift apart.
+
+Both bound each exchange the same way: a total deadline (``call_timeout``: connect, send, headers and
+the whole body, however slowly it trickles in; the read timeout alone is per read) ends in a
+``TransportError``, and an answer above ``max_response_bytes`` (after decompression) is refused while it
+streams in, never read whole, with an ``AEPServerError`` that is not retried.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ssl
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import httpx
 import requests
 import urllib3.exceptions
+
+from airflow_provider_segmentation.client.errors import AEPServerError
+
+DEFAULT_CALL_TIMEOUT = 120.0
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,37 @@ class TransportError(Exception):
         self.sent = sent
 
 
+def _deadline_passed(request: HttpRequest, seconds: float) -> TransportError:
+    return TransportError(
+        f"no complete answer to {request.method} {request.url} within the total deadline of {seconds:g} s "
+        "(call_timeout): the server is too slow or trickles its answer",
+        sent=True,
+    )
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if count >= scale:
+            return f"{count // scale} {unit}" if count % scale == 0 else f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
+
+
+def _declared_length(value: str | None) -> int | None:
+    text = (value or "").strip()
+    return int(text) if text.isdigit() else None
+
+
+def _too_large(request: HttpRequest, status: int, cap: int, declared: int | None) -> AEPServerError:
+    announced = f" (it announced {declared} bytes)" if declared is not None else ""
+    return AEPServerError(
+        f"{request.method} {request.url}: the answer is larger than the {_size(cap)} cap "
+        f"(max_response_bytes){announced}, so it was refused while streaming in, without reading it "
+        "whole; ask for smaller pages (limit), or raise max_response_bytes if such answers are expected",
+        status=status,
+        request_id=request.request_id or None,
+    )
+
+
 def _never_connected(exc: BaseException) -> bool:
     """True when a ``requests`` error happened before a connection existed (nothing was sent)."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -83,13 +127,30 @@ def _never_connected(exc: BaseException) -> bool:
 
 
 class SyncTransport:
-    """Sends ``HttpRequest`` objects over one pooled ``requests.Session`` with TLS verification on."""
+    """Sends ``HttpRequest`` objects over one pooled ``requests.Session`` with TLS verification on.
 
-    def __init__(self, timeout: tuple[float, float], session: requests.Session | None = None) -> None:
+    The body is streamed: the clock is checked after every read (each read waits at most until the
+    deadline), and the bytes are counted as they arrive.
+    """
+
+    def __init__(
+        self,
+        timeout: tuple[float, float],
+        session: requests.Session | None = None,
+        *,
+        call_timeout: float = DEFAULT_CALL_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._timeout = timeout
         self._session = session or requests.Session()
+        self._call_timeout = call_timeout
+        self._cap = max_response_bytes
+        self._clock = clock
 
     def send(self, request: HttpRequest) -> HttpResponse:
+        deadline = self._clock() + self._call_timeout
+        connect, read = self._timeout
         try:
             response = self._session.request(
                 request.method,
@@ -97,17 +158,53 @@ class SyncTransport:
                 params=list(request.params),
                 headers=dict(request.headers),
                 data=request.body,
-                timeout=self._timeout,
+                timeout=(connect, min(read, self._call_timeout)),
                 allow_redirects=False,
                 verify=True,
+                stream=True,
             )
         except requests.exceptions.RequestException as exc:
+            if self._clock() >= deadline:
+                raise _deadline_passed(request, self._call_timeout) from None
             raise TransportError(
                 f"{type(exc).__name__} on {request.method} {request.url}", sent=not _never_connected(exc)
             ) from None
-        return HttpResponse(
-            response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
-        )
+        try:
+            body = self._read_body(request, response, deadline)
+        except BaseException:
+            response.close()  # drops the connection: the rest of the answer is never read
+            raise
+        return HttpResponse(response.status_code, {k.lower(): v for k, v in response.headers.items()}, body)
+
+    def _read_body(self, request: HttpRequest, response: requests.Response, deadline: float) -> bytes:
+        declared = _declared_length(response.headers.get("content-length"))
+        if declared is not None and declared > self._cap:
+            raise _too_large(request, response.status_code, self._cap, declared)
+        raw = response.raw
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise _deadline_passed(request, self._call_timeout)
+            if sock is not None:
+                sock.settimeout(min(self._timeout[1], remaining))  # urllib3 resets it on the next request
+            try:
+                chunk = raw.read1(min(_CHUNK, self._cap - size + 1), decode_content=True)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                if self._clock() >= deadline:
+                    raise _deadline_passed(request, self._call_timeout) from None
+                raise TransportError(
+                    f"{type(exc).__name__} while reading the answer to {request.method} {request.url}",
+                    sent=True,
+                ) from None
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > self._cap:
+                raise _too_large(request, response.status_code, self._cap, None)
+            chunks.append(chunk)
 
     def close(self) -> None:
         self._session.close()
@@ -121,25 +218,59 @@ def _shared_ssl_context() -> ssl.SSLContext:
 
 
 class AsyncTransport:
-    """Sends ``HttpRequest`` objects over one ``httpx.AsyncClient`` (close it with ``aclose``)."""
+    """Sends ``HttpRequest`` objects over one ``httpx.AsyncClient`` (close it with ``aclose``).
 
-    def __init__(self, timeout: tuple[float, float], client: httpx.AsyncClient | None = None) -> None:
+    The whole exchange runs under ``asyncio.wait_for`` (the total deadline); the body is streamed and
+    its bytes counted as they arrive.
+    """
+
+    def __init__(
+        self,
+        timeout: tuple[float, float],
+        client: httpx.AsyncClient | None = None,
+        *,
+        call_timeout: float = DEFAULT_CALL_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
         connect, read = timeout
         self._client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(read, connect=connect),
             verify=_shared_ssl_context(),
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
+        self._call_timeout = call_timeout
+        self._cap = max_response_bytes
 
     async def send(self, request: HttpRequest) -> HttpResponse:
         try:
-            response = await self._client.request(
+            return await asyncio.wait_for(self._exchange(request), self._call_timeout)
+        except asyncio.TimeoutError:
+            raise _deadline_passed(request, self._call_timeout) from None
+
+    async def _exchange(self, request: HttpRequest) -> HttpResponse:
+        try:
+            async with self._client.stream(
                 request.method,
                 request.url,
                 params=list(request.params),
                 headers=dict(request.headers),
                 content=request.body,
-            )
+            ) as response:
+                declared = _declared_length(response.headers.get("content-length"))
+                if declared is not None and declared > self._cap:
+                    raise _too_large(request, response.status_code, self._cap, declared)
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > self._cap:
+                        raise _too_large(request, response.status_code, self._cap, None)
+                    chunks.append(chunk)
+                return HttpResponse(
+                    response.status_code,
+                    {k.lower(): v for k, v in response.headers.items()},
+                    b"".join(chunks),
+                )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise TransportError(
                 f"{type(exc).__name__} on {request.method} {request.url}", sent=False
@@ -148,9 +279,6 @@ class AsyncTransport:
             raise TransportError(
                 f"{type(exc).__name__} on {request.method} {request.url}", sent=True
             ) from None
-        return HttpResponse(
-            response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
-        )
 
     async def aclose(self) -> None:
         await self._client.aclose()

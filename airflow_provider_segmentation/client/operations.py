@@ -3,12 +3,16 @@
 An ``Operation`` is data: method, path, query, JSON body (already encoded, so a payload that is not
 JSON fails before any HTTP call), whether it creates something, and a pure ``parse``. A ``Page`` is what
 a list operation parses into: its items and the ``Operation`` for the next page, following the
-endpoint's own pagination scheme.
+endpoint's own pagination scheme. The next page carries the ``PageTrail`` of the listing so far, and
+``follow`` refuses a next page that was already fetched or a page count that cannot be: the guard lives in
+``parse``, so the sync and async ``paginate`` loops share it without a copy.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
@@ -23,6 +27,15 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
 MAX_SEGMENTS_PER_JOB = 1500
+Query = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class PageTrail:
+    """What one listing has fetched so far: the query of each page, and a digest of each page's items."""
+
+    queries: tuple[Query, ...] = ()
+    digests: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,7 @@ class Operation(Generic[T]):
     body: bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     creates: bool = False
+    trail: PageTrail | None = field(default=None, repr=False, compare=False)
 
     def with_params(self, **updates: Any) -> Operation[T]:
         """A copy whose query has ``updates`` set (``None`` removes a parameter)."""
@@ -54,11 +68,60 @@ class Page(Generic[T]):
     next: Operation[Page[T]] | None = None
 
 
-def segment(value: str, *, field_name: str) -> str:
-    """One URL path segment; ids are opaque (preview ids are base64 with ``=``)."""
-    if not isinstance(value, str | int) or not str(value).strip():
-        raise AEPValidationError(f"{field_name} is empty: pass the id AEP returned", field=field_name)
-    return quote(str(value), safe="")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_URL_CHARACTERS = ("/", "\\", "?", "#")
+
+
+def check_id(value: Any, *, field_name: str, label: str | None = None) -> str:
+    """One id as text, or an ``AEPValidationError`` on ``field_name`` that says what is wrong and the fix.
+
+    Ids are opaque (preview ids are base64 with ``=`` and ``+``; export job ids are integers), but an id
+    never is ``.`` or ``..``, never holds ``/ \\ ? #`` or a control character, and never has surrounding
+    whitespace: such a value is a mistake that, once in a URL, would address another endpoint.
+    ``label`` names the value in the message (``segment_ids[2]``); it defaults to ``field_name``.
+    """
+    name = label or field_name
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise AEPValidationError(
+            f"{name} must be an id (a string, or an integer for export jobs), got {type(value).__name__} "
+            f"{shown}: pass the id exactly as AEP returned it",
+            field=field_name,
+        )
+    text = str(value)
+    if not text.strip():
+        raise AEPValidationError(f"{name} is empty (a blank id): pass the id AEP returned", field=field_name)
+    if _CONTROL.search(text.strip()):
+        raise AEPValidationError(
+            f"{name} {text!r} contains a control character (a newline?): pass the id exactly as AEP "
+            "returned it",
+            field=field_name,
+        )
+    if text != text.strip():
+        raise AEPValidationError(
+            f"{name} {text!r} has surrounding whitespace: remove it (use {text.strip()!r})",
+            field=field_name,
+        )
+    if text in (".", ".."):
+        raise AEPValidationError(
+            f"{name} {text!r} is not an id: in a URL '.' and '..' are path steps that address another "
+            "endpoint (/segment/jobs/. is /segment/jobs/); pass the id AEP returned",
+            field=field_name,
+        )
+    for character in _URL_CHARACTERS:
+        if character in text:
+            raise AEPValidationError(
+                f"{name} {text!r} contains {character!r}, which no AEP id holds (in a URL it would change "
+                "the path or the query): pass the id exactly as AEP returned it",
+                field=field_name,
+            )
+    return text
+
+
+def segment(value: str | int, *, field_name: str) -> str:
+    """One URL path segment from an id checked by ``check_id``; ids are opaque, so it is percent-encoded."""
+    return quote(check_id(value, field_name=field_name), safe="")
 
 
 def query(**params: Any) -> tuple[tuple[str, str], ...]:
@@ -142,10 +205,10 @@ def parse_bulk(model: type[M]) -> Parser[dict[str, M]]:
 def validate_ids(
     ids: Iterable[str] | None, *, field_name: str, maximum: int = MAX_SEGMENTS_PER_JOB
 ) -> list[str]:
-    """A non-empty list of at most ``maximum`` non-blank ids, or a clear error naming the field."""
-    if ids is None or isinstance(ids, str | bytes):
+    """A non-empty list of at most ``maximum`` ids, each one as ``check_id`` wants, else a clear error."""
+    if ids is None or isinstance(ids, str | bytes | Mapping) or not isinstance(ids, Iterable):
         raise AEPValidationError(f"{field_name} must be a list of ids, e.g. ['<id>']", field=field_name)
-    values = [str(i).strip() for i in ids]
+    values = list(ids)
     if not values:
         raise AEPValidationError(f"{field_name} is empty: pass at least one id", field=field_name)
     if len(values) > maximum:
@@ -154,9 +217,10 @@ def validate_ids(
             "into several calls",
             field=field_name,
         )
-    if any(not v for v in values):
-        raise AEPValidationError(f"{field_name} contains a blank id", field=field_name)
-    return values
+    return [
+        check_id(value, field_name=field_name, label=f"{field_name}[{index}]")
+        for index, value in enumerate(values)
+    ]
 
 
 def validate_choice(value: str | None, choices: Sequence[str], *, field_name: str) -> str | None:
@@ -186,18 +250,109 @@ def _link_query(link: Any) -> dict[str, str]:
 
 
 NextPage = Callable[[Operation[Page[M]], Any], "Operation[Page[M]] | None"]
+_CURSORS = ("page", "start", "offset")
 
 
 def parse_page(model: type[M], next_page: NextPage[M], *keys: str) -> Parser[Page[M]]:
-    """The ``parse`` of a list operation: items under the first of ``keys``, then the next-page rule."""
+    """The ``parse`` of a list operation: items under the first of ``keys``, then the next-page rule,
+    checked by ``follow``."""
 
     def parse(response: HttpResponse, op: Operation[Page[M]]) -> Page[M]:
         data = decode(response) or {}
         raw = _items(data, *keys)
         following = next_page(op, data) if raw else None
+        following = follow(op, following, data, raw)
         return Page([to_model(model, item) for item in raw], following)
 
     return parse
+
+
+def follow(
+    op: Operation[Page[M]], following: Operation[Page[M]] | None, data: Any, raw: list[Any]
+) -> Operation[Page[M]] | None:
+    """The next page to fetch, carrying the listing's trail; or ``AEPServerError`` if it would never end.
+
+    Refused: a next page whose query was already fetched in this listing (a link to itself, a cycle of
+    pages), a page whose items repeat an earlier page's (the server ignores the cursor), and page counts
+    that cannot be (more pages than items, an empty page before the last, items past the last page).
+    """
+    trail = op.trail or PageTrail()
+    _check_page_counts(op, data, len(raw), first=not trail.queries)
+    if following is None:
+        return None
+    queries = (*trail.queries, _query_key(op.params))
+    position = len(queries)  # this page's place in the listing, from 1
+    target = _query_key(following.params)
+    if target in queries:
+        earlier = queries.index(target) + 1
+        raise AEPServerError(
+            f"{op.name}: the listing would never end: after page {position} ({_cursor(op.params)}), AEP "
+            f"names as next page {_cursor(following.params)}, which is page {earlier} of this listing, "
+            "already fetched; stopped instead of requesting it again (a pagination loop on the server)"
+        )
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+    if digest in trail.digests:
+        earlier = trail.digests.index(digest) + 1
+        raise AEPServerError(
+            f"{op.name}: the listing would never end: page {position} ({_cursor(op.params)}) returned the "
+            f"same items as page {earlier} ({_cursor(trail.queries[earlier - 1])}), so AEP ignores the "
+            "cursor; stopped instead of requesting more pages"
+        )
+    return replace(following, trail=PageTrail(queries, (*trail.digests, digest)))
+
+
+def _query_key(params: Query) -> Query:
+    return tuple(sorted(params))
+
+
+def _cursor(params: Query) -> str:
+    """The page cursor of a query, as a user would read it: ``start=20``, or ``the first page``."""
+    values = dict(params)
+    shown = [f"{key}={values[key]}" for key in _CURSORS if key in values]
+    return ", ".join(shown) if shown else "the first page"
+
+
+def _whole(value: Any) -> int | None:
+    """A count from an answer: a non-negative integer (or its digits), else ``None``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _check_page_counts(op: Operation[Page[M]], data: Any, count: int, *, first: bool) -> None:
+    """Refuse ``totalPages`` / ``totalCount`` that no listing can have, given this page and its number."""
+    if not isinstance(data, dict):
+        return
+    info = data.get("page") if isinstance(data.get("page"), dict) else data.get("_page")
+    if not isinstance(info, dict):
+        return
+    total_pages, total_count = _whole(info.get("totalPages")), _whole(info.get("totalCount"))
+    if total_pages is not None and total_count is not None and total_pages > max(1, total_count):
+        raise AEPServerError(
+            f"{op.name}: AEP reports {total_pages} pages for {total_count} items (totalPages "
+            f"{total_pages}, totalCount {total_count}), which no listing can have; stopped instead of "
+            "requesting pages that cannot exist"
+        )
+    params = dict(op.params)
+    index = _whole(params["page"]) if "page" in params else (0 if first else None)
+    if index is None or total_pages is None:
+        return
+    where = f"page={index}"
+    if count and index >= max(1, total_pages):
+        raise AEPServerError(
+            f"{op.name}: {where} returned items past the last page (totalPages {total_pages}, pages 0 to "
+            f"{max(1, total_pages) - 1}); the page count is impossible, so the listing was stopped"
+        )
+    if not count and index + 1 < total_pages:
+        raise AEPServerError(
+            f"{op.name}: {where} is empty, yet AEP reports totalPages {total_pages} (pages 0 to "
+            f"{total_pages - 1}); the page count is impossible, so the listing was stopped rather than "
+            "ending early or going on"
+        )
 
 
 def by_page_number(op: Operation[Page[M]], data: Any) -> Operation[Page[M]] | None:
@@ -205,7 +360,12 @@ def by_page_number(op: Operation[Page[M]], data: Any) -> Operation[Page[M]] | No
     info = data.get("page") or {}
     current = int(dict(op.params).get("page", 0))
     total = info.get("totalPages")
-    return op.with_params(page=current + 1) if total is not None and current + 1 < int(total) else None
+    if total is None:
+        return None
+    pages = _whole(total)
+    if pages is None:
+        raise AEPServerError(f"{op.name}: AEP answered totalPages {total!r}, which is not a page count")
+    return op.with_params(page=current + 1) if current + 1 < pages else None
 
 
 def by_links_next_or_start(op: Operation[Page[M]], data: Any) -> Operation[Page[M]] | None:
