@@ -43,6 +43,7 @@ from airflow_provider_segmentation.client.http import (
 )
 from airflow_provider_segmentation.client.operations import Operation, Page
 from airflow_provider_segmentation.client.operations_api import SegmentationOperations
+from airflow_provider_segmentation.client.reconcile import adopt, claiming, reconciler_for
 from airflow_provider_segmentation.models import (
     Estimate,
     ExportJob,
@@ -80,14 +81,21 @@ class _ClientBase:
         return f"{type(self).__name__}(client_id={self.config.client_id!r}, sandbox={self.sandbox!r})"
 
     def _operation_flow(self, op: Operation[T]) -> CallFlow:
-        return call_flow(
+        reconciler = reconciler_for(op) if op.creates else None
+        flow = call_flow(
             lambda token: platform_request(self.config, op, token or "", USER_AGENT, self.sandbox),
             name=op.name,
             creates=op.creates,
             config=self.config,
             clock=self._clock,
             rng=self._rng,
+            reconcile=None
+            if reconciler is None
+            else lambda since: adopt(
+                reconciler, since, self._operation_flow(reconciler.lookup), operation=op.name
+            ),
         )
+        return flow if reconciler is None else claiming(flow)
 
     def _token_flow(self) -> CallFlow:
         return call_flow(

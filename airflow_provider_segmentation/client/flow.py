@@ -17,7 +17,7 @@ from typing import Any
 from airflow_provider_segmentation.client.config import ClientConfig
 from airflow_provider_segmentation.client.http import HttpRequest, HttpResponse, TransportError
 from airflow_provider_segmentation.client.operations import Operation
-from airflow_provider_segmentation.client.retry import Action, next_step
+from airflow_provider_segmentation.client.retry import Action, Step, next_step
 
 log = logging.getLogger("airflow_provider_segmentation.client")
 
@@ -42,6 +42,8 @@ class Sleep:
 Command = NeedToken | Send | Sleep
 Reply = str | HttpResponse | TransportError | None
 CallFlow = Generator[Command, Reply, HttpResponse]
+# Given "created since" (epoch seconds): the object an ambiguous create made, or None if it made none.
+Reconcile = Callable[[float], Generator[Command, Reply, HttpResponse | None]]
 
 
 def platform_request(
@@ -75,11 +77,13 @@ def call_flow(
     handled_statuses: frozenset[int] = frozenset(),
     service: str = "AEP",
     redact: Callable[[str], str] = str,
+    reconcile: Reconcile | None = None,
 ) -> CallFlow:
     """Send ``build(token)`` until the service answers 2xx, retrying and refreshing as ``next_step`` says.
 
     ``service`` names the answering side in errors; ``redact`` scrubs an error message before it is
     raised (the IMS call passes one that removes the client secret, should IMS echo the request).
+    ``reconcile`` looks for what an ambiguous create made: adopted if found, else the create is retried.
     """
     started = clock()
     attempt = 0
@@ -93,23 +97,36 @@ def call_flow(
             assert isinstance(reply, str)
             token, stale = reply, None
         request = build(token)
+        sent_at = clock()
         outcome = yield Send(request)
         assert isinstance(outcome, HttpResponse | TransportError)
         _log_outcome(name, request, outcome)
-        step = next_step(
-            request,
-            outcome,
-            creates=creates,
-            attempt=attempt,
-            elapsed=clock() - started,
-            token_refreshed=refreshed,
-            settings=config.retry,
-            rng=rng,
-            now=clock(),
-            operation=name,
-            handled_statuses=handled_statuses,
-            service=service,
-        )
+
+        def decide(creates: bool, request: HttpRequest = request, outcome: Reply = outcome) -> Step:
+            assert isinstance(outcome, HttpResponse | TransportError)
+            return next_step(
+                request,
+                outcome,
+                creates=creates,
+                attempt=attempt,  # noqa: B023 - decide is called within this iteration only
+                elapsed=clock() - started,
+                token_refreshed=refreshed,  # noqa: B023
+                settings=config.retry,
+                rng=rng,
+                now=clock(),
+                operation=name,
+                handled_statuses=handled_statuses,
+                service=service,
+            )
+
+        step = decide(creates)
+        if step.action is Action.RECONCILE and reconcile is not None:
+            log.warning("%s: %s; looking for what the create may have made", name, _describe(outcome))
+            adopted = yield from reconcile(sent_at)
+            if adopted is not None:
+                log.warning("%s: AEP had made it; adopting it instead of creating another", name)
+                return adopted
+            step = decide(False)  # AEP made nothing: retrying cannot duplicate it
         if step.action is Action.DONE:
             assert isinstance(outcome, HttpResponse)
             return outcome

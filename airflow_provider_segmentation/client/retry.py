@@ -27,6 +27,7 @@ class Action(Enum):
     DONE = "done"
     REFRESH_TOKEN = "refresh_token"
     RETRY = "retry"
+    RECONCILE = "reconcile"  # a create that AEP may have performed: look for what it made
     FAIL = "fail"
 
 
@@ -77,12 +78,14 @@ def next_step(
 
     ``handled_statuses`` are answers the caller reads itself (IMS refusals become ``AEPAuthError`` there).
     A call that creates something is retried only when the server certainly did not create it: a 429,
-    or a connection that never opened. Anything else would risk a duplicate job.
+    or a connection that never opened. After a 5xx or a connection broken once the request was sent,
+    the step is ``RECONCILE`` (look for what the create made; see ``reconcile``) with the error to raise
+    if that cannot be done: a blind retry would risk a duplicate job.
     """
     if isinstance(outcome, TransportError):
         if creates and outcome.sent:
             return Step(
-                Action.FAIL,
+                Action.RECONCILE,
                 error=AEPConnectionError(
                     f"{operation}: the connection broke after the request was sent, so AEP may have created "
                     "the object; list the resource before trying again to avoid a duplicate",
@@ -112,8 +115,10 @@ def next_step(
     code, _ = parse_error_body(outcome.body)
     if is_token_rejection(status, code) and "authorization" in {k.lower() for k in request.headers}:
         return Step(Action.FAIL, error=error) if token_refreshed else Step(Action.REFRESH_TOKEN)
-    if status not in RETRYABLE_STATUSES or (creates and status != 429):
+    if status not in RETRYABLE_STATUSES:
         return Step(Action.FAIL, error=error)
+    if creates and status != 429:
+        return Step(Action.RECONCILE, error=error)
     return _retry_or_fail(settings, attempt, elapsed, retry_after, rng, error)
 
 

@@ -54,6 +54,7 @@ class Fault:
     count: int | None = None
     probability: float | None = None
     html: bool = False
+    after: bool = False  # the request is performed first, then its answer is lost (an ambiguous create)
     rng: random.Random = field(default_factory=random.Random)
 
     def matches(self, method: str, path: str) -> bool:
@@ -87,6 +88,7 @@ def parse_fault(spec: dict[str, Any]) -> Fault:
         count=spec.get("count"),
         probability=spec.get("probability"),
         html=bool(spec.get("html", False)),
+        after=bool(spec.get("after", False)),
         rng=random.Random(spec.get("seed")),
     )
 
@@ -103,7 +105,7 @@ class GatewayMiddleware:
         request = Request(scope)
         path, method = request.url.path, request.method
         started = time.time()
-        status_box = {"status": 0}
+        status_box: dict[str, Any] = {"status": 0, "fault": None}
 
         async def logging_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -119,6 +121,9 @@ class GatewayMiddleware:
             if fault is not None and fault.kind == "latency":
                 await asyncio.sleep(fault.latency_seconds)
             elif fault is not None:
+                status_box["fault"] = f"{fault.kind} after the work" if fault.after else fault.kind
+                if fault.after:  # AEP did the work; the answer never reaches the caller
+                    await self._perform_and_discard(request, scope, receive)
                 await self._inject(fault, logging_send)
                 return
             rejection = self._check_headers(request) if path.startswith(PLATFORM_PREFIX) else None
@@ -128,7 +133,7 @@ class GatewayMiddleware:
             await self.app(scope, receive, logging_send)
         finally:
             if not path.startswith("/_emulator/"):
-                self._log(request, status_box["status"], started)
+                self._log(request, status_box["status"], started, status_box["fault"])
 
     def _admin_allowed(self, request: Request) -> bool:
         """Admin routes answer anyone on loopback; on any other address only the emulator's credential:
@@ -162,6 +167,13 @@ class GatewayMiddleware:
             status_code=401,
             headers={"WWW-Authenticate": 'Basic realm="aep-emulator"'},
         )
+
+    async def _perform_and_discard(self, request: Request, scope: Scope, receive: Receive) -> None:
+        async def discard(message: Message) -> None:
+            return None
+
+        if self._check_headers(request) is None:
+            await self.app(scope, receive, discard)
 
     def _fault_for(self, method: str, path: str) -> Fault | None:
         with self.state.lock:
@@ -241,8 +253,9 @@ class GatewayMiddleware:
             return upapi_error(request, 400, "UPAPI-113002-400", "Missing header: x-ups-search-version: 1.0")
         return None
 
-    def _log(self, request: Request, status: int, started: float) -> None:
+    def _log(self, request: Request, status: int, started: float, fault: str | None) -> None:
         entry = {
+            "fault": fault,
             "method": request.method,
             "path": request.url.path,
             "query": request.url.query,

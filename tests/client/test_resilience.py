@@ -80,24 +80,33 @@ def test_create_is_retried_after_429_and_created_once(client: SegmentationClient
     assert [d.name for d in client.list_segment_definitions()] == ["once"]
 
 
-def test_create_is_not_retried_after_503(
+def test_a_create_without_a_reconciler_is_not_retried_after_503(
+    client: SegmentationClient, sleeps: SleepRecorder, emulator_admin
+) -> None:
+    """Definitions have no reconciler (see client/reconcile.py): an ambiguous create is reported."""
+    emulator_admin.inject_fault(method="POST", path=DEFINITIONS, kind="status", status=503, count=1)
+    with pytest.raises(AEPServerError):
+        client.create_segment_definition(seg_def("US"))
+    assert len(emulator_admin.requests("POST", DEFINITIONS)) == 1 and sleeps.delays == []
+
+
+def test_dropped_connection_on_a_create_without_a_reconciler_is_reported_not_retried(
+    client: SegmentationClient, emulator_admin
+) -> None:
+    emulator_admin.inject_fault(method="POST", path=DEFINITIONS, kind="drop", count=1)
+    with pytest.raises(AEPConnectionError, match="may have created"):
+        client.create_segment_definition(seg_def("US"))
+    assert len(emulator_admin.requests("POST", DEFINITIONS)) == 1
+
+
+def test_a_dropped_job_create_that_made_nothing_is_retried_once_known(
     client: SegmentationClient, sleeps: SleepRecorder, emulator_admin
 ) -> None:
     seg = client.create_segment_definition(seg_def("US"))
-    emulator_admin.inject_fault(method="POST", path=JOBS, kind="status", status=503, count=1)
-    with pytest.raises(AEPServerError):
-        client.create_segment_job([seg.id])
-    assert len(emulator_admin.requests("POST", JOBS)) == 1 and sleeps.delays == []
-
-
-def test_dropped_connection_on_create_is_reported_not_retried(
-    client: SegmentationClient, emulator_admin
-) -> None:
-    seg = client.create_segment_definition(seg_def("US"))
     emulator_admin.inject_fault(method="POST", path=JOBS, kind="drop", count=1)
-    with pytest.raises(AEPConnectionError, match="may have created"):
-        client.create_segment_job([seg.id])
-    assert len(emulator_admin.requests("POST", JOBS)) == 1
+    job = client.create_segment_job([seg.id])
+    assert [j.id for j in client.list_segment_jobs()] == [job.id]
+    assert len(emulator_admin.requests("POST", JOBS)) == 2 and len(sleeps.delays) == 1
 
 
 def test_dropped_connection_on_read_is_retried(

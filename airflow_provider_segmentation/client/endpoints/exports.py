@@ -74,7 +74,7 @@ def get_export_job(job_id: str | int) -> Operation[ExportJob]:
     return Operation(
         "retrieveExportJob",
         "GET",
-        f"/export/jobs/{segment(str(job_id), field_name='job_id')}",
+        f"/export/jobs/{segment(job_id, field_name='job_id')}",
         parse_model(ExportJob),
     )
 
@@ -83,7 +83,7 @@ def cancel_export_job(job_id: str | int) -> Operation[MessageResponse | None]:
     return Operation(
         "cancelExportJob",
         "DELETE",
-        f"/export/jobs/{segment(str(job_id), field_name='job_id')}",
+        f"/export/jobs/{segment(job_id, field_name='job_id')}",
         parse_optional(MessageResponse),
     )
 
