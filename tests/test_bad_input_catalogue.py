@@ -427,6 +427,38 @@ CATALOGUE: list[tuple[str, Callable[[Any], Any], type[Exception], str]] = [
         AEPValidationError,
         "dataset_id ' ' is empty",
     ),
+    # ids that would address another endpoint or smuggle characters into the URL
+    ("id '.'", lambda c: c.cancel_segment_job("."), AEPValidationError, "'.' and '..' are path steps"),
+    ("id '..'", lambda c: c.get_segment_job(".."), AEPValidationError, "'.' and '..' are path steps"),
+    ("id with a slash", lambda c: c.delete_schedule("a/b"), AEPValidationError, "contains '/'"),
+    ("id with a newline", lambda c: c.get_export_job("7\n8"), AEPValidationError, "control character"),
+    ("None as an id", lambda c: c.get_export_job(None), AEPValidationError, "must be an id"),
+    ("None among segment ids", lambda c: c.create_segment_job([None]), AEPValidationError, "must be an id"),
+    (
+        "dict among segment ids",
+        lambda c: c.create_segment_job([{"id": 1}]),
+        AEPValidationError,
+        "must be an id",
+    ),
+    # Quartz cron that could never fire, or carries a newline
+    (
+        "31 February",
+        lambda c: c.create_schedule("s", cron="0 0 0 31 2 ?"),
+        AEPValidationError,
+        "can never fire",
+    ),
+    (
+        "a year in the past",
+        lambda c: c.create_schedule("s", cron="0 0 1 * * ? 2020"),
+        AEPValidationError,
+        "is in the past",
+    ),
+    (
+        "cron with a trailing newline",
+        lambda c: c.create_schedule("s", cron="0 0 1 * * ?\n"),
+        AEPValidationError,
+        "a newline",
+    ),
     # PQL
     (
         "PQL syntax error",
