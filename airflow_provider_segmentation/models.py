@@ -17,7 +17,33 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 
-class SegmentJobStatus(str, Enum):
+class TolerantStatus(str, Enum):
+    """A status enum that also holds values AEP may add later: an unknown one becomes a member of its
+    own (not terminal, not success), so fields are typed once, as the enum, and never ``Enum | str``."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> TolerantStatus | None:
+        if not isinstance(value, str):
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = value
+        member._value_ = value
+        return member
+
+    @property
+    def is_known(self) -> bool:
+        return self.name in type(self).__members__
+
+    @property
+    def is_terminal(self) -> bool:
+        return False
+
+    @property
+    def is_success(self) -> bool:
+        return False
+
+
+class SegmentJobStatus(TolerantStatus):
     """Segment job statuses; NEW, QUEUED, PROCESSING and CANCELLING are active."""
 
     NEW = "NEW"
@@ -33,15 +59,11 @@ class SegmentJobStatus(str, Enum):
         return self in (SegmentJobStatus.SUCCEEDED, SegmentJobStatus.FAILED, SegmentJobStatus.CANCELLED)
 
     @property
-    def is_active(self) -> bool:
-        return not self.is_terminal
-
-    @property
     def is_success(self) -> bool:
         return self is SegmentJobStatus.SUCCEEDED
 
 
-class ExportJobStatus(str, Enum):
+class ExportJobStatus(TolerantStatus):
     """Export job statuses. AEP does not document the status after a cancel; unknown ones stay active."""
 
     NEW = "NEW"
@@ -54,15 +76,11 @@ class ExportJobStatus(str, Enum):
         return self in (ExportJobStatus.SUCCEEDED, ExportJobStatus.FAILED)
 
     @property
-    def is_active(self) -> bool:
-        return not self.is_terminal
-
-    @property
     def is_success(self) -> bool:
         return self is ExportJobStatus.SUCCEEDED
 
 
-class PreviewState(str, Enum):
+class PreviewState(TolerantStatus):
     """States shared by previews and estimates."""
 
     NEW = "NEW"
@@ -73,10 +91,6 @@ class PreviewState(str, Enum):
     @property
     def is_terminal(self) -> bool:
         return self in (PreviewState.RESULT_READY, PreviewState.FAILED)
-
-    @property
-    def is_active(self) -> bool:
-        return not self.is_terminal
 
     @property
     def is_success(self) -> bool:
@@ -154,7 +168,7 @@ class JobEvent:
             ) from None
 
 
-class ScheduleState(str, Enum):
+class ScheduleState(TolerantStatus):
     ACTIVE = "active"
     INACTIVE = "inactive"
 
@@ -239,7 +253,7 @@ class SegmentJobMetrics(AEPModel):
 
 class SegmentJob(AEPModel):
     id: str
-    status: SegmentJobStatus | str
+    status: SegmentJobStatus
     source: str | None = None
     segments: list[dict[str, Any]] = Field(default_factory=list)
     metrics: SegmentJobMetrics | None = None
@@ -256,9 +270,31 @@ class SegmentJob(AEPModel):
     def created_at(self) -> datetime | None:
         return epoch_to_datetime(self.creation_time)
 
-    @property
-    def updated_at(self) -> datetime | None:
-        return epoch_to_datetime(self.update_time)
+    def summary(self) -> dict[str, Any]:
+        """The JSON-serializable result of a job (for XCom): id, status, counts per segment, duration."""
+        metrics = self.metrics
+        counts: dict[str, dict[str, int]] = {}
+        for segment_id in self.segment_ids:
+            by_status = (
+                metrics.segmented_profile_by_status_counter.get(segment_id) if metrics else None
+            ) or {}
+            counts[segment_id] = {
+                "realized": int(by_status.get("realized", 0)),
+                "existing": int(by_status.get("existing", 0)),
+                "exited": int(by_status.get("exited", 0)),
+                "total": int(metrics.segmented_profile_counter.get(segment_id, 0) if metrics else 0),
+            }
+        total_time = (metrics.total_time or {}) if metrics else {}
+        duration_ms = total_time.get("totalTimeInMs")
+        return {
+            "job_id": self.id,
+            "status": self.status.value,
+            "segment_counts": counts,
+            "total_profiles": (metrics.total_profiles if metrics else None) or 0,
+            "duration_seconds": round(duration_ms / 1000, 3)
+            if isinstance(duration_ms, int | float)
+            else None,
+        }
 
 
 class ExportDestination(AEPModel):
@@ -280,7 +316,7 @@ class ExportDestination(AEPModel):
 
 class ExportJob(AEPModel):
     id: str
-    status: ExportJobStatus | str
+    status: ExportJobStatus
     destination: ExportDestination | None = None
     fields: str | None = None
     filter: dict[str, Any] | None = None
@@ -299,12 +335,23 @@ class ExportJob(AEPModel):
     def exported_profiles(self) -> int:
         return int(self.metrics.get("totalExportedProfileCounter") or 0)
 
+    def summary(self) -> dict[str, Any]:
+        """The JSON-serializable result of an export (for XCom): id, status, batches, profiles, dataset."""
+        destination = self.destination
+        return {
+            "job_id": self.id,
+            "status": self.status.value,
+            "batch_ids": destination.batch_ids if destination else [],
+            "exported_profiles": self.exported_profiles,
+            "dataset_id": destination.dataset_id if destination else None,
+        }
+
 
 class Schedule(AEPModel):
     id: str
     name: str = ""
     type: str | None = None
-    state: ScheduleState | str | None = None
+    state: ScheduleState | None = None
     schedule: str | None = None
     properties: dict[str, Any] = Field(default_factory=dict)
     create_epoch: int | None = None
@@ -315,14 +362,14 @@ class Preview(AEPModel):
     """What ``POST /preview`` answers; ``preview_id`` is also the estimate's id."""
 
     preview_id: str
-    state: PreviewState | str | None = None
+    state: PreviewState | None = None
     preview_query_id: str | None = None
     preview_query_status: str | None = None
     preview_execution_id: int | None = None
 
 
 class PreviewResults(AEPModel):
-    state: PreviewState | str | None = None
+    state: PreviewState | None = None
     results: list[dict[str, Any]] = Field(default_factory=list)
     page: dict[str, Any] = Field(default_factory=dict)
     links: dict[str, Any] = Field(default_factory=dict)
@@ -342,7 +389,7 @@ class PreviewResultsRow(AEPModel):
 
 
 class Estimate(AEPModel):
-    state: PreviewState | str | None = None
+    state: PreviewState | None = None
     estimated_size: int | None = None
     profiles_read_so_far: int | None = None
     profiles_matched_so_far: int | None = None

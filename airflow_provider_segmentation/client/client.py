@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TypeVar
 
 import requests
 
 from airflow_provider_segmentation import __version__
-from airflow_provider_segmentation.client import endpoints as ep
+from airflow_provider_segmentation.client.api import SegmentationAPI
 from airflow_provider_segmentation.client.auth import (
     PROCESS_TOKEN_CACHE,
     AccessToken,
@@ -26,7 +26,7 @@ from airflow_provider_segmentation.client.auth import (
     redact,
     token_key,
 )
-from airflow_provider_segmentation.client.config import ClientConfig, validate_sandbox
+from airflow_provider_segmentation.client.config import ClientConfig
 from airflow_provider_segmentation.client.flow import (
     CallFlow,
     NeedToken,
@@ -41,21 +41,14 @@ from airflow_provider_segmentation.client.http import (
     SyncTransport,
     TransportError,
 )
-from airflow_provider_segmentation.client.operations import Operation, Page
-from airflow_provider_segmentation.client.operations_api import SegmentationOperations
+from airflow_provider_segmentation.client.operations import AsyncFace, Operation, SyncFace
 from airflow_provider_segmentation.client.reconcile import adopt, claiming, reconciler_for
-from airflow_provider_segmentation.models import (
-    Estimate,
-    ExportJob,
-    MessageResponse,
-    PreviewResults,
-    SegmentJob,
-)
 
 T = TypeVar("T")
 USER_AGENT = f"airflow-provider-segmentation/{__version__}"
 IMS_REFUSALS = frozenset({400, 401, 403})  # read by parse_token_response, which names the fix
-TokenCallback = Callable[[str], None]
+TokenCallback = Callable[[str], None]  # told each new token before anything can log it (masking)
+AsyncTokenCallback = Callable[[str], Awaitable[None]]
 
 
 class _ClientBase:
@@ -63,27 +56,23 @@ class _ClientBase:
         self,
         config: ClientConfig,
         *,
-        sandbox: str | None,
         clock: Callable[[], float],
         token_cache: TokenCache,
-        on_token: TokenCallback | None,
         rng: random.Random | None,
     ) -> None:
         self.config = config
-        self.sandbox = validate_sandbox(sandbox) if sandbox is not None else config.sandbox
         self._clock = clock
         self._tokens = token_cache
         self._token_key = token_key(config)
-        self._on_token = on_token
         self._rng = rng or random.Random()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(client_id={self.config.client_id!r}, sandbox={self.sandbox!r})"
+        return f"{type(self).__name__}(client_id={self.config.client_id!r}, sandbox={self.config.sandbox!r})"
 
     def _operation_flow(self, op: Operation[T]) -> CallFlow:
         reconciler = reconciler_for(op) if op.creates else None
         flow = call_flow(
-            lambda token: platform_request(self.config, op, token or "", USER_AGENT, self.sandbox),
+            lambda token: platform_request(self.config, op, token or "", USER_AGENT),
             name=op.name,
             creates=op.creates,
             config=self.config,
@@ -118,22 +107,20 @@ class _ClientBase:
         cached = self._tokens.valid(self._token_key)
         return cached.value if cached is not None else None
 
-    def _remember(self, response: HttpResponse) -> AccessToken:
-        token = parse_token_response(response, now=self._clock(), secret=self.config.secret.reveal())
-        if self._on_token is not None:
-            self._on_token(token.value)
-        self._tokens.store(self._token_key, token)
-        return token
+    def _read_token(self, response: HttpResponse) -> AccessToken:
+        return parse_token_response(response, now=self._clock(), secret=self.config.secret.reveal())
 
 
-class SegmentationClient(_ClientBase, SegmentationOperations):
-    """Synchronous client on one pooled ``requests.Session``; one method per API operation."""
+class SegmentationClient(_ClientBase, SyncFace, SegmentationAPI):
+    """Synchronous client on one pooled ``requests.Session``; one method per API operation.
+
+    The sandbox is the config's (``dataclasses.replace(config, sandbox="dev")`` for another one).
+    """
 
     def __init__(
         self,
         config: ClientConfig,
         *,
-        sandbox: str | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
@@ -141,9 +128,8 @@ class SegmentationClient(_ClientBase, SegmentationOperations):
         on_token: TokenCallback | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        super().__init__(
-            config, sandbox=sandbox, clock=clock, token_cache=token_cache, on_token=on_token, rng=rng
-        )
+        super().__init__(config, clock=clock, token_cache=token_cache, rng=rng)
+        self._on_token = on_token
         self._transport = SyncTransport(
             (config.connect_timeout, config.read_timeout),
             session,
@@ -185,26 +171,34 @@ class SegmentationClient(_ClientBase, SegmentationOperations):
         if cached is not None:
             return cached
         with self._tokens.sync_lock(self._token_key):
-            return self._reusable_token(None) or self._remember(self._drive(self._token_flow())).value
+            reusable = self._reusable_token(None)
+            if reusable is not None:
+                return reusable
+            token = self._read_token(self._drive(self._token_flow()))
+            if self._on_token is not None:
+                self._on_token(token.value)
+            self._tokens.store(self._token_key, token)
+            return token.value
 
 
-class AsyncSegmentationClient(_ClientBase):
-    """Async client on one ``httpx.AsyncClient``; use it as ``async with AsyncSegmentationClient(...)``."""
+class AsyncSegmentationClient(_ClientBase, AsyncFace, SegmentationAPI):
+    """Async client on one ``httpx.AsyncClient``; use it as ``async with AsyncSegmentationClient(...)``.
+
+    It has every operation of ``SegmentationClient``, awaited, with the same signatures.
+    """
 
     def __init__(
         self,
         config: ClientConfig,
         *,
-        sandbox: str | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
         token_cache: TokenCache = PROCESS_TOKEN_CACHE,
-        on_token: TokenCallback | None = None,
+        on_token: AsyncTokenCallback | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        super().__init__(
-            config, sandbox=sandbox, clock=clock, token_cache=token_cache, on_token=on_token, rng=rng
-        )
+        super().__init__(config, clock=clock, token_cache=token_cache, rng=rng)
+        self._on_token = on_token
         self._transport = AsyncTransport(
             (config.connect_timeout, config.read_timeout),
             call_timeout=config.call_timeout,
@@ -225,41 +219,6 @@ class AsyncSegmentationClient(_ClientBase):
 
     async def execute(self, operation: Operation[T]) -> T:
         return operation.parse(await self._drive(self._operation_flow(operation)), operation)
-
-    async def paginate(self, operation: Operation[Page[T]]) -> AsyncIterator[T]:
-        current: Operation[Page[T]] | None = operation
-        while current is not None:
-            page = await self.execute(current)
-            for item in page.items:
-                yield item
-            current = page.next
-
-    async def get_segment_job(self, job_id: str) -> SegmentJob:
-        return await self.execute(ep.get_segment_job(job_id))
-
-    async def cancel_segment_job(self, job_id: str) -> MessageResponse | None:
-        return await self.execute(ep.cancel_segment_job(job_id))
-
-    def list_segment_jobs(
-        self, *, status: str | None = None, limit: int = 100, property_filter: str | None = None
-    ) -> AsyncIterator[SegmentJob]:
-        return self.paginate(
-            ep.list_segment_jobs(status=status, limit=limit, property_filter=property_filter)
-        )
-
-    async def get_export_job(self, job_id: str | int) -> ExportJob:
-        return await self.execute(ep.get_export_job(job_id))
-
-    async def cancel_export_job(self, job_id: str | int) -> MessageResponse | None:
-        return await self.execute(ep.cancel_export_job(job_id))
-
-    async def get_estimate(self, preview_id: str) -> Estimate:
-        return await self.execute(ep.get_estimate(preview_id))
-
-    async def get_preview(
-        self, preview_id: str, *, offset: int | str | None = None, limit: int | None = None
-    ) -> PreviewResults:
-        return await self.execute(ep.get_preview(preview_id, offset=offset, limit=limit))
 
     async def _drive(self, flow: CallFlow) -> HttpResponse:
         reply: str | HttpResponse | TransportError | None = None
@@ -284,4 +243,11 @@ class AsyncSegmentationClient(_ClientBase):
         if cached is not None:
             return cached
         async with self._tokens.async_lock(self._token_key):
-            return self._reusable_token(None) or self._remember(await self._drive(self._token_flow())).value
+            reusable = self._reusable_token(None)
+            if reusable is not None:
+                return reusable
+            token = self._read_token(await self._drive(self._token_flow()))
+            if self._on_token is not None:
+                await self._on_token(token.value)
+            self._tokens.store(self._token_key, token)
+            return token.value

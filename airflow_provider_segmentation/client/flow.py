@@ -46,15 +46,13 @@ CallFlow = Generator[Command, Reply, HttpResponse]
 Reconcile = Callable[[float], Generator[Command, Reply, HttpResponse | None]]
 
 
-def platform_request(
-    config: ClientConfig, op: Operation[Any], token: str, user_agent: str, sandbox: str
-) -> HttpRequest:
+def platform_request(config: ClientConfig, op: Operation[Any], token: str, user_agent: str) -> HttpRequest:
     """The request AEP expects: auth and org headers, sandbox, JSON content type, a fresh request id."""
     headers = {
         "Authorization": f"Bearer {token}",
         "x-api-key": config.client_id,
         "x-gw-ims-org-id": config.org_id,
-        "x-sandbox-name": sandbox,
+        "x-sandbox-name": config.sandbox,
         "x-request-id": str(uuid.uuid4()),
         "Accept": "application/json",
         "User-Agent": user_agent,

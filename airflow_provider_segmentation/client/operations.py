@@ -1,22 +1,26 @@
-"""How an operation is described once and executed by either transport, and how pages chain.
+"""How an operation is described once and gets its sync and async faces from that one description.
 
 An ``Operation`` is data: method, path, query, JSON body (already encoded, so a payload that is not
-JSON fails before any HTTP call), whether it creates something, and a pure ``parse``. A ``Page`` is what
-a list operation parses into: its items and the ``Operation`` for the next page, following the
-endpoint's own pagination scheme. The next page carries the ``PageTrail`` of the listing so far, and
-``follow`` refuses a next page that was already fetched or a page count that cannot be: the guard lives in
-``parse``, so the sync and async ``paginate`` loops share it without a copy.
+JSON fails before any HTTP call), whether it creates something, and a pure ``parse``. The resource
+modules of ``client/api/`` declare each operation once, as a builder decorated with ``call`` (one
+answer) or ``pages`` (a listing; see ``pagination``). The decorator is a descriptor: on a synchronous
+runner (``SyncFace``: the client, the hook) the attribute is a method returning the parsed answer, on
+an asynchronous one (``AsyncFace``) the same method returns an awaitable; both have the builder's own
+signature, so the two faces cannot drift apart.
 """
 
 from __future__ import annotations
 
-import hashlib
+import functools
+import inspect
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
-from urllib.parse import parse_qsl, quote, urlsplit
+from enum import Enum
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
@@ -226,7 +230,7 @@ def validate_ids(
 def validate_choice(value: str | None, choices: Sequence[str], *, field_name: str) -> str | None:
     if value is None:
         return None
-    text = str(getattr(value, "value", value))
+    text = value.value if isinstance(value, Enum) else str(value)
     if text not in choices:
         raise AEPValidationError(
             f"{field_name} {text!r} is not one of {', '.join(choices)}", field=field_name
@@ -234,164 +238,104 @@ def validate_choice(value: str | None, choices: Sequence[str], *, field_name: st
     return text
 
 
-# -- pagination schemes: each reads a list body and returns (items, next operation or None) ----------
+# -- one declaration, two faces ------------------------------------------------------------------------
+
+P = ParamSpec("P")
 
 
-def _items(data: Any, *keys: str) -> list[Any]:
-    for key in keys:
-        if isinstance(data, dict) and isinstance(data.get(key), list):
-            return list(data[key])
-    return []
+class SyncFace(ABC):
+    """A runner whose operations answer directly: the sync client and the hook."""
+
+    @abstractmethod
+    def execute(self, operation: Operation[T]) -> T:
+        """Run one operation and return what its ``parse`` makes of the answer."""
+
+    def paginate(self, operation: Operation[Page[T]]) -> Iterator[T]:
+        """Every item of a listing; the next page is fetched only when the caller gets there."""
+        current: Operation[Page[T]] | None = operation
+        while current is not None:
+            page = self.execute(current)
+            yield from page.items
+            current = page.next
 
 
-def _link_query(link: Any) -> dict[str, str]:
-    href = link.get("href") if isinstance(link, dict) else link
-    return dict(parse_qsl(urlsplit(str(href)).query)) if href else {}
+class AsyncFace(ABC):
+    """A runner whose operations are awaited: the async client (triggers)."""
+
+    @abstractmethod
+    async def execute(self, operation: Operation[T]) -> T:
+        """Run one operation and return what its ``parse`` makes of the answer."""
+
+    async def paginate(self, operation: Operation[Page[T]]) -> AsyncIterator[T]:
+        """Every item of a listing; the next page is fetched only when the caller gets there."""
+        current: Operation[Page[T]] | None = operation
+        while current is not None:
+            page = await self.execute(current)
+            for item in page.items:
+                yield item
+            current = page.next
 
 
-NextPage = Callable[[Operation[Page[M]], Any], "Operation[Page[M]] | None"]
-_CURSORS = ("page", "start", "offset")
+class _Face(Generic[P, T]):
+    """Shared by ``Call`` and ``Pages``: keeps the builder and gives the bound method its signature."""
 
+    runs: str  # the runner method the face calls: execute or paginate
 
-def parse_page(model: type[M], next_page: NextPage[M], *keys: str) -> Parser[Page[M]]:
-    """The ``parse`` of a list operation: items under the first of ``keys``, then the next-page rule,
-    checked by ``follow``."""
+    def __init__(self, build: Callable[P, Operation[Any]]) -> None:
+        self.build = build
+        self.__doc__ = build.__doc__
 
-    def parse(response: HttpResponse, op: Operation[Page[M]]) -> Page[M]:
-        data = decode(response) or {}
-        raw = _items(data, *keys)
-        following = next_page(op, data) if raw else None
-        following = follow(op, following, data, raw)
-        return Page([to_model(model, item) for item in raw], following)
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
 
-    return parse
+    def _bind(self, runner: Any) -> Any:
+        run = getattr(runner, self.runs)
 
+        @functools.wraps(self.build)
+        def method(*args: Any, **kwargs: Any) -> Any:
+            return run(self.build(*args, **kwargs))
 
-def follow(
-    op: Operation[Page[M]], following: Operation[Page[M]] | None, data: Any, raw: list[Any]
-) -> Operation[Page[M]] | None:
-    """The next page to fetch, carrying the listing's trail; or ``AEPServerError`` if it would never end.
-
-    Refused: a next page whose query was already fetched in this listing (a link to itself, a cycle of
-    pages), a page whose items repeat an earlier page's (the server ignores the cursor), and page counts
-    that cannot be (more pages than items, an empty page before the last, items past the last page).
-    """
-    trail = op.trail or PageTrail()
-    _check_page_counts(op, data, len(raw), first=not trail.queries)
-    if following is None:
-        return None
-    queries = (*trail.queries, _query_key(op.params))
-    position = len(queries)  # this page's place in the listing, from 1
-    target = _query_key(following.params)
-    if target in queries:
-        earlier = queries.index(target) + 1
-        raise AEPServerError(
-            f"{op.name}: the listing would never end: after page {position} ({_cursor(op.params)}), AEP "
-            f"names as next page {_cursor(following.params)}, which is page {earlier} of this listing, "
-            "already fetched; stopped instead of requesting it again (a pagination loop on the server)"
+        method.__signature__ = inspect.signature(self.build).replace(  # type: ignore[attr-defined]
+            return_annotation=inspect.Signature.empty
         )
-    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
-    if digest in trail.digests:
-        earlier = trail.digests.index(digest) + 1
-        raise AEPServerError(
-            f"{op.name}: the listing would never end: page {position} ({_cursor(op.params)}) returned the "
-            f"same items as page {earlier} ({_cursor(trail.queries[earlier - 1])}), so AEP ignores the "
-            "cursor; stopped instead of requesting more pages"
-        )
-    return replace(following, trail=PageTrail(queries, (*trail.digests, digest)))
+        return method
 
 
-def _query_key(params: Query) -> Query:
-    return tuple(sorted(params))
+class Call(_Face[P, T]):
+    """An operation with one answer: ``T`` on a ``SyncFace``, ``Awaitable[T]`` on an ``AsyncFace``."""
+
+    runs = "execute"
+
+    @overload
+    def __get__(self, runner: None, owner: type) -> Call[P, T]: ...
+    @overload
+    def __get__(self, runner: AsyncFace, owner: type) -> Callable[P, Awaitable[T]]: ...
+    @overload
+    def __get__(self, runner: SyncFace, owner: type) -> Callable[P, T]: ...
+    def __get__(self, runner: Any, owner: type) -> Any:
+        return self if runner is None else self._bind(runner)
 
 
-def _cursor(params: Query) -> str:
-    """The page cursor of a query, as a user would read it: ``start=20``, or ``the first page``."""
-    values = dict(params)
-    shown = [f"{key}={values[key]}" for key in _CURSORS if key in values]
-    return ", ".join(shown) if shown else "the first page"
+class Pages(_Face[P, T]):
+    """A listing: ``Iterator[T]`` on a ``SyncFace``, ``AsyncIterator[T]`` on an ``AsyncFace``."""
+
+    runs = "paginate"
+
+    @overload
+    def __get__(self, runner: None, owner: type) -> Pages[P, T]: ...
+    @overload
+    def __get__(self, runner: AsyncFace, owner: type) -> Callable[P, AsyncIterator[T]]: ...
+    @overload
+    def __get__(self, runner: SyncFace, owner: type) -> Callable[P, Iterator[T]]: ...
+    def __get__(self, runner: Any, owner: type) -> Any:
+        return self if runner is None else self._bind(runner)
 
 
-def _whole(value: Any) -> int | None:
-    """A count from an answer: a non-negative integer (or its digits), else ``None``."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
+def call(build: Callable[P, Operation[T]]) -> Call[P, T]:
+    """Declare an operation with one answer (the decorated function builds its ``Operation``)."""
+    return Call(build)
 
 
-def _check_page_counts(op: Operation[Page[M]], data: Any, count: int, *, first: bool) -> None:
-    """Refuse ``totalPages`` / ``totalCount`` that no listing can have, given this page and its number."""
-    if not isinstance(data, dict):
-        return
-    info = data.get("page") if isinstance(data.get("page"), dict) else data.get("_page")
-    if not isinstance(info, dict):
-        return
-    total_pages, total_count = _whole(info.get("totalPages")), _whole(info.get("totalCount"))
-    if total_pages is not None and total_count is not None and total_pages > max(1, total_count):
-        raise AEPServerError(
-            f"{op.name}: AEP reports {total_pages} pages for {total_count} items (totalPages "
-            f"{total_pages}, totalCount {total_count}), which no listing can have; stopped instead of "
-            "requesting pages that cannot exist"
-        )
-    params = dict(op.params)
-    index = _whole(params["page"]) if "page" in params else (0 if first else None)
-    if index is None or total_pages is None:
-        return
-    where = f"page={index}"
-    if count and index >= max(1, total_pages):
-        raise AEPServerError(
-            f"{op.name}: {where} returned items past the last page (totalPages {total_pages}, pages 0 to "
-            f"{max(1, total_pages) - 1}); the page count is impossible, so the listing was stopped"
-        )
-    if not count and index + 1 < total_pages:
-        raise AEPServerError(
-            f"{op.name}: {where} is empty, yet AEP reports totalPages {total_pages} (pages 0 to "
-            f"{total_pages - 1}); the page count is impossible, so the listing was stopped rather than "
-            "ending early or going on"
-        )
-
-
-def by_page_number(op: Operation[Page[M]], data: Any) -> Operation[Page[M]] | None:
-    """Definitions and search: 0-based ``page`` until ``totalPages``."""
-    info = data.get("page") or {}
-    current = int(dict(op.params).get("page", 0))
-    total = info.get("totalPages")
-    if total is None:
-        return None
-    pages = _whole(total)
-    if pages is None:
-        raise AEPServerError(f"{op.name}: AEP answered totalPages {total!r}, which is not a page count")
-    return op.with_params(page=current + 1) if current + 1 < pages else None
-
-
-def by_links_next_or_start(op: Operation[Page[M]], data: Any) -> Operation[Page[M]] | None:
-    """Segment jobs: follow ``_links.next.href``; else ``start=_page.next``."""
-    link_params = _link_query((data.get("_links") or {}).get("next"))
-    if link_params:
-        return op.with_params(**link_params)
-    return by_page_next(op, data)
-
-
-def by_page_next(op: Operation[Page[M]], data: Any) -> Operation[Page[M]] | None:
-    """Schedules and audiences: ``start=_page.next`` while it moves forward."""
-    following = (data.get("_page") or {}).get("next")
-    current = dict(op.params).get("start")
-    if following in (None, "") or str(following) == str(current):
-        return None
-    if current is None and str(following) == "0":
-        return None
-    return op.with_params(start=following)
-
-
-def by_offset_link(op: Operation[Page[M]], data: Any) -> Operation[Page[M]] | None:
-    """Export jobs (``link.next``) and preview results (``links.next``): an opaque ``offset`` cursor."""
-    link = (data.get("link") or {}).get("next") or (data.get("links") or {}).get("next")
-    params = _link_query(link)
-    offset = params.get("offset")
-    if not offset or offset == dict(op.params).get("offset"):
-        return None
-    return op.with_params(offset=offset, limit=params.get("limit", dict(op.params).get("limit")))
+def pages(build: Callable[P, Operation[Page[T]]]) -> Pages[P, T]:
+    """Declare a listing (the decorated function builds the ``Operation`` of its first page)."""
+    return Pages(build)

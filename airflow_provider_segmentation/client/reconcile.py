@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from airflow_provider_segmentation.client.endpoints import exports, segments
+from airflow_provider_segmentation.client.api.exports import ExportJobs
+from airflow_provider_segmentation.client.api.segment_jobs import SegmentJobs
 from airflow_provider_segmentation.client.errors import AEPConnectionError
 from airflow_provider_segmentation.client.http import HttpResponse
 from airflow_provider_segmentation.client.operations import Operation, Page
@@ -67,7 +68,7 @@ def reconciler_for(op: Operation[Any]) -> Reconciler | None:
         def same_segment_job(job: SegmentJob, since: float) -> bool:
             return _created_since(job.created_at, since) and frozenset(job.segment_ids) == wanted
 
-        return Reconciler(segments.list_segment_jobs(limit=LOOKUP_PAGE), same_segment_job)
+        return Reconciler(SegmentJobs.list_segment_jobs.build(limit=LOOKUP_PAGE), same_segment_job)
     if op.name == "createExportJob" and isinstance(body, dict):
         dataset = (body.get("destination") or {}).get("datasetId")
         wanted = _segment_ids((body.get("filter") or {}).get("segments"))
@@ -81,7 +82,7 @@ def reconciler_for(op: Operation[Any]) -> Reconciler | None:
                 and listed_segments == wanted
             )
 
-        return Reconciler(exports.list_export_jobs(limit=LOOKUP_PAGE), same_export_job)
+        return Reconciler(ExportJobs.list_export_jobs.build(limit=LOOKUP_PAGE), same_export_job)
     return None
 
 

@@ -1,30 +1,36 @@
-"""Waiting for jobs: one pure reading of a job's status, shared by the worker loops and the triggers.
+"""Waiting for jobs, written once: a pure reading of a job's status and one sans-I/O polling flow.
 
 ``job_outcome`` says whether a segment job, export job or estimate is still running, succeeded, or
-failed (raising ``AEPJobFailedError`` with AEP's own ``errors[]``). The ``wait_for_*`` loops poll with a
-wall-clock deadline and raise ``AEPTimeoutError`` when it passes; cancelling on timeout is the caller's
-decision (operators do it).
+failed (raising ``AEPJobFailedError`` with AEP's own ``errors[]``). ``poll_flow`` is the whole polling
+logic as a generator, in the pattern of ``flow.call_flow``: it yields ``Fetch`` (read the job once) and
+``Wait`` (sleep), logs one short line per status change, tolerates a budget of transient poll errors,
+and ends with the finished job or an error (``AEPTimeoutError`` at the deadline). ``wait`` drives it in
+the worker (the hook's ``wait_for_*``, the operators); the trigger drives it with ``asyncio``. What to
+do on a timeout (cancel the job or not) stays with the caller.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeVar
 
 from airflow_provider_segmentation.client.errors import (
+    AEPAuthError,
+    AEPConnectionError,
+    AEPError,
     AEPJobCancelledError,
     AEPJobFailedError,
+    AEPRateLimitError,
+    AEPServerError,
     AEPTimeoutError,
 )
-from airflow_provider_segmentation.client.operations_api import SegmentationOperations
 from airflow_provider_segmentation.models import (
     Estimate,
     ExportJob,
-    ExportJobStatus,
-    PreviewState,
     SegmentJob,
     SegmentJobStatus,
 )
@@ -40,28 +46,28 @@ class Outcome(Enum):
 
 
 def status_of(job: SegmentJob | ExportJob | Estimate) -> str:
-    raw = job.state if isinstance(job, Estimate) else job.status
-    return str(getattr(raw, "value", raw) or "")
+    status = job.state if isinstance(job, Estimate) else job.status
+    return status.value if status is not None else ""
 
 
 def job_outcome(job: SegmentJob | ExportJob | Estimate, *, ident: str) -> Outcome:
     """RUNNING or SUCCEEDED, or raise for FAILED / CANCELLED; an unknown status keeps running."""
-    status = status_of(job)
+    status = job.state if isinstance(job, Estimate) else job.status
     kind = {SegmentJob: "segment job", ExportJob: "export job", Estimate: "estimate"}[type(job)]
-    known: Any = {SegmentJob: SegmentJobStatus, ExportJob: ExportJobStatus, Estimate: PreviewState}[type(job)]
-    if status not in {m.value for m in known}:
-        log.warning("%s %s has status %r, which AEP does not document; still waiting", kind, ident, status)
+    if status is None or not status.is_known:
+        log.warning(
+            "%s %s has status %r, which AEP does not document; still waiting", kind, ident, status_of(job)
+        )
         return Outcome.RUNNING
-    member = known(status)
-    if not getattr(member, "is_terminal"):  # noqa: B009 - every status enum defines it
+    if not status.is_terminal:
         return Outcome.RUNNING
-    if getattr(member, "is_success"):  # noqa: B009
+    if status.is_success:
         return Outcome.SUCCEEDED
     errors = [e.to_json() for e in getattr(job, "errors", [])]
     if isinstance(job, Estimate) and job.error:
         errors.append({"code": "estimate", "msg": job.error.get("description") or str(job.error)})
-    error_cls = AEPJobCancelledError if status == "CANCELLED" else AEPJobFailedError
-    raise error_cls(f"AEP reports {kind} {ident} as {status}", errors=errors)
+    error_cls = AEPJobCancelledError if status is SegmentJobStatus.CANCELLED else AEPJobFailedError
+    raise error_cls(f"AEP reports {kind} {ident} as {status.value}", errors=errors)
 
 
 def first_run_since(runs: Iterable[SegmentJob], start: float | None) -> SegmentJob | None:
@@ -76,86 +82,110 @@ def first_run_since(runs: Iterable[SegmentJob], start: float | None) -> SegmentJ
     return found
 
 
-def _wait(
+# Errors worth another poll: the job may be fine, AEP or the network is not (for now).
+TRANSIENT_POLL_ERRORS = (AEPServerError, AEPRateLimitError, AEPConnectionError, AEPAuthError)
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """Read the job once; reply with it (None: a scheduled run not there yet) or with the ``AEPError``."""
+
+
+@dataclass(frozen=True)
+class Wait:
+    seconds: float
+
+
+PollFlow = Generator[Fetch | Wait, Any, Job]
+
+
+def poll_flow(
+    *,
+    kind: str,
+    ident: str,
+    poll_interval: float,
+    deadline: float | None,
+    clock: Callable[[], float] = time.time,
+    poll_error_budget: int = 0,
+    on_status: Callable[[str, float], None] | None = None,
+) -> PollFlow[Any]:
+    """Poll until the job succeeds (returned), fails (raised) or ``deadline`` (epoch seconds) passes.
+
+    The deadline is checked before each fetch (a listing is never paged past it) and before each wait.
+    Up to ``poll_error_budget`` transient errors in a row are tolerated; more, or any other error, is
+    raised. ``on_status(status, elapsed)`` is told each status change (default: one INFO line).
+    """
+    started, last_status, errors_in_a_row = clock(), "", 0
+    status = "not read yet"
+    while True:
+        if deadline is not None and clock() >= deadline:
+            raise _timeout(kind, ident, status, started, clock)
+        reply = yield Fetch()
+        if isinstance(reply, AEPError):
+            if not isinstance(reply, TRANSIENT_POLL_ERRORS) or errors_in_a_row >= poll_error_budget:
+                raise reply
+            errors_in_a_row += 1
+            log.warning(
+                "Polling %s %s failed (%d/%d): %s", kind, ident, errors_in_a_row, poll_error_budget, reply
+            )
+        else:
+            errors_in_a_row = 0
+            status = status_of(reply) if reply is not None else "no run yet"
+            if status != last_status:
+                last_status = status
+                (on_status or _log_status(kind, ident))(status, clock() - started)
+            if reply is not None and job_outcome(reply, ident=ident) is Outcome.SUCCEEDED:
+                return reply
+        if deadline is not None and clock() + poll_interval > deadline:
+            raise _timeout(kind, ident, status, started, clock)
+        yield Wait(poll_interval)
+
+
+def _log_status(kind: str, ident: str) -> Callable[[str, float], None]:
+    return lambda status, elapsed: log.info("%s %s: %s (%.0f s)", kind, ident, status, elapsed)
+
+
+def _timeout(
+    kind: str, ident: str, status: str, started: float, clock: Callable[[], float]
+) -> AEPTimeoutError:
+    return AEPTimeoutError(
+        f"{kind} {ident} is still {status} after {clock() - started:.0f} s, at its deadline; raise `timeout` "
+        "if AEP needs longer, or check the job in the AEP UI"
+    )
+
+
+def wait(
     fetch: Callable[[], Job],
     *,
-    ident: str,
     kind: str,
+    ident: str,
     poll_interval: float,
     timeout: float | None,
-    sleep: Callable[[float], None],
-    clock: Callable[[], float],
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+    on_status: Callable[[str, float], None] | None = None,
 ) -> Job:
-    if poll_interval <= 0:
-        raise ValueError("poll_interval must be positive")
-    deadline = None if timeout is None else clock() + timeout
+    """Drive ``poll_flow`` in this thread: fetch with ``fetch``, sleep with ``sleep``."""
+    flow = poll_flow(
+        kind=kind,
+        ident=ident,
+        poll_interval=poll_interval,
+        deadline=None if timeout is None else clock() + timeout,
+        clock=clock,
+        on_status=on_status,
+    )
+    reply: Any = None
     while True:
-        job = fetch()
-        if job_outcome(job, ident=ident) is Outcome.SUCCEEDED:
-            return job
-        if deadline is not None and clock() + poll_interval > deadline:
-            raise AEPTimeoutError(
-                f"{kind} {ident} is still {status_of(job)} after {timeout:.0f} s; raise `timeout` if AEP "
-                "needs longer, or check the job in the AEP UI"
-            )
-        sleep(poll_interval)
-
-
-def wait_for_segment_job(
-    client: SegmentationOperations,
-    job_id: str,
-    *,
-    poll_interval: float = 30,
-    timeout: float | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.time,
-) -> SegmentJob:
-    return _wait(
-        lambda: client.get_segment_job(job_id),
-        ident=job_id,
-        kind="segment job",
-        poll_interval=poll_interval,
-        timeout=timeout,
-        sleep=sleep,
-        clock=clock,
-    )
-
-
-def wait_for_export_job(
-    client: SegmentationOperations,
-    job_id: str,
-    *,
-    poll_interval: float = 30,
-    timeout: float | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.time,
-) -> ExportJob:
-    return _wait(
-        lambda: client.get_export_job(job_id),
-        ident=job_id,
-        kind="export job",
-        poll_interval=poll_interval,
-        timeout=timeout,
-        sleep=sleep,
-        clock=clock,
-    )
-
-
-def wait_for_estimate(
-    client: SegmentationOperations,
-    preview_id: str,
-    *,
-    poll_interval: float = 5,
-    timeout: float | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.time,
-) -> Estimate:
-    return _wait(
-        lambda: client.get_estimate(preview_id),
-        ident=preview_id,
-        kind="estimate",
-        poll_interval=poll_interval,
-        timeout=timeout,
-        sleep=sleep,
-        clock=clock,
-    )
+        try:
+            command = flow.send(reply)
+        except StopIteration as done:
+            finished: Job = done.value
+            return finished
+        if isinstance(command, Fetch):
+            try:
+                reply = fetch()
+            except AEPError as exc:
+                reply = exc
+        else:
+            sleep(command.seconds)
+            reply = None

@@ -2,14 +2,18 @@
 
 It turns the ``adobe_experience_platform`` connection into a ``ClientConfig``, registers the client
 secret and every minted access token with Airflow's secret masker, and exposes every API operation
-(from ``SegmentationOperations``), the waiting helpers, and async twins for triggers. The async path
-reads the connection with ``aget_connection`` and does no synchronous I/O in the event loop.
+(declared once in ``client/api``) and the waits. ``async with hook:`` and ``await hook.aclient()`` give
+triggers the same 35 operations awaited; that path reads the connection with ``aget_connection`` and
+masks with Airflow's async masker, so nothing blocks the triggerer's event loop.
+
+Operators, sensors and triggers import from here and from ``models`` only: the errors, the job event
+and the waiting vocabulary are re-exported below.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from functools import cached_property
 from types import TracebackType
@@ -17,37 +21,76 @@ from typing import Any, TypeVar
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_segmentation.client import (
-    AsyncSegmentationClient,
-    ClientConfig,
-    RetrySettings,
-    SegmentationClient,
-    waiting,
-)
-from airflow_provider_segmentation.client import endpoints as ep
+from airflow_provider_segmentation.client.api import SegmentationAPI
+from airflow_provider_segmentation.client.client import AsyncSegmentationClient, SegmentationClient
 from airflow_provider_segmentation.client.config import (
     DEFAULT_IMS_HOST,
     DEFAULT_PLATFORM_HOST,
     DEFAULT_SCOPES,
+    ClientConfig,
+    RetrySettings,
+    positive_seconds,
     validate_sandbox,
 )
+from airflow_provider_segmentation.client.cron import validate_quartz_cron
 from airflow_provider_segmentation.client.errors import (
+    AEPAudienceSizeError,
     AEPAuthError,
     AEPConfigurationError,
+    AEPConflictError,
     AEPConnectionError,
     AEPError,
+    AEPJobCancelledError,
+    AEPJobFailedError,
+    AEPNotFoundError,
     AEPPermissionError,
+    AEPTimeoutError,
+    AEPValidationError,
 )
-from airflow_provider_segmentation.client.operations import Operation
-from airflow_provider_segmentation.client.operations_api import SegmentationOperations
+from airflow_provider_segmentation.client.operations import Operation, SyncFace, validate_ids
+from airflow_provider_segmentation.client.waiting import (
+    Fetch,
+    Outcome,
+    PollFlow,
+    Wait,
+    first_run_since,
+    job_outcome,
+    poll_flow,
+    status_of,
+    wait,
+)
 from airflow_provider_segmentation.hooks import connection_form
-from airflow_provider_segmentation.models import (
-    Estimate,
-    ExportJob,
-    MessageResponse,
-    PreviewResults,
-    SegmentJob,
-)
+from airflow_provider_segmentation.models import Estimate, ExportJob, SegmentJob
+
+__all__ = [  # what the Airflow faces (operators, sensors, triggers) take from here
+    "AEPAudienceSizeError",
+    "AEPAuthError",
+    "AEPConfigurationError",
+    "AEPConflictError",
+    "AEPError",
+    "AEPJobCancelledError",
+    "AEPJobFailedError",
+    "AEPNotFoundError",
+    "AEPTimeoutError",
+    "AEPValidationError",
+    "AsyncSegmentationClient",
+    "Fetch",
+    "Outcome",
+    "PollFlow",
+    "RetrySettings",
+    "SegmentationHook",
+    "Wait",
+    "check_task_sandbox",
+    "first_run_since",
+    "is_template",
+    "job_outcome",
+    "poll_flow",
+    "positive_seconds",
+    "status_of",
+    "validate_ids",
+    "validate_quartz_cron",
+    "wait",
+]
 
 T = TypeVar("T")
 
@@ -61,6 +104,22 @@ def mask_secret(value: str) -> None:
             mask_secret as airflow_mask_secret,
         )
     airflow_mask_secret(value)
+
+
+async def amask_secret(value: str) -> None:
+    """Airflow's async masker (it tells the supervisor without blocking the event loop), where it exists."""
+    try:
+        from airflow.sdk.log import amask_secret as airflow_amask_secret
+    except ImportError:  # pragma: no cover - Airflow < 3.2: local masking only, no blocking call
+        mask_secret_locally(value)
+        return
+    await airflow_amask_secret(value)
+
+
+def mask_secret_locally(value: str) -> None:
+    from airflow.sdk.execution_time.secrets_masker import _secrets_masker
+
+    _secrets_masker().add_mask(value)
 
 
 def is_template(value: Any) -> bool:
@@ -123,7 +182,7 @@ def _extras(conn: Any) -> Mapping[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-class SegmentationHook(BaseHook, SegmentationOperations):
+class SegmentationHook(BaseHook, SyncFace, SegmentationAPI):
     """Talk to the AEP Segmentation Service through the ``adobe_experience_platform`` connection.
 
     :param aep_conn_id: the Airflow connection id (default ``aep_default``)
@@ -144,7 +203,7 @@ class SegmentationHook(BaseHook, SegmentationOperations):
     ) -> None:
         super().__init__()
         self.aep_conn_id = aep_conn_id
-        self.sandbox = validate_sandbox(sandbox) if sandbox is not None else None
+        self.sandbox = sandbox  # a task's override; validated once, by the config
         self.retry = retry
         self._async_client: AsyncSegmentationClient | None = None
 
@@ -160,14 +219,16 @@ class SegmentationHook(BaseHook, SegmentationOperations):
 
     @cached_property
     def config(self) -> ClientConfig:
+        config = self._config_of(self.get_connection(self.aep_conn_id))
+        mask_secret(config.secret.reveal())
+        return config
+
+    def _config_of(self, conn: Any) -> ClientConfig:
+        """The client config of this hook's connection, sandbox override and retry budget."""
         try:
-            config = config_from_connection(self.get_connection(self.aep_conn_id), self.sandbox)
+            config = config_from_connection(conn, self.sandbox)
         except AEPConfigurationError as exc:
             raise exc.with_message(f"connection {self.aep_conn_id!r}: {exc.message}") from None
-        mask_secret(config.secret.reveal())
-        return self._with_retry(config)
-
-    def _with_retry(self, config: ClientConfig) -> ClientConfig:
         return replace(config, retry=self.retry) if self.retry is not None else config
 
     @cached_property
@@ -183,17 +244,38 @@ class SegmentationHook(BaseHook, SegmentationOperations):
     def wait_for_segment_job(
         self, job_id: str, *, poll_interval: float = 30, timeout: float | None = None
     ) -> SegmentJob:
-        return waiting.wait_for_segment_job(self, job_id, poll_interval=poll_interval, timeout=timeout)
+        """Poll until the job succeeds; ``AEPJobFailedError`` or ``AEPTimeoutError`` (not cancelled)."""
+        return wait(
+            lambda: self.get_segment_job(job_id),
+            kind="segment job",
+            ident=job_id,
+            poll_interval=poll_interval,
+            timeout=timeout,
+        )
 
     def wait_for_export_job(
         self, job_id: str, *, poll_interval: float = 30, timeout: float | None = None
     ) -> ExportJob:
-        return waiting.wait_for_export_job(self, job_id, poll_interval=poll_interval, timeout=timeout)
+        """Poll until the export succeeds; ``AEPJobFailedError`` or ``AEPTimeoutError`` (not cancelled)."""
+        return wait(
+            lambda: self.get_export_job(job_id),
+            kind="export job",
+            ident=job_id,
+            poll_interval=poll_interval,
+            timeout=timeout,
+        )
 
     def wait_for_estimate(
         self, preview_id: str, *, poll_interval: float = 5, timeout: float | None = None
     ) -> Estimate:
-        return waiting.wait_for_estimate(self, preview_id, poll_interval=poll_interval, timeout=timeout)
+        """Poll until the estimate is ready; ``AEPJobFailedError`` or ``AEPTimeoutError``."""
+        return wait(
+            lambda: self.get_estimate(preview_id),
+            kind="estimate",
+            ident=preview_id,
+            poll_interval=poll_interval,
+            timeout=timeout,
+        )
 
     def validate_pql(self, text: str) -> str:
         """Ask AEP whether ``text`` is valid PQL; returns its pql/json, raises ``AEPValidationError`` with
@@ -222,7 +304,7 @@ class SegmentationHook(BaseHook, SegmentationOperations):
         except AEPError as exc:
             return False, f"Could not get an access token from {config.ims_host}: {exc}"
         try:
-            client.execute(ep.list_schedules(limit=1))
+            client.execute(SegmentationAPI.list_schedules.build(limit=1))
         except AEPConnectionError:
             return False, f"Could not reach the Platform host {config.platform_host}: check Platform host"
         except AEPAuthError as exc:
@@ -250,7 +332,7 @@ class SegmentationHook(BaseHook, SegmentationOperations):
     # -- async (triggers) ----------------------------------------------------------------------------
 
     async def __aenter__(self) -> SegmentationHook:
-        await self._aclient()
+        await self.aclient()
         return self
 
     async def __aexit__(
@@ -264,45 +346,15 @@ class SegmentationHook(BaseHook, SegmentationOperations):
             self._async_client = None
 
     async def _aconfig(self) -> ClientConfig:
-        if "config" not in self.__dict__:
-            conn = await self.aget_connection(self.aep_conn_id)
-            self.__dict__["config"] = self._with_retry(config_from_connection(conn, self.sandbox))
+        if "config" not in self.__dict__:  # shares the cached_property's slot
+            built = self._config_of(await self.aget_connection(self.aep_conn_id))
+            await amask_secret(built.secret.reveal())
+            self.__dict__["config"] = built
         config: ClientConfig = self.__dict__["config"]
         return config
 
-    async def _aclient(self) -> AsyncSegmentationClient:
+    async def aclient(self) -> AsyncSegmentationClient:
+        """The async client of this hook (every operation, awaited); ``async with hook:`` closes it."""
         if self._async_client is None:
-            self._async_client = AsyncSegmentationClient(await self._aconfig(), on_token=mask_secret)
+            self._async_client = AsyncSegmentationClient(await self._aconfig(), on_token=amask_secret)
         return self._async_client
-
-    async def aexecute(self, operation: Operation[T]) -> T:
-        return await (await self._aclient()).execute(operation)
-
-    async def aget_segment_job(self, job_id: str) -> SegmentJob:
-        return await (await self._aclient()).get_segment_job(job_id)
-
-    async def acancel_segment_job(self, job_id: str) -> MessageResponse | None:
-        return await (await self._aclient()).cancel_segment_job(job_id)
-
-    async def alist_segment_jobs(
-        self, *, status: str | None = None, property_filter: str | None = None, limit: int = 100
-    ) -> AsyncIterator[SegmentJob]:
-        client = await self._aclient()
-        async for job in client.list_segment_jobs(
-            status=status, property_filter=property_filter, limit=limit
-        ):
-            yield job
-
-    async def aget_export_job(self, job_id: str | int) -> ExportJob:
-        return await (await self._aclient()).get_export_job(job_id)
-
-    async def acancel_export_job(self, job_id: str | int) -> MessageResponse | None:
-        return await (await self._aclient()).cancel_export_job(job_id)
-
-    async def aget_estimate(self, preview_id: str) -> Estimate:
-        return await (await self._aclient()).get_estimate(preview_id)
-
-    async def aget_preview(
-        self, preview_id: str, *, offset: int | str | None = None, limit: int | None = None
-    ) -> PreviewResults:
-        return await (await self._aclient()).get_preview(preview_id, offset=offset, limit=limit)

@@ -17,16 +17,20 @@ from typing import Any, ClassVar, Generic, TypeVar
 from airflow.configuration import conf
 from airflow.sdk import BaseOperator
 
-from airflow_provider_segmentation.client.config import positive_seconds
-from airflow_provider_segmentation.client.errors import (
+from airflow_provider_segmentation.hooks.segmentation import (
     AEPError,
     AEPJobFailedError,
     AEPNotFoundError,
     AEPTimeoutError,
     AEPValidationError,
+    Outcome,
+    SegmentationHook,
+    check_task_sandbox,
+    job_outcome,
+    positive_seconds,
+    status_of,
+    wait,
 )
-from airflow_provider_segmentation.client.waiting import Outcome, job_outcome, status_of
-from airflow_provider_segmentation.hooks.segmentation import SegmentationHook, check_task_sandbox
 from airflow_provider_segmentation.links import push_link, ui_url
 from airflow_provider_segmentation.models import Estimate, EventStatus, ExportJob, SegmentJob
 from airflow_provider_segmentation.triggers.segmentation import (
@@ -162,28 +166,23 @@ class AEPJobOperator(AEPBaseOperator, Generic[Job]):
         return job
 
     def _wait(self, deadline: float) -> Job:
-        assert self.job_id is not None
-        started, last_status = time.time(), ""
-        while True:
-            job = self.fetch(self.job_id)
-            if status_of(job) != last_status:
-                last_status = status_of(job)
-                self.log.info(
-                    "%s %s: %s (%.0f s)",
-                    self.job_kind.replace("_", " "),
-                    self.job_id,
-                    last_status,
-                    time.time() - started,
-                )
-            if job_outcome(job, ident=self.job_id) is Outcome.SUCCEEDED:
-                return job
-            if time.time() + self.poll_interval > deadline:
-                self._cancel_quietly(f"it did not finish within timeout={self.timeout:.0f} s")
-                raise AEPTimeoutError(
-                    f"AEP {self.job_kind.replace('_', ' ')} {self.job_id} was still {status_of(job)} after "
-                    f"{self.timeout:.0f} s and was cancelled; raise `timeout` if it needs longer"
-                )
-            time.sleep(self.poll_interval)
+        """Wait in the worker with the shared polling flow; on timeout, cancel (the operator's policy)."""
+        job_id, label = self.job_id, self.job_kind.replace("_", " ")
+        assert job_id is not None
+        try:
+            return wait(
+                lambda: self.fetch(job_id),
+                kind=label,
+                ident=job_id,
+                poll_interval=self.poll_interval,
+                timeout=max(0.0, deadline - time.time()),
+                on_status=lambda status, elapsed: self.log.info(
+                    "%s %s: %s (%.0f s)", label, job_id, status, elapsed
+                ),
+            )
+        except AEPTimeoutError as exc:
+            self._cancel_quietly(f"it did not finish within timeout={self.timeout:.0f} s")
+            raise AEPTimeoutError(f"{exc.message}; the job was cancelled") from None
 
     def trigger(self, deadline: float) -> AEPJobTrigger:
         assert self.job_id is not None

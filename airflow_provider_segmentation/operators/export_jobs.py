@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_segmentation.client.errors import AEPValidationError
-from airflow_provider_segmentation.client.operations import validate_ids
-from airflow_provider_segmentation.hooks.segmentation import is_template
+from airflow_provider_segmentation.hooks.segmentation import AEPValidationError, is_template, validate_ids
 from airflow_provider_segmentation.links import AEPExportJobLink
 from airflow_provider_segmentation.models import ExportJob
 from airflow_provider_segmentation.operators.base import AEPJobOperator
@@ -99,11 +97,4 @@ class AEPExportAudienceOperator(AEPJobOperator[ExportJob]):
         self.hook.cancel_export_job(job_id)
 
     def summarize(self, job: ExportJob) -> dict[str, Any]:
-        destination = job.destination
-        return {
-            "job_id": job.id,
-            "status": getattr(job.status, "value", job.status),
-            "batch_ids": destination.batch_ids if destination else [],
-            "exported_profiles": job.exported_profiles,
-            "dataset_id": (destination.dataset_id if destination else None) or self.dataset_id,
-        }
+        return {**job.summary(), "dataset_id": job.summary()["dataset_id"] or self.dataset_id}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_segmentation.client.errors import AEPValidationError
+from airflow_provider_segmentation.hooks.segmentation import AEPValidationError
 from airflow_provider_segmentation.operators.base import AEPBaseOperator
 
 FORMATS = {"pql/json": "pql/text", "pql/text": "pql/json"}

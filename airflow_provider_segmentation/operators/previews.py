@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_segmentation.client.errors import AEPAudienceSizeError, AEPError, AEPValidationError
+from airflow_provider_segmentation.hooks.segmentation import (
+    AEPAudienceSizeError,
+    AEPError,
+    AEPValidationError,
+)
 from airflow_provider_segmentation.models import Estimate
 from airflow_provider_segmentation.operators.base import AEPJobOperator
 
@@ -75,7 +79,7 @@ class AEPEstimateAudienceOperator(_PreviewOperator):
             "preview_id": self.job_id,
             "estimated_size": job.estimated_size,
             "confidence_interval": job.confidence_interval,
-            "state": getattr(job.state, "value", job.state),
+            "state": job.state.value if job.state else None,
         }
 
     def finish(self, context: Any, job: Estimate) -> dict[str, Any]:

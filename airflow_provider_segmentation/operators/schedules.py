@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_segmentation.client.cron import validate_quartz_cron
-from airflow_provider_segmentation.client.errors import AEPConflictError, AEPNotFoundError, AEPValidationError
+from airflow_provider_segmentation.hooks.segmentation import (
+    AEPConflictError,
+    AEPNotFoundError,
+    AEPValidationError,
+    validate_quartz_cron,
+)
 from airflow_provider_segmentation.models import Schedule
 from airflow_provider_segmentation.operators.base import AEPBaseOperator
 from airflow_provider_segmentation.operators.segment_definitions import IF_EXISTS, _choice
@@ -18,7 +22,7 @@ def schedule_summary(schedule: Schedule, action: str) -> dict[str, Any]:
     return {
         "id": schedule.id,
         "name": schedule.name,
-        "state": getattr(schedule.state, "value", schedule.state),
+        "state": schedule.state.value if schedule.state else None,
         "cron": schedule.schedule,
         "segments": schedule.properties.get("segments"),
         "action": action,
@@ -64,7 +68,7 @@ class AEPUpsertScheduleOperator(AEPBaseOperator):
             raise AEPConflictError(f"a schedule named {self.name!r} already exists ({existing.id})")
         if self.if_exists == "skip":
             return schedule_summary(existing, "skipped")
-        state = self.state if getattr(existing.state, "value", existing.state) != self.state else None
+        state = self.state if existing.state != self.state else None
         cron = self.cron if existing.schedule != self.cron else None
         if state is None and cron is None:
             return schedule_summary(existing, "unchanged")

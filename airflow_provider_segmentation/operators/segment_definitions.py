@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_segmentation.client.errors import AEPConflictError, AEPNotFoundError, AEPValidationError
+from airflow_provider_segmentation.hooks.segmentation import (
+    AEPConflictError,
+    AEPNotFoundError,
+    AEPValidationError,
+)
 from airflow_provider_segmentation.links import AEPSegmentDefinitionLink, push_link, ui_url
 from airflow_provider_segmentation.models import SegmentDefinition
 from airflow_provider_segmentation.operators.base import AEPBaseOperator

@@ -5,35 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_segmentation.client.errors import AEPValidationError
-from airflow_provider_segmentation.client.operations import validate_ids
-from airflow_provider_segmentation.hooks.segmentation import is_template
+from airflow_provider_segmentation.hooks.segmentation import AEPValidationError, is_template, validate_ids
 from airflow_provider_segmentation.links import AEPSegmentJobLink
 from airflow_provider_segmentation.models import SegmentJob
 from airflow_provider_segmentation.operators.base import AEPBaseOperator, AEPJobOperator, resolve_ids
-
-
-def segment_job_summary(job: SegmentJob) -> dict[str, Any]:
-    """The JSON-serializable result of a segment job: id, status, counts per segment, duration."""
-    metrics = job.metrics
-    counts: dict[str, dict[str, int]] = {}
-    for segment_id in job.segment_ids:
-        by_status = (metrics.segmented_profile_by_status_counter.get(segment_id) if metrics else None) or {}
-        counts[segment_id] = {
-            "realized": int(by_status.get("realized", 0)),
-            "existing": int(by_status.get("existing", 0)),
-            "exited": int(by_status.get("exited", 0)),
-            "total": int(metrics.segmented_profile_counter.get(segment_id, 0) if metrics else 0),
-        }
-    total_time = (metrics.total_time or {}) if metrics else {}
-    duration_ms = total_time.get("totalTimeInMs")
-    return {
-        "job_id": job.id,
-        "status": getattr(job.status, "value", job.status),
-        "segment_counts": counts,
-        "total_profiles": (metrics.total_profiles if metrics else None) or 0,
-        "duration_seconds": round(duration_ms / 1000, 3) if isinstance(duration_ms, int | float) else None,
-    }
 
 
 class AEPRunSegmentJobOperator(AEPJobOperator[SegmentJob]):
@@ -79,7 +54,7 @@ class AEPRunSegmentJobOperator(AEPJobOperator[SegmentJob]):
         self.hook.cancel_segment_job(job_id)
 
     def summarize(self, job: SegmentJob) -> dict[str, Any]:
-        return segment_job_summary(job)
+        return job.summary()
 
 
 class AEPCancelSegmentJobOperator(AEPBaseOperator):
@@ -94,4 +69,4 @@ class AEPCancelSegmentJobOperator(AEPBaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         self.hook.cancel_segment_job(self.job_id)
         job = self.hook.get_segment_job(self.job_id)
-        return {"job_id": self.job_id, "status": getattr(job.status, "value", job.status)}
+        return {"job_id": self.job_id, "status": job.status.value}

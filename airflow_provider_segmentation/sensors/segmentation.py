@@ -15,12 +15,16 @@ from typing import Any
 from airflow.configuration import conf
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_segmentation.client.config import positive_seconds
-from airflow_provider_segmentation.client.errors import AEPValidationError
-from airflow_provider_segmentation.client.waiting import Outcome, first_run_since, job_outcome, status_of
-from airflow_provider_segmentation.hooks.segmentation import SegmentationHook, check_task_sandbox
-from airflow_provider_segmentation.models import ExportJob
-from airflow_provider_segmentation.operators.segment_jobs import segment_job_summary
+from airflow_provider_segmentation.hooks.segmentation import (
+    AEPValidationError,
+    Outcome,
+    SegmentationHook,
+    check_task_sandbox,
+    first_run_since,
+    job_outcome,
+    positive_seconds,
+    status_of,
+)
 from airflow_provider_segmentation.triggers.segmentation import (
     AEPJobTrigger,
     event_from_trigger,
@@ -106,12 +110,12 @@ class AEPSegmentJobSensor(_AEPSensor):
     def poke(self, context: Any) -> bool | PokeReturnValue:
         job = self.hook.get_segment_job(self.job_id)
         if job_outcome(job, ident=self.job_id) is Outcome.SUCCEEDED:
-            return PokeReturnValue(True, segment_job_summary(job))
-        self.log.info("Segment job %s is %s", self.job_id, getattr(job.status, "value", job.status))
+            return PokeReturnValue(True, job.summary())
+        self.log.info("Segment job %s is %s", self.job_id, job.status.value)
         return False
 
     def summarize(self, job_id: str) -> Any:
-        return segment_job_summary(self.hook.get_segment_job(job_id))
+        return self.hook.get_segment_job(job_id).summary()
 
 
 class AEPExportJobSensor(_AEPSensor):
@@ -127,23 +131,14 @@ class AEPExportJobSensor(_AEPSensor):
     def watched_id(self, context: Any) -> str:
         return str(self.job_id)
 
-    def _summary(self, job: ExportJob) -> dict[str, Any]:
-        destination = job.destination
-        return {
-            "job_id": job.id,
-            "status": getattr(job.status, "value", job.status),
-            "batch_ids": destination.batch_ids if destination else [],
-            "exported_profiles": job.exported_profiles,
-        }
-
     def poke(self, context: Any) -> bool | PokeReturnValue:
         job = self.hook.get_export_job(self.job_id)
         if job_outcome(job, ident=str(self.job_id)) is Outcome.SUCCEEDED:
-            return PokeReturnValue(True, self._summary(job))
+            return PokeReturnValue(True, job.summary())
         return False
 
     def summarize(self, job_id: str) -> Any:
-        return self._summary(self.hook.get_export_job(job_id))
+        return self.hook.get_export_job(job_id).summary()
 
 
 class AEPScheduledSegmentJobSensor(_AEPSensor):
@@ -191,9 +186,9 @@ class AEPScheduledSegmentJobSensor(_AEPSensor):
             self.log.info("Schedule %s has no run in this window yet", self.schedule_id)
             return False
         if job_outcome(run, ident=str(run.id)) is Outcome.SUCCEEDED:
-            return PokeReturnValue(True, segment_job_summary(run))
+            return PokeReturnValue(True, run.summary())
         self.log.info("Scheduled run %s of schedule %s is %s", run.id, self.schedule_id, status_of(run))
         return False
 
     def summarize(self, job_id: str) -> Any:
-        return segment_job_summary(self.hook.get_segment_job(job_id))
+        return self.hook.get_segment_job(job_id).summary()

@@ -15,27 +15,29 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
-from typing import Any
+from enum import Enum
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_segmentation.client.config import RetrySettings, positive_seconds
-from airflow_provider_segmentation.client.errors import (
-    AEPAuthError,
-    AEPConnectionError,
+if TYPE_CHECKING:
+    from airflow_provider_segmentation.hooks.segmentation import AsyncSegmentationClient
+
+from airflow_provider_segmentation.hooks.segmentation import (
     AEPError,
     AEPJobCancelledError,
     AEPJobFailedError,
-    AEPRateLimitError,
-    AEPServerError,
     AEPTimeoutError,
     AEPValidationError,
+    Fetch,
+    RetrySettings,
+    SegmentationHook,
+    first_run_since,
+    poll_flow,
+    positive_seconds,
+    status_of,
 )
-from airflow_provider_segmentation.client.waiting import Outcome, first_run_since, job_outcome, status_of
-from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 from airflow_provider_segmentation.models import (
     Estimate,
     EventStatus,
@@ -45,7 +47,6 @@ from airflow_provider_segmentation.models import (
     SegmentJob,
 )
 
-TRANSIENT = (AEPServerError, AEPRateLimitError, AEPConnectionError, AEPAuthError)
 CANCELLABLE = (JobKind.SEGMENT_JOB, JobKind.EXPORT_JOB)
 # Task states after which nothing will resume the job: the user ended the task.
 ENDED_BY_USER = frozenset({"failed", "upstream_failed", "skipped", "removed"})
@@ -112,18 +113,15 @@ class AEPJobTrigger(BaseTrigger):
             aep_conn_id=self.aep_conn_id, sandbox=self.sandbox, retry=RetrySettings(max_attempts=1)
         )
 
-    async def _fetch(self, hook: SegmentationHook) -> SegmentJob | ExportJob | Estimate | None:
+    async def _fetch(self, client: AsyncSegmentationClient) -> SegmentJob | ExportJob | Estimate | None:
         if self.kind is JobKind.SEGMENT_JOB:
-            return await hook.aget_segment_job(self.job_id)
+            return await client.get_segment_job(self.job_id)
         if self.kind is JobKind.EXPORT_JOB:
-            return await hook.aget_export_job(self.job_id)
+            return await client.get_export_job(self.job_id)
         if self.kind is JobKind.ESTIMATE:
-            return await hook.aget_estimate(self.job_id)
-        return await self._scheduled_run(hook)
-
-    async def _scheduled_run(self, hook: SegmentationHook) -> SegmentJob | None:
-        """The schedule's first run created at or after ``window_start``, if there is one yet."""
-        runs = hook.alist_segment_jobs(property_filter=f"properties.scheduleId=={self.job_id}")
+            return await client.get_estimate(self.job_id)
+        # a schedule's run: the first one created at or after window_start, if there is one yet
+        runs = client.list_segment_jobs(property_filter=f"properties.scheduleId=={self.job_id}")
         return first_run_since([run async for run in runs], self.window_start)
 
     def _event(
@@ -148,85 +146,54 @@ class AEPJobTrigger(BaseTrigger):
         )
         return TriggerEvent(event.to_dict())
 
-    def _past_deadline(self, now: float) -> bool:
-        return self.deadline is not None and now >= self.deadline
-
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        started = time.time()
-        errors_in_a_row = 0
-        last_status: str | None = None
+        """Drive the shared polling flow (``waiting.poll_flow``) with the async client."""
         job: SegmentJob | ExportJob | Estimate | None = None
+
+        def log_status(status: str, elapsed: float) -> None:
+            self.log.info("%s %s: %s (%.0f s)", self.kind.label, self._ident(job), status, elapsed)
+
+        flow = poll_flow(
+            kind=self.kind.label,
+            ident=self.job_id,
+            poll_interval=self.poll_interval,
+            deadline=self.deadline,
+            poll_error_budget=self.poll_error_budget,
+            on_status=log_status,
+        )
         # Spread the first polls of triggers deferred at the same moment over a fraction of the interval.
         await asyncio.sleep(random.uniform(0, min(self.poll_interval, 5.0) / 2))
         async with self._hook() as hook:
-            while True:
-                if self._past_deadline(time.time()):  # before asking (and paging) again
-                    yield self._timeout_event(job)
-                    return
-                try:
-                    job = await self._fetch(hook)
-                    errors_in_a_row = 0
-                    status = status_of(job) if job is not None else "no run yet"
-                    if status != last_status:
-                        self.log.info(
-                            "%s %s: %s (%.0f s)",
-                            self.kind.label,
-                            self._ident(job),
-                            status,
-                            time.time() - started,
-                        )
-                        last_status = status
-                    if job is not None and job_outcome(job, ident=self._ident(job)) is Outcome.SUCCEEDED:
-                        yield self._event(
-                            EventStatus.SUCCESS, f"{self.kind.label} {self._ident(job)} succeeded", job
-                        )
-                        return
-                except AEPJobCancelledError as exc:
-                    yield self._event(EventStatus.CANCELLED, exc.summary, job, exc.errors)
-                    return
-                except AEPJobFailedError as exc:
-                    yield self._event(EventStatus.FAILED, exc.summary, job, exc.errors)
-                    return
-                except TRANSIENT as exc:
-                    errors_in_a_row += 1
-                    self.log.warning(
-                        "Polling %s %s failed (%d/%d): %s",
-                        self.kind.label,
-                        self.job_id,
-                        errors_in_a_row,
-                        self.poll_error_budget,
-                        exc,
-                    )
-                    if errors_in_a_row > self.poll_error_budget:
-                        yield self._event(
-                            EventStatus.POLL_ERROR, f"polling failed {errors_in_a_row} times in a row: {exc}"
-                        )
-                        return
-                except AEPError as exc:  # 404, 400: the job cannot be watched; not a job failure
-                    yield self._event(
-                        EventStatus.POLL_ERROR, f"cannot poll {self.kind.label} {self.job_id}: {exc}"
-                    )
-                    return
-                if self.deadline is not None and time.time() + self.poll_interval > self.deadline:
-                    yield self._timeout_event(job)
-                    return
-                # +-10 % jitter keeps hundreds of triggers started together from polling in lockstep
-                await asyncio.sleep(self.poll_interval * random.uniform(0.9, 1.1))
+            client = await hook.aclient()
+            reply: Any = None
+            try:
+                while True:
+                    command = flow.send(reply)
+                    if isinstance(command, Fetch):
+                        try:
+                            job = reply = await self._fetch(client)
+                        except AEPError as exc:
+                            reply = exc
+                    else:  # +-10 % jitter keeps triggers started together from polling in lockstep
+                        await asyncio.sleep(command.seconds * random.uniform(0.9, 1.1))
+                        reply = None
+            except StopIteration:
+                yield self._event(EventStatus.SUCCESS, f"{self.kind.label} {self._ident(job)} succeeded", job)
+            except AEPJobCancelledError as exc:
+                yield self._event(EventStatus.CANCELLED, exc.summary, job, exc.errors)
+            except AEPJobFailedError as exc:
+                yield self._event(EventStatus.FAILED, exc.summary, job, exc.errors)
+            except AEPTimeoutError as exc:
+                yield self._event(EventStatus.TIMEOUT, exc.message, job)
+            except AEPError as exc:  # transient errors past the budget, or a 404/400: not a job failure
+                yield self._event(
+                    EventStatus.POLL_ERROR, f"cannot poll {self.kind.label} {self.job_id}: {exc}"
+                )
 
     def _ident(self, job: SegmentJob | ExportJob | Estimate | None) -> str:
         if self.kind is JobKind.SCHEDULED_SEGMENT_JOB and isinstance(job, SegmentJob):
             return f"{job.id} (schedule {self.job_id})"
         return self.job_id
-
-    def _timeout_event(self, job: SegmentJob | ExportJob | Estimate | None) -> TriggerEvent:
-        assert self.deadline is not None
-        status = status_of(job) if job is not None else "not started"
-        return self._event(
-            EventStatus.TIMEOUT,
-            f"{self.kind.label} {self._ident(job)} still {status} at the deadline "
-            f"{datetime.fromtimestamp(self.deadline, timezone.utc):%Y-%m-%d %H:%M:%S} UTC",
-            job,
-        )
 
     async def on_kill(self) -> None:
         """A user acted on the deferred task: cancel the AEP job unless the task will run again."""
@@ -243,10 +210,11 @@ class AEPJobTrigger(BaseTrigger):
             return
         try:
             async with self._hook() as hook:
+                client = await hook.aclient()
                 if self.kind is JobKind.SEGMENT_JOB:
-                    await hook.acancel_segment_job(self.job_id)
+                    await client.cancel_segment_job(self.job_id)
                 else:
-                    await hook.acancel_export_job(self.job_id)
+                    await client.cancel_export_job(self.job_id)
             self.log.info("Cancelled %s %s because the task was ended", self.kind.label, self.job_id)
         except AEPError as exc:
             self.log.warning("Could not cancel %s %s: %s", self.kind.label, self.job_id, exc)
@@ -267,7 +235,7 @@ class AEPJobTrigger(BaseTrigger):
             self.log.warning("Could not read the task's state (%s); cancelling the job to be safe", exc)
             return None
         value = (states.get(ti.run_id) or {}).get(ti.task_id)
-        return "" if value is None else str(getattr(value, "value", value))
+        return "" if value is None else str(value.value if isinstance(value, Enum) else value)
 
 
 def event_from_trigger(event: Any, *, kind: str) -> JobEvent:

@@ -113,19 +113,32 @@ class Emulator:
 
 
 def ours_pipeline(url: str) -> float:
-    from airflow_provider_segmentation.client.waiting import wait_for_export_job, wait_for_segment_job
+    from airflow_provider_segmentation.client.waiting import wait
 
     started = time.perf_counter()
     client = client_for(url)
     segment = client.create_segment_definition({"name": "bench", "expression": {"value": PQL}})
-    wait_for_segment_job(client, client.create_segment_job([segment.id or ""]).id, poll_interval=POLL)
+    job_id = client.create_segment_job([segment.id or ""]).id
+    wait(
+        lambda: client.get_segment_job(job_id),
+        kind="segment job",
+        ident=job_id,
+        poll_interval=POLL,
+        timeout=None,
+    )
     export = client.create_export_job(
         {
             "filter": {"segments": [{"segmentId": segment.id}]},
             "destination": {"datasetId": PROFILE_DATASET_ID},
         }
     )
-    wait_for_export_job(client, export.id, poll_interval=POLL)
+    wait(
+        lambda: client.get_export_job(export.id),
+        kind="export job",
+        ident=export.id,
+        poll_interval=POLL,
+        timeout=None,
+    )
     return time.perf_counter() - started
 
 

@@ -18,7 +18,7 @@ from airflow_provider_segmentation.client import (
     RetrySettings,
     SegmentationClient,
 )
-from airflow_provider_segmentation.client import endpoints as ep
+from airflow_provider_segmentation.client.api import SegmentationAPI as api
 from airflow_provider_segmentation.client.auth import build_token_request
 from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 from tests.client.conftest import make_config
@@ -111,7 +111,7 @@ def test_secret_is_not_in_reprs_copies_or_pickles(emulator) -> None:
 
 def test_bearer_token_is_not_in_request_reprs(client: SegmentationClient) -> None:
     token = client.access_token()
-    flow = client._operation_flow(ep.list_schedules())
+    flow = client._operation_flow(api.list_schedules.build())
     flow.send(None)
     request = flow.send(token).request  # type: ignore[union-attr]
     assert request.headers["Authorization"] == f"Bearer {token}"

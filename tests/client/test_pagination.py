@@ -6,7 +6,7 @@ import time
 from urllib.parse import parse_qs
 
 from airflow_provider_segmentation.client import SegmentationClient
-from airflow_provider_segmentation.client import endpoints as ep
+from airflow_provider_segmentation.client.api import SegmentationAPI as api
 from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID
 
 
@@ -112,5 +112,5 @@ def test_search_entities_follow_page_numbers(client: SegmentationClient, emulato
 
 
 def test_empty_first_page_stops(client: SegmentationClient, emulator_admin) -> None:
-    assert list(client.paginate(ep.list_segment_jobs())) == []
+    assert list(client.paginate(api.list_segment_jobs.build())) == []
     assert len(emulator_admin.requests("GET", "/data/core/ups/segment/jobs")) == 1

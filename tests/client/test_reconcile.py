@@ -12,7 +12,7 @@ from airflow_provider_segmentation.client import (
     AsyncSegmentationClient,
     SegmentationClient,
 )
-from airflow_provider_segmentation.client import endpoints as ep
+from airflow_provider_segmentation.client.api import SegmentationAPI as api
 from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID
 from tests.client.conftest import make_config
 
@@ -94,6 +94,6 @@ async def test_the_async_client_reconciles_the_same_way(emulator, emulator_admin
         return None
 
     async with AsyncSegmentationClient(make_config(emulator), sleep=no_wait, rng=random.Random(1)) as aclient:
-        job = await aclient.execute(ep.create_segment_job([seg]))
+        job = await aclient.execute(api.create_segment_job.build([seg]))
     assert [j.id for j in client.list_segment_jobs()] == [job.id]
     assert len(emulator_admin.requests("POST", JOBS)) == 1

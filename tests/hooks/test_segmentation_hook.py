@@ -11,6 +11,7 @@ from airflow.sdk import BaseHook
 from airflow_provider_segmentation.client import (
     AEPConfigurationError,
     AEPJobFailedError,
+    AEPNotFoundError,
     AEPTimeoutError,
 )
 from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
@@ -48,9 +49,10 @@ def test_task_sandbox_overrides_the_connection(aep_conn: str, emulator_admin) ->
     assert emulator_admin.requests("POST")[-1]["sandbox"] == "dev"
 
 
-def test_uppercase_task_sandbox_is_rejected_locally() -> None:
+def test_uppercase_task_sandbox_is_rejected_locally(aep_conn: str, emulator_admin) -> None:
     with pytest.raises(AEPConfigurationError, match="use 'dev'"):
-        SegmentationHook(sandbox="DEV")
+        SegmentationHook(sandbox="DEV").get_schedule("x")
+    assert emulator_admin.requests() == []
 
 
 @pytest.mark.parametrize(
@@ -144,13 +146,15 @@ def no_sync_connection(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def test_async_twins_use_aget_connection(aep_conn: str, emulator_admin, no_sync_connection) -> None:
     seg_id = _create_job_inputs(emulator_admin)
+    emulator_admin.configure(job_step_seconds=60)
     async with SegmentationHook() as hook:
-        job = await hook.aget_segment_job(seg_id)
+        client = await hook.aclient()
+        job = await client.get_segment_job(seg_id)
         assert job.id == seg_id
-        listed = [j.id async for j in hook.alist_segment_jobs()]
+        listed = [j.id async for j in client.list_segment_jobs()]
         assert listed == [seg_id]
-        await hook.acancel_segment_job(seg_id)
-        assert (await hook.aget_segment_job(seg_id)).status in ("CANCELLING", "CANCELLED", "SUCCEEDED")
+        await client.cancel_segment_job(seg_id)
+        assert (await client.get_segment_job(seg_id)).status == "CANCELLING"
 
 
 def _create_job_inputs(emulator_admin) -> str:
@@ -192,12 +196,14 @@ def _create_job_inputs(emulator_admin) -> str:
 
 async def test_async_estimate_export_and_preview(aep_conn: str, emulator_admin, no_sync_connection) -> None:
     async with SegmentationHook() as hook:
-        with pytest.raises(Exception) as excinfo:
-            await hook.aget_estimate("missing")
-        assert getattr(excinfo.value, "status", None) == 404
-        with pytest.raises(Exception) as excinfo:
-            await hook.aget_export_job(12345)
-        assert getattr(excinfo.value, "status", None) == 404
+        client = await hook.aclient()
+        with pytest.raises(AEPNotFoundError) as excinfo:
+            await client.get_estimate("missing")
+        assert excinfo.value.status == 404
+        with pytest.raises(AEPNotFoundError):
+            await client.get_export_job(12345)
+        schedules = [s async for s in client.list_schedules()]  # every operation exists awaited
+        assert schedules == []
 
 
 async def test_async_token_refresh_and_logs_clean(
@@ -210,9 +216,10 @@ async def test_async_token_refresh_and_logs_clean(
     caplog.set_level(logging.DEBUG)
     job_id = _create_job_inputs(emulator_admin)
     async with SegmentationHook() as hook:
-        await hook.aget_segment_job(job_id)
+        client = await hook.aclient()
+        await client.get_segment_job(job_id)
         emulator_admin.expire_tokens()
-        await hook.aget_segment_job(job_id)
+        await client.get_segment_job(job_id)
     statuses = [r["status"] for r in emulator_admin.requests("GET", "/data/core/ups/segment/jobs/")]
     assert statuses == [200, 401, 200]
     assert emulator.settings.client_secret not in caplog.text

@@ -1,4 +1,4 @@
-"""Constants and payload helpers shared by the endpoint builders."""
+"""Constants and payload helpers shared by the resource modules of ``client/api``."""
 
 from __future__ import annotations
 

@@ -1,0 +1,149 @@
+"""Segment definitions and PQL conversion (``/segment/definitions``, ``/segment/conversion``).
+
+Each operation is declared once: what is sent (method, path, query, body) and how the answer is read.
+``call``/``pages`` give it a sync face (client, hook) and an async face (async client) with the same
+signature; input is checked here, before any HTTP call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from airflow_provider_segmentation.client.api._common import (
+    PQL_FORMATS,
+    PROFILE_SCHEMA,
+    _ids_body,
+    _mapping,
+    page_size,
+)
+from airflow_provider_segmentation.client.errors import AEPValidationError
+from airflow_provider_segmentation.client.operations import (
+    Operation,
+    Page,
+    call,
+    encode_body,
+    pages,
+    parse_bulk,
+    parse_model,
+    parse_optional,
+    query,
+    segment,
+    validate_choice,
+)
+from airflow_provider_segmentation.client.pagination import (
+    by_page_number,
+    parse_page,
+)
+from airflow_provider_segmentation.models import (
+    MessageResponse,
+    PqlConversion,
+    SegmentDefinition,
+)
+
+
+class SegmentDefinitions:
+    """Segment definitions and PQL conversion."""
+
+    @pages
+    def list_segment_definitions(
+        *, limit: int = 100, sort: str | None = None, streaming: bool | None = None, edge: bool | None = None
+    ) -> Operation[Page[SegmentDefinition]]:
+        params = query(
+            limit=page_size(limit),
+            page=0,
+            sort=sort,
+            evaluationInfo__continuous__enabled=streaming,
+            evaluationInfo__synchronous__enabled=edge,
+        )
+        return Operation(
+            "listSegmentDefinitions",
+            "GET",
+            "/segment/definitions",
+            parse_page(SegmentDefinition, by_page_number, "segments"),
+            params=params,
+        )
+
+    @call
+    def create_segment_definition(definition: Mapping[str, Any]) -> Operation[SegmentDefinition]:
+        body = dict(_mapping(definition, "definition"))
+        for required in ("name", "expression"):
+            if not body.get(required):
+                raise AEPValidationError(f"definition.{required} is missing", field=f"definition.{required}")
+        body.setdefault("schema", {"name": PROFILE_SCHEMA})
+        return Operation(
+            "createSegmentDefinition",
+            "POST",
+            "/segment/definitions",
+            parse_model(SegmentDefinition),
+            body=encode_body(body, field_name="definition"),
+            creates=True,
+        )
+
+    @call
+    def get_segment_definition(segment_id: str) -> Operation[SegmentDefinition]:
+        return Operation(
+            "retrieveSegmentDefinitionById",
+            "GET",
+            f"/segment/definitions/{segment(segment_id, field_name='segment_id')}",
+            parse_model(SegmentDefinition),
+        )
+
+    @call
+    def update_segment_definition(
+        segment_id: str, definition: Mapping[str, Any]
+    ) -> Operation[SegmentDefinition]:
+        """PATCH with the whole definition ("Overwrite a segment definition"; not JSON Patch)."""
+        body = encode_body(_mapping(definition, "definition"), field_name="definition")
+        return Operation(
+            "patchSegmentDefinition",
+            "PATCH",
+            f"/segment/definitions/{segment(segment_id, field_name='segment_id')}",
+            parse_model(SegmentDefinition),
+            body=body,
+        )
+
+    @call
+    def delete_segment_definition(segment_id: str) -> Operation[MessageResponse | None]:
+        return Operation(
+            "deleteSegmentDefinition",
+            "DELETE",
+            f"/segment/definitions/{segment(segment_id, field_name='segment_id')}",
+            parse_optional(MessageResponse),
+        )
+
+    @call
+    def bulk_get_segment_definitions(segment_ids: Iterable[str]) -> Operation[dict[str, SegmentDefinition]]:
+        return Operation(
+            "bulkGetSegmentDefinitions",
+            "POST",
+            "/segment/definitions/bulk-get",
+            parse_bulk(SegmentDefinition),
+            body=_ids_body(segment_ids, "segment_ids", 1500),
+        )
+
+    @call
+    def convert_pql(
+        expression: str,
+        *,
+        source_format: str = "pql/text",
+        name: str = "pql-conversion",
+        schema_name: str = PROFILE_SCHEMA,
+    ) -> Operation[PqlConversion]:
+        """``/segment/conversion`` answers the expression in the other format; nothing is stored."""
+        validate_choice(source_format, PQL_FORMATS, field_name="source_format")
+        if not str(expression or "").strip():
+            raise AEPValidationError("expression is empty: pass the PQL to convert", field="expression")
+        body = {
+            "name": name,
+            "profileInstanceId": "ups",
+            "schema": {"name": schema_name},
+            "expression": {"type": "PQL", "format": source_format, "value": expression},
+        }
+        return Operation(
+            "convertSegmentDefinition",
+            "POST",
+            "/segment/conversion",
+            parse_model(PqlConversion),
+            body=encode_body(body, field_name="expression"),
+        )

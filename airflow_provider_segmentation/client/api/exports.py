@@ -1,0 +1,95 @@
+"""Export jobs: audience members written into a dataset (``/export/jobs``).
+
+Each operation is declared once: what is sent (method, path, query, body) and how the answer is read.
+``call``/``pages`` give it a sync face (client, hook) and an async face (async client) with the same
+signature; input is checked here, before any HTTP call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_segmentation.client.api._common import (
+    EXPORT_JOB_LIST_STATUSES,
+    PROFILE_SCHEMA,
+    _mapping,
+    page_size,
+)
+from airflow_provider_segmentation.client.errors import AEPValidationError
+from airflow_provider_segmentation.client.operations import (
+    Operation,
+    Page,
+    call,
+    encode_body,
+    pages,
+    parse_model,
+    parse_optional,
+    query,
+    segment,
+    validate_choice,
+)
+from airflow_provider_segmentation.client.pagination import (
+    by_offset_link,
+    parse_page,
+)
+from airflow_provider_segmentation.models import (
+    ExportJob,
+    MessageResponse,
+)
+
+
+class ExportJobs:
+    """Export jobs: audience members written into a dataset."""
+
+    @pages
+    def list_export_jobs(*, status: str | None = None, limit: int = 100) -> Operation[Page[ExportJob]]:
+        status = validate_choice(status, EXPORT_JOB_LIST_STATUSES, field_name="status")
+        return Operation(
+            "listExportJobs",
+            "GET",
+            "/export/jobs",
+            parse_page(ExportJob, by_offset_link, "records"),
+            params=query(limit=page_size(limit), status=status),
+        )
+
+    @call
+    def create_export_job(request: Mapping[str, Any]) -> Operation[ExportJob]:
+        body = dict(_mapping(request, "request"))
+        if not (body.get("destination") or {}).get("datasetId"):
+            raise AEPValidationError(
+                "request.destination.datasetId is missing: name the dataset to export into",
+                field="destination.datasetId",
+            )
+        for entry in (body.get("filter") or {}).get("segments") or []:
+            if not entry.get("segmentId"):
+                raise AEPValidationError(
+                    "every filter.segments[] entry needs a segmentId", field="filter.segments"
+                )
+        body.setdefault("schema", {"name": PROFILE_SCHEMA})
+        return Operation(
+            "createExportJob",
+            "POST",
+            "/export/jobs",
+            parse_model(ExportJob),
+            body=encode_body(body, field_name="request"),
+            creates=True,
+        )
+
+    @call
+    def get_export_job(job_id: str | int) -> Operation[ExportJob]:
+        return Operation(
+            "retrieveExportJob",
+            "GET",
+            f"/export/jobs/{segment(job_id, field_name='job_id')}",
+            parse_model(ExportJob),
+        )
+
+    @call
+    def cancel_export_job(job_id: str | int) -> Operation[MessageResponse | None]:
+        return Operation(
+            "cancelExportJob",
+            "DELETE",
+            f"/export/jobs/{segment(job_id, field_name='job_id')}",
+            parse_optional(MessageResponse),
+        )
