@@ -13,7 +13,9 @@ from urllib.parse import quote, urlsplit
 from airflow.sdk import BaseOperatorLink
 from airflow.sdk.execution_time.xcom import XCom
 
+from airflow_provider_segmentation.client.api import SegmentationAPI
 from airflow_provider_segmentation.client.config import ClientConfig
+from airflow_provider_segmentation.client.operations import Call
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
@@ -21,18 +23,23 @@ if TYPE_CHECKING:
 
 AEP_UI = "https://experience.adobe.com/#/platform"
 UI_PATHS = {
-    "segment_job": ("segment/jobs/", "/segment/jobs/"),
-    "segment_definition": ("segment/edit/", "/segment/definitions/"),
-    "export_job": ("segment/jobs/export/", "/export/jobs/"),
+    "segment_job": "segment/jobs/",
+    "segment_definition": "segment/edit/",
+    "export_job": "segment/jobs/export/",
+}
+API_GETS: dict[str, Call[[str], Any]] = {  # the operation that reads each object: the emulator's link
+    "segment_job": SegmentationAPI.get_segment_job,
+    "segment_definition": SegmentationAPI.get_segment_definition,
+    "export_job": SegmentationAPI.get_export_job,
 }
 
 
-def ui_url(config: ClientConfig, sandbox: str, kind: str, ident: str) -> str:
-    """Where a person looks at this object: the AEP UI, or the emulator's own resource."""
-    ui_path, api_path = UI_PATHS[kind]
+def ui_url(config: ClientConfig, kind: str, ident: str) -> str:
+    """Where a person looks at this object: the AEP UI, or the emulator's own resource (its API path)."""
+    sandbox = quote(config.sandbox)
     if (urlsplit(config.platform_host).hostname or "").endswith("adobe.io"):
-        return f"{AEP_UI}/{ui_path}{quote(ident, safe='')}?sandboxName={quote(sandbox)}"
-    return f"{config.base_url}{api_path}{quote(ident, safe='')}?sandbox={quote(sandbox)}"
+        return f"{AEP_UI}/{UI_PATHS[kind]}{quote(ident, safe='')}?sandboxName={sandbox}"
+    return f"{config.base_url}{API_GETS[kind].build(ident).path}?sandbox={sandbox}"
 
 
 def push_link(context: Any, kind: str, url: str) -> None:

@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 from airflow.sdk import BaseHook
 
 from airflow_provider_segmentation.client.api import SegmentationAPI
+from airflow_provider_segmentation.client.api.definitions import EVALUATIONS, definition_body
+from airflow_provider_segmentation.client.api.exports import MEMBER_STATUSES, export_request
 from airflow_provider_segmentation.client.client import AsyncSegmentationClient, SegmentationClient
 from airflow_provider_segmentation.client.config import (
     DEFAULT_IMS_HOST,
@@ -63,6 +65,8 @@ from airflow_provider_segmentation.hooks import connection_form
 from airflow_provider_segmentation.models import Estimate, ExportJob, SegmentJob
 
 __all__ = [  # what the Airflow faces (operators, sensors, triggers) take from here
+    "EVALUATIONS",
+    "MEMBER_STATUSES",
     "AEPAudienceSizeError",
     "AEPAuthError",
     "AEPConfigurationError",
@@ -81,6 +85,8 @@ __all__ = [  # what the Airflow faces (operators, sensors, triggers) take from h
     "SegmentationHook",
     "Wait",
     "check_task_sandbox",
+    "definition_body",
+    "export_request",
     "first_run_since",
     "is_template",
     "job_outcome",

@@ -118,7 +118,7 @@ class AEPJobOperator(AEPBaseOperator, Generic[Job]):
             push_link(
                 context,
                 self.link_kind,
-                ui_url(self.hook.config, self.hook.config.sandbox, self.link_kind, self.job_id),
+                ui_url(self.hook.config, self.link_kind, self.job_id),
             )
         self.log.info("Started AEP %s %s", self.job_kind.replace("_", " "), self.job_id)
         return job
@@ -159,7 +159,7 @@ class AEPJobOperator(AEPBaseOperator, Generic[Job]):
             push_link(
                 context,
                 self.link_kind,
-                ui_url(self.hook.config, self.hook.config.sandbox, self.link_kind, self.job_id),
+                ui_url(self.hook.config, self.link_kind, self.job_id),
             )
         verb = "already succeeded" if outcome is Outcome.SUCCEEDED else "is still running; re-attaching"
         self.log.info("The %s %s created by an earlier try %s", self.job_kind, previous, verb)

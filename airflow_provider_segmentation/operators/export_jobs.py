@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_segmentation.hooks.segmentation import AEPValidationError, is_template, validate_ids
+from airflow_provider_segmentation.hooks.segmentation import (
+    MEMBER_STATUSES,
+    AEPValidationError,
+    export_request,
+    is_template,
+    validate_ids,
+)
 from airflow_provider_segmentation.links import AEPExportJobLink
 from airflow_provider_segmentation.models import ExportJob
 from airflow_provider_segmentation.operators.base import AEPJobOperator
-
-MEMBER_STATUSES = ("realized", "existing", "exited")
 
 
 class AEPExportAudienceOperator(AEPJobOperator[ExportJob]):
@@ -66,29 +70,17 @@ class AEPExportAudienceOperator(AEPJobOperator[ExportJob]):
         self.segment_per_batch = segment_per_batch
         self.evaluate_first = evaluate_first
 
-    def export_request(self) -> dict[str, Any]:
-        ids = validate_ids(self.segment_ids, field_name="segment_ids")
-        if not str(self.dataset_id or "").strip():
-            raise AEPValidationError(
-                "dataset_id is empty: name the Profile union dataset to export into", field="dataset_id"
-            )
-        request: dict[str, Any] = {
-            "filter": {
-                "segments": [{"segmentId": i, "segmentNs": "ups", "status": self.status} for i in ids]
-            },
-            "destination": {"datasetId": self.dataset_id, "segmentPerBatch": self.segment_per_batch},
-            "schema": {"name": "_xdm.context.profile"},
-        }
-        if self.fields:
-            request["fields"] = self.fields
-        if self.merge_policy_id:
-            request["mergePolicy"] = {"id": self.merge_policy_id, "version": 1}
-        if self.evaluate_first:
-            request["evaluationInfo"] = {"segmentation": True}
-        return request
-
     def submit(self, context: Any) -> ExportJob:
-        return self.hook.create_export_job(self.export_request())
+        request = export_request(
+            self.segment_ids,
+            self.dataset_id,
+            fields=self.fields,
+            status=self.status,
+            merge_policy_id=self.merge_policy_id,
+            segment_per_batch=self.segment_per_batch,
+            evaluate_first=self.evaluate_first,
+        )
+        return self.hook.create_export_job(request)
 
     def fetch(self, job_id: str) -> ExportJob:
         return self.hook.get_export_job(job_id)

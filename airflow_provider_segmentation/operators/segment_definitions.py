@@ -6,28 +6,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_provider_segmentation.hooks.segmentation import (
+    EVALUATIONS,
     AEPConflictError,
     AEPNotFoundError,
     AEPValidationError,
+    definition_body,
 )
 from airflow_provider_segmentation.links import AEPSegmentDefinitionLink, push_link, ui_url
 from airflow_provider_segmentation.models import SegmentDefinition
 from airflow_provider_segmentation.operators.base import AEPBaseOperator
 
 IF_EXISTS = ("update", "skip", "fail")
-EVALUATIONS = {
-    "batch": {
-        "batch": {"enabled": True},
-        "continuous": {"enabled": False},
-        "synchronous": {"enabled": False},
-    },
-    "streaming": {
-        "batch": {"enabled": False},
-        "continuous": {"enabled": True},
-        "synchronous": {"enabled": False},
-    },
-    "edge": {"batch": {"enabled": False}, "continuous": {"enabled": False}, "synchronous": {"enabled": True}},
-}
 
 
 def _choice(value: str, choices: Sequence[str], name: str) -> str:
@@ -44,7 +33,7 @@ class _DefinitionOperator(AEPBaseOperator):
         push_link(
             context,
             "segment_definition",
-            ui_url(self.hook.config, self.hook.config.sandbox, "segment_definition", definition.id),
+            ui_url(self.hook.config, "segment_definition", definition.id),
         )
         return {
             "id": definition.id,
@@ -54,29 +43,6 @@ class _DefinitionOperator(AEPBaseOperator):
             "evaluation": definition.evaluation_type,
             "action": action,
         }
-
-    def _body(
-        self,
-        name: str,
-        expression: str,
-        description: str | None,
-        evaluation: str,
-        merge_policy_id: str | None,
-        schema_name: str,
-    ) -> dict[str, Any]:
-        if not str(expression or "").strip():
-            raise AEPValidationError("expression is empty: pass the definition's PQL", field="expression")
-        body: dict[str, Any] = {
-            "name": name,
-            "expression": {"type": "PQL", "format": "pql/text", "value": expression},
-            "schema": {"name": schema_name},
-            "evaluationInfo": EVALUATIONS[evaluation],
-        }
-        if description is not None:
-            body["description"] = description
-        if merge_policy_id:
-            body["mergePolicyId"] = merge_policy_id
-        return body
 
 
 class AEPUpsertSegmentDefinitionOperator(_DefinitionOperator):
@@ -115,13 +81,13 @@ class AEPUpsertSegmentDefinitionOperator(_DefinitionOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         if not str(self.name or "").strip():
             raise AEPValidationError("name is empty: definitions are matched by name", field="name")
-        body = self._body(
+        body = definition_body(
             self.name,
             self.expression,
-            self.description,
-            self.evaluation,
-            self.merge_policy_id,
-            self.schema_name,
+            description=self.description,
+            evaluation=self.evaluation,
+            merge_policy_id=self.merge_policy_id,
+            schema_name=self.schema_name,
         )
         existing = next((d for d in self.hook.list_segment_definitions() if d.name == self.name), None)
         if existing is None:
@@ -169,13 +135,12 @@ class AEPUpdateSegmentDefinitionOperator(_DefinitionOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         current = self.hook.get_segment_definition(self.segment_id)
-        body = self._body(
+        body = definition_body(
             self.name or current.name,
             self.expression,
-            self.description if self.description is not None else current.description,
-            self.evaluation,
-            current.merge_policy_id,
-            "_xdm.context.profile",
+            description=self.description if self.description is not None else current.description,
+            evaluation=self.evaluation,
+            merge_policy_id=current.merge_policy_id,
         )
         return self._result(context, self.hook.update_segment_definition(self.segment_id, body), "updated")
 

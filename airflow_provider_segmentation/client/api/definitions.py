@@ -41,6 +41,49 @@ from airflow_provider_segmentation.models import (
     SegmentDefinition,
 )
 
+EVALUATIONS: dict[str, dict[str, dict[str, bool]]] = {
+    "batch": {
+        "batch": {"enabled": True},
+        "continuous": {"enabled": False},
+        "synchronous": {"enabled": False},
+    },
+    "streaming": {
+        "batch": {"enabled": False},
+        "continuous": {"enabled": True},
+        "synchronous": {"enabled": False},
+    },
+    "edge": {"batch": {"enabled": False}, "continuous": {"enabled": False}, "synchronous": {"enabled": True}},
+}
+
+
+def definition_body(
+    name: str,
+    expression: str,
+    *,
+    description: str | None = None,
+    evaluation: str = "batch",
+    merge_policy_id: str | None = None,
+    schema_name: str = PROFILE_SCHEMA,
+) -> dict[str, Any]:
+    """The body of a definition create or overwrite, from the fields a DAG author writes."""
+    if not str(expression or "").strip():
+        raise AEPValidationError("expression is empty: pass the definition's PQL", field="expression")
+    if evaluation not in EVALUATIONS:
+        raise AEPValidationError(
+            f"evaluation {evaluation!r} must be one of {', '.join(EVALUATIONS)}", field="evaluation"
+        )
+    body: dict[str, Any] = {
+        "name": name,
+        "expression": {"type": "PQL", "format": "pql/text", "value": expression},
+        "schema": {"name": schema_name},
+        "evaluationInfo": EVALUATIONS[evaluation],
+    }
+    if description is not None:
+        body["description"] = description
+    if merge_policy_id:
+        body["mergePolicyId"] = merge_policy_id
+    return body
+
 
 class SegmentDefinitions:
     """Segment definitions and PQL conversion."""

@@ -7,7 +7,7 @@ signature; input is checked here, before any HTTP call.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from airflow_provider_segmentation.client.api._common import (
@@ -28,6 +28,7 @@ from airflow_provider_segmentation.client.operations import (
     query,
     segment,
     validate_choice,
+    validate_ids,
 )
 from airflow_provider_segmentation.client.pagination import (
     by_offset_link,
@@ -37,6 +38,44 @@ from airflow_provider_segmentation.models import (
     ExportJob,
     MessageResponse,
 )
+
+MEMBER_STATUSES = ("realized", "existing", "exited")
+
+
+def export_request(
+    segment_ids: Iterable[str],
+    dataset_id: str,
+    *,
+    fields: str | None = None,
+    status: Sequence[str] = ("realized", "existing"),
+    merge_policy_id: str | None = None,
+    segment_per_batch: bool = False,
+    evaluate_first: bool = False,
+) -> dict[str, Any]:
+    """The body of an export of these segments' members into a dataset on the Profile union schema."""
+    ids = validate_ids(segment_ids, field_name="segment_ids")
+    if not isinstance(dataset_id, str) or not dataset_id.strip():
+        raise AEPValidationError(
+            f"dataset_id {dataset_id!r} is empty: pass the id of a dataset on the Profile union schema",
+            field="dataset_id",
+        )
+    unknown = [s for s in status if s not in MEMBER_STATUSES]
+    if not status or unknown or isinstance(status, str):
+        raise AEPValidationError(
+            f"status {list(status)!r} must be a non-empty subset of {MEMBER_STATUSES}", field="status"
+        )
+    request: dict[str, Any] = {
+        "filter": {"segments": [{"segmentId": i, "segmentNs": "ups", "status": list(status)} for i in ids]},
+        "destination": {"datasetId": dataset_id, "segmentPerBatch": segment_per_batch},
+        "schema": {"name": PROFILE_SCHEMA},
+    }
+    if fields:
+        request["fields"] = fields
+    if merge_policy_id:
+        request["mergePolicy"] = {"id": merge_policy_id, "version": 1}
+    if evaluate_first:
+        request["evaluationInfo"] = {"segmentation": True}
+    return request
 
 
 class ExportJobs:
