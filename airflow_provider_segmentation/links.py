@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlsplit
 
-from airflow.sdk import BaseOperatorLink
+from airflow.sdk import BaseOperatorLink, Context
 from airflow.sdk.execution_time.xcom import XCom
 
 from airflow_provider_segmentation.client.api import SegmentationAPI
@@ -42,7 +42,7 @@ def ui_url(config: ClientConfig, kind: str, ident: str) -> str:
     return f"{config.base_url}{API_GETS[kind].build(ident).path}?sandbox={sandbox}"
 
 
-def push_link(context: Any, kind: str, url: str) -> None:
+def push_link(context: Context, kind: str, url: str) -> None:
     context["ti"].xcom_push(key=AEPLink.xcom_keys[kind], value=url)
 
 

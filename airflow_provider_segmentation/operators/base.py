@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any, ClassVar, Generic, TypeVar
 
 from airflow.configuration import conf
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, Context
 
 from airflow_provider_segmentation.hooks.segmentation import (
     AEPError,
@@ -83,7 +83,7 @@ class AEPJobOperator(AEPBaseOperator, Generic[Job]):
         self.job_id: str | None = None
 
     # -- what a subclass provides --------------------------------------------------------------------
-    def submit(self, context: Any) -> Job:
+    def submit(self, context: Context) -> Job:
         raise NotImplementedError
 
     def fetch(self, job_id: str) -> Job:
@@ -96,7 +96,7 @@ class AEPJobOperator(AEPBaseOperator, Generic[Job]):
         raise NotImplementedError
 
     # -- the shared flow -------------------------------------------------------------------------------
-    def execute(self, context: Any) -> Any:
+    def execute(self, context: Context) -> Any:
         job = self._reattach(context) or self._submit_and_record(context)
         if job_outcome(job, ident=str(self.job_id)) is Outcome.SUCCEEDED:
             return self.finish(context, job)
@@ -107,7 +107,7 @@ class AEPJobOperator(AEPBaseOperator, Generic[Job]):
             self._defer(deadline)
         return self.finish(context, self._wait(deadline))
 
-    def _submit_and_record(self, context: Any) -> Job:
+    def _submit_and_record(self, context: Context) -> Job:
         job = self.submit(context)
         self.job_id = self._ident(job)
         context["ti"].xcom_push(key="aep_job_id", value=self.job_id)
@@ -126,7 +126,7 @@ class AEPJobOperator(AEPBaseOperator, Generic[Job]):
     def _ident(self, job: Job) -> str:
         return str(getattr(job, "id", self.job_id))
 
-    def _reattach(self, context: Any) -> Job | None:
+    def _reattach(self, context: Context) -> Job | None:
         """On a retry, the job this task created before, if it can still be used."""
         store = context.get("task_state_store")
         if store is None:
@@ -207,7 +207,7 @@ class AEPJobOperator(AEPBaseOperator, Generic[Job]):
             ) from None
         self.defer(trigger=trigger, method_name="execute_complete", timeout=None)
 
-    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         job_event = event_from_trigger(event, kind=self.job_kind)
         self.job_id = job_event.job_id or job_event.watched_id
         if job_event.status is EventStatus.TIMEOUT:
@@ -219,7 +219,7 @@ class AEPJobOperator(AEPBaseOperator, Generic[Job]):
         )
         return self.finish(context, self.fetch(self.job_id))
 
-    def finish(self, context: Any, job: Job) -> Any:
+    def finish(self, context: Context, job: Job) -> Any:
         """What the task returns (for XCom) once the job succeeded."""
         return self.summarize(job)
 

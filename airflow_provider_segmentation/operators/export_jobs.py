@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from airflow.sdk import Context
+
 from airflow_provider_segmentation.hooks.segmentation import (
     MEMBER_STATUSES,
     AEPValidationError,
@@ -70,7 +72,7 @@ class AEPExportAudienceOperator(AEPJobOperator[ExportJob]):
         self.segment_per_batch = segment_per_batch
         self.evaluate_first = evaluate_first
 
-    def submit(self, context: Any) -> ExportJob:
+    def submit(self, context: Context) -> ExportJob:
         request = export_request(
             self.segment_ids,
             self.dataset_id,

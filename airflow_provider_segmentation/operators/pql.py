@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from airflow.sdk import Context
+
 from airflow_provider_segmentation.hooks.segmentation import AEPValidationError
 from airflow_provider_segmentation.operators.base import AEPBaseOperator
 
@@ -26,6 +28,6 @@ class AEPConvertPQLOperator(AEPBaseOperator):
         self.expression = expression
         self.to_format = to_format
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         converted = self.hook.convert_pql(self.expression, source_format=FORMATS[self.to_format])
         return {"format": converted.expression.format, "value": converted.expression.value}

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from airflow.sdk import Context
+
 from airflow_provider_segmentation.hooks.segmentation import (
     AEPAudienceSizeError,
     AEPError,
@@ -27,7 +29,7 @@ class _PreviewOperator(AEPJobOperator[Estimate]):
         super().__init__(poll_interval=poll_interval, timeout=timeout, **kwargs)
         self.expression = expression
 
-    def submit(self, context: Any) -> Estimate:
+    def submit(self, context: Context) -> Estimate:
         if not str(self.expression or "").strip():
             raise AEPValidationError("expression is empty: pass the PQL of the audience", field="expression")
         preview = self.hook.create_preview(self.expression)
@@ -82,7 +84,7 @@ class AEPEstimateAudienceOperator(_PreviewOperator):
             "state": job.state.value if job.state else None,
         }
 
-    def finish(self, context: Any, job: Estimate) -> dict[str, Any]:
+    def finish(self, context: Context, job: Estimate) -> dict[str, Any]:
         self._cleanup()
         size = job.estimated_size or 0
         too_small = self.min_size is not None and size < self.min_size
@@ -111,7 +113,7 @@ class AEPPreviewAudienceOperator(_PreviewOperator):
     def summarize(self, job: Estimate) -> dict[str, Any]:
         return {"preview_id": self.job_id, "estimated_size": job.estimated_size, "members": []}
 
-    def finish(self, context: Any, job: Estimate) -> dict[str, Any]:
+    def finish(self, context: Context, job: Estimate) -> dict[str, Any]:
         """Members go to XCom only (they are personal data); the log says how many, never who."""
         assert self.job_id is not None
         page = self.hook.get_preview(self.job_id, limit=self.max_members)

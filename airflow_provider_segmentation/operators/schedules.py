@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from airflow.sdk import Context
+
 from airflow_provider_segmentation.hooks.segmentation import (
     AEPConflictError,
     AEPNotFoundError,
@@ -55,7 +57,7 @@ class AEPUpsertScheduleOperator(AEPBaseOperator):
         self.state = state
         self.if_exists = _choice(if_exists, IF_EXISTS, "if_exists")
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         _choice(self.state, STATES, "state")
         validate_quartz_cron(self.cron)
         existing = next((s for s in self.hook.list_schedules() if s.name == self.name), None)
@@ -91,7 +93,7 @@ class AEPUpdateScheduleOperator(AEPBaseOperator):
         self.state = state
         self.cron = cron
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         self.hook.update_schedule(self.schedule_id, state=self.state, cron=self.cron)
         return schedule_summary(self.hook.get_schedule(self.schedule_id), "updated")
 
@@ -106,7 +108,7 @@ class AEPDeleteScheduleOperator(AEPBaseOperator):
         self.schedule_id = schedule_id
         self.missing_ok = missing_ok
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         try:
             self.hook.delete_schedule(self.schedule_id)
         except AEPNotFoundError:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from airflow.sdk import Context
+
 from airflow_provider_segmentation.hooks.segmentation import (
     EVALUATIONS,
     AEPConflictError,
@@ -28,7 +30,7 @@ def _choice(value: str, choices: Sequence[str], name: str) -> str:
 class _DefinitionOperator(AEPBaseOperator):
     operator_extra_links = (AEPSegmentDefinitionLink(),)
 
-    def _result(self, context: Any, definition: SegmentDefinition, action: str) -> dict[str, Any]:
+    def _result(self, context: Context, definition: SegmentDefinition, action: str) -> dict[str, Any]:
         assert definition.id is not None
         push_link(
             context,
@@ -78,7 +80,7 @@ class AEPUpsertSegmentDefinitionOperator(_DefinitionOperator):
         self.merge_policy_id = merge_policy_id
         self.schema_name = schema_name
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         if not str(self.name or "").strip():
             raise AEPValidationError("name is empty: definitions are matched by name", field="name")
         body = definition_body(
@@ -133,7 +135,7 @@ class AEPUpdateSegmentDefinitionOperator(_DefinitionOperator):
         self.description = description
         self.evaluation = _choice(evaluation, tuple(EVALUATIONS), "evaluation")
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         current = self.hook.get_segment_definition(self.segment_id)
         body = definition_body(
             self.name or current.name,
@@ -155,7 +157,7 @@ class AEPDeleteSegmentDefinitionOperator(AEPBaseOperator):
         self.segment_id = segment_id
         self.missing_ok = missing_ok
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         try:
             self.hook.delete_segment_definition(self.segment_id)
         except AEPNotFoundError:

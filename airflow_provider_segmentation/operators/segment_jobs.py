@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from airflow.sdk import Context
+
 from airflow_provider_segmentation.hooks.segmentation import AEPValidationError, is_template, validate_ids
 from airflow_provider_segmentation.links import AEPSegmentJobLink
 from airflow_provider_segmentation.models import SegmentJob
@@ -43,7 +45,7 @@ class AEPRunSegmentJobOperator(AEPJobOperator[SegmentJob]):
         self.segment_ids = segment_ids
         self.segment_names = segment_names
 
-    def submit(self, context: Any) -> SegmentJob:
+    def submit(self, context: Context) -> SegmentJob:
         ids = resolve_ids(self.hook, self.segment_ids, self.segment_names)
         return self.hook.create_segment_job(validate_ids(ids, field_name="segment_ids"))
 
@@ -66,7 +68,7 @@ class AEPCancelSegmentJobOperator(AEPBaseOperator):
         super().__init__(**kwargs)
         self.job_id = job_id
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         self.hook.cancel_segment_job(self.job_id)
         job = self.hook.get_segment_job(self.job_id)
         return {"job_id": self.job_id, "status": job.status.value}

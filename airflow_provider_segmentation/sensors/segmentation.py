@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Any
 
 from airflow.configuration import conf
-from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 
 from airflow_provider_segmentation.hooks.segmentation import (
     AEPValidationError,
@@ -54,13 +54,13 @@ class _AEPSensor(BaseSensorOperator):
     def hook(self) -> SegmentationHook:
         return SegmentationHook(aep_conn_id=self.aep_conn_id, sandbox=self.sandbox)
 
-    def watched_id(self, context: Any) -> str:
+    def watched_id(self, context: Context) -> str:
         raise NotImplementedError
 
-    def trigger_kwargs(self, context: Any) -> dict[str, Any]:
+    def trigger_kwargs(self, context: Context) -> dict[str, Any]:
         return {}
 
-    def execute(self, context: Any) -> Any:
+    def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
         done = self.poke(context)
@@ -82,7 +82,7 @@ class _AEPSensor(BaseSensorOperator):
             timeout=None,
         )
 
-    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         job_event = event_from_trigger(event, kind=self.kind)
         not_ours = "the sensor does not cancel jobs it did not start"
         raise_for_event(job_event, on_timeout=not_ours, on_poll_error=not_ours)
@@ -104,10 +104,10 @@ class AEPSegmentJobSensor(_AEPSensor):
         super().__init__(**kwargs)
         self.job_id = job_id
 
-    def watched_id(self, context: Any) -> str:
+    def watched_id(self, context: Context) -> str:
         return str(self.job_id)
 
-    def poke(self, context: Any) -> bool | PokeReturnValue:
+    def poke(self, context: Context) -> bool | PokeReturnValue:
         job = self.hook.get_segment_job(self.job_id)
         if job_outcome(job, ident=self.job_id) is Outcome.SUCCEEDED:
             return PokeReturnValue(True, job.summary())
@@ -128,10 +128,10 @@ class AEPExportJobSensor(_AEPSensor):
         super().__init__(**kwargs)
         self.job_id = job_id
 
-    def watched_id(self, context: Any) -> str:
+    def watched_id(self, context: Context) -> str:
         return str(self.job_id)
 
-    def poke(self, context: Any) -> bool | PokeReturnValue:
+    def poke(self, context: Context) -> bool | PokeReturnValue:
         job = self.hook.get_export_job(self.job_id)
         if job_outcome(job, ident=str(self.job_id)) is Outcome.SUCCEEDED:
             return PokeReturnValue(True, job.summary())
@@ -165,10 +165,10 @@ class AEPScheduledSegmentJobSensor(_AEPSensor):
         self.schedule_id = schedule_id
         self.lookback = lookback
 
-    def watched_id(self, context: Any) -> str:
+    def watched_id(self, context: Context) -> str:
         return str(self.schedule_id)
 
-    def window_start(self, context: Any) -> float:
+    def window_start(self, context: Context) -> float:
         start: datetime | None = context.get("data_interval_start")
         if start is None:
             dag_run = context.get("dag_run")
@@ -176,10 +176,10 @@ class AEPScheduledSegmentJobSensor(_AEPSensor):
             start = (triggered or datetime.now(timezone.utc)) - self.lookback
         return start.timestamp()
 
-    def trigger_kwargs(self, context: Any) -> dict[str, Any]:
+    def trigger_kwargs(self, context: Context) -> dict[str, Any]:
         return {"window_start": self.window_start(context)}
 
-    def poke(self, context: Any) -> bool | PokeReturnValue:
+    def poke(self, context: Context) -> bool | PokeReturnValue:
         runs = self.hook.list_segment_jobs(property_filter=f"properties.scheduleId=={self.schedule_id}")
         run = first_run_since(runs, self.window_start(context))
         if run is None:
