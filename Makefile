@@ -49,4 +49,5 @@ bench: $(BENCH)/.installed
 	$(BENCH)/python tests/benchmarks/bench_pql.py
 	$(BENCH)/python tests/benchmarks/bench_profiles_memory.py
 	$(BENCH)/python tests/benchmarks/bench_triggerer.py
+	$(BENCH)/python tests/benchmarks/bench_provider_info.py
 	$(BENCH)/python tests/benchmarks/bench_peers.py

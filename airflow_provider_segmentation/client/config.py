@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from airflow_provider_segmentation.client.defaults import (
+    DEFAULT_IMS_HOST,
+    DEFAULT_PLATFORM_HOST,
+    DEFAULT_SCOPES,
+)
 from airflow_provider_segmentation.client.errors import AEPConfigurationError, AEPValidationError
 
-DEFAULT_SCOPES = "openid,session,AdobeID,read_organizations,additional_info.projectedProductContext"
-DEFAULT_IMS_HOST = "https://ims-na1.adobelogin.com"
-DEFAULT_PLATFORM_HOST = "https://platform.adobe.io"
 BASE_PATH = "/data/core/ups"
 
 _SANDBOX_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")

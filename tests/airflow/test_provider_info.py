@@ -48,17 +48,23 @@ def test_every_class_path_imports() -> None:
         _import(link)
 
 
-def test_form_metadata_is_the_same_in_both_formats() -> None:
-    [conn] = get_provider_info()["connection-types"]
-    legacy = SegmentationHook.get_ui_field_behaviour()
-    assert legacy["hidden_fields"] == conn["ui-field-behaviour"]["hidden-fields"]
-    assert legacy["relabeling"] == {
+def test_airflows_connection_form_shows_the_credential_fields() -> None:
+    """What Airflow itself builds from our metadata (not our dicts compared with themselves)."""
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    behaviour = manager.field_behaviours["adobe_experience_platform"]
+    assert behaviour["relabeling"] == {
         "login": "Client ID",
         "password": "Client secret",
         "schema": "Sandbox name",
     }
-    assert "schema" not in legacy["hidden_fields"]
-    assert set(conn["conn-fields"]) == {"ims_org_id", "scopes", "ims_host", "platform_host"}
+    assert set(behaviour["hidden_fields"]) == {"host", "port", "extra"}
+    prefix = "extra__adobe_experience_platform__"
+    widgets = {k.removeprefix(prefix) for k in manager.connection_form_widgets if k.startswith(prefix)}
+    assert widgets == {"ims_org_id", "scopes", "ims_host", "platform_host"}
+    legacy = SegmentationHook.get_ui_field_behaviour()  # what Airflow 3.0-3.1 read instead
+    assert legacy["relabeling"] == behaviour["relabeling"]
 
 
 def test_airflow_lists_the_provider_and_connection_type(tmp_path) -> None:
@@ -85,3 +91,18 @@ def test_airflow_lists_the_provider_and_connection_type(tmp_path) -> None:
     assert entries["adobe_experience_platform"]["class"] == (
         "airflow_provider_segmentation.hooks.segmentation.SegmentationHook"
     )
+
+
+def test_reading_provider_info_imports_nothing_heavy() -> None:
+    """Airflow reads provider info in every process it starts: it must not pull in the client, the
+    hook, pydantic or requests (tests/benchmarks/bench_provider_info.py measures the milliseconds)."""
+    probe = (
+        "import sys\n"
+        "from airflow_provider_segmentation.get_provider_info import get_provider_info\n"
+        "get_provider_info()\n"
+        "heavy = ('pydantic', 'requests', 'httpx', 'airflow')\n"
+        "ours = 'airflow_provider_segmentation.client.'\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m.startswith(ours)))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "['airflow_provider_segmentation.client.defaults']"
