@@ -144,7 +144,7 @@ def no_sync_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(BaseHook, "get_connection", classmethod(forbidden))
 
 
-async def test_async_twins_use_aget_connection(aep_conn: str, emulator_admin, no_sync_connection) -> None:
+async def test_the_async_client_reads_the_connection_with_aget_connection(aep_conn: str, emulator_admin, no_sync_connection) -> None:
     seg_id = _create_job_inputs(emulator_admin)
     emulator_admin.configure(job_step_seconds=60)
     async with SegmentationHook() as hook:
@@ -222,7 +222,11 @@ async def test_async_token_refresh_and_logs_clean(
         await client.get_segment_job(job_id)
     statuses = [r["status"] for r in emulator_admin.requests("GET", "/data/core/ups/segment/jobs/")]
     assert statuses == [200, 401, 200]
-    assert emulator.settings.client_secret not in caplog.text
+    # the search below covers the client's real log lines (the request ids, the refresh), not nothing
+    assert "refreshing it once" in caplog.text and "retrieveSegmentJob GET" in caplog.text
+    tokens = list(emulator.app.state.emulator.tokens)
+    for secret in [emulator.settings.client_secret, *tokens]:
+        assert secret not in caplog.text
 
 
 def test_validate_pql_asks_aep(aep_conn: str, emulator_admin) -> None:
