@@ -144,7 +144,9 @@ def no_sync_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(BaseHook, "get_connection", classmethod(forbidden))
 
 
-async def test_the_async_client_reads_the_connection_with_aget_connection(aep_conn: str, emulator_admin, no_sync_connection) -> None:
+async def test_the_async_client_reads_the_connection_with_aget_connection(
+    aep_conn: str, emulator_admin, no_sync_connection
+) -> None:
     seg_id = _create_job_inputs(emulator_admin)
     emulator_admin.configure(job_step_seconds=60)
     async with SegmentationHook() as hook:
