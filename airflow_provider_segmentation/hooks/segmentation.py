@@ -24,6 +24,7 @@ from airflow.sdk import BaseHook
 from airflow_provider_segmentation.client.api import SegmentationAPI
 from airflow_provider_segmentation.client.api.definitions import EVALUATIONS, definition_body
 from airflow_provider_segmentation.client.api.exports import MEMBER_STATUSES, export_request
+from airflow_provider_segmentation.client.api.segment_jobs import MAX_IDS_PER_BULK_GET
 from airflow_provider_segmentation.client.client import AsyncSegmentationClient, SegmentationClient
 from airflow_provider_segmentation.client.config import (
     DEFAULT_IMS_HOST,
@@ -66,6 +67,7 @@ from airflow_provider_segmentation.models import Estimate, ExportJob, SegmentJob
 
 __all__ = [  # what the Airflow faces (operators, sensors, triggers) take from here
     "EVALUATIONS",
+    "MAX_IDS_PER_BULK_GET",
     "MEMBER_STATUSES",
     "AEPAudienceSizeError",
     "AEPAuthError",

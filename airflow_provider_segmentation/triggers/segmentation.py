@@ -15,19 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
+from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 if TYPE_CHECKING:
     from airflow_provider_segmentation.hooks.segmentation import AsyncSegmentationClient
 
 from airflow_provider_segmentation.hooks.segmentation import (
+    MAX_IDS_PER_BULK_GET,
     AEPError,
     AEPJobCancelledError,
     AEPJobFailedError,
+    AEPNotFoundError,
     AEPTimeoutError,
     AEPValidationError,
     Fetch,
@@ -52,7 +56,40 @@ CANCELLABLE = (JobKind.SEGMENT_JOB, JobKind.EXPORT_JOB)
 ENDED_BY_USER = frozenset({"failed", "upstream_failed", "skipped", "removed"})
 
 
-class AEPJobTrigger(BaseTrigger):
+@dataclass(frozen=True)
+class Snapshot:
+    """One cycle of the shared segment-job poll: the ids asked for, the jobs AEP returned, or the error."""
+
+    requested: frozenset[str]
+    jobs: Mapping[str, SegmentJob]
+    error: AEPError | None = None
+
+
+class WatchedJobs:
+    """Which segment jobs each shared poll must ask about: triggers join and leave as they start and end."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[Hashable, Counter[str]] = defaultdict(Counter)
+
+    def add(self, key: Hashable, job_id: str) -> None:
+        self._by_key[key][job_id] += 1
+
+    def discard(self, key: Hashable, job_id: str) -> None:
+        watched = self._by_key[key]
+        watched[job_id] -= 1
+        if watched[job_id] <= 0:
+            del watched[job_id]
+        if not watched:
+            del self._by_key[key]
+
+    def ids(self, key: Hashable) -> list[str]:
+        return sorted(self._by_key.get(key, ()))
+
+
+WATCHED = WatchedJobs()  # one per triggerer process, like the shared streams themselves
+
+
+class AEPJobTrigger(BaseEventTrigger):
     """Poll one AEP job until it is terminal, the deadline passes, or polling keeps failing.
 
     :param kind: ``segment_job``, ``export_job``, ``estimate`` (``job_id`` is the preview id) or
@@ -74,6 +111,7 @@ class AEPJobTrigger(BaseTrigger):
         poll_error_budget: int = 10,
         cancel_on_kill: bool = True,
         window_start: float | None = None,
+        share_polls: bool = True,
     ) -> None:
         super().__init__()
         try:
@@ -90,6 +128,7 @@ class AEPJobTrigger(BaseTrigger):
         self.poll_error_budget = poll_error_budget
         self.cancel_on_kill = cancel_on_kill
         self.window_start = window_start
+        self.share_polls = share_polls
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -104,6 +143,7 @@ class AEPJobTrigger(BaseTrigger):
                 "poll_error_budget": self.poll_error_budget,
                 "cancel_on_kill": self.cancel_on_kill,
                 "window_start": self.window_start,
+                "share_polls": self.share_polls,
             },
         )
 
@@ -147,7 +187,83 @@ class AEPJobTrigger(BaseTrigger):
         return TriggerEvent(event.to_dict())
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Drive the shared polling flow (``waiting.poll_flow``) with the async client."""
+        """Poll this job on its own (the path of every kind but segment jobs on a shared stream)."""
+        # Spread the first polls of triggers deferred at the same moment over a fraction of the interval.
+        await asyncio.sleep(random.uniform(0, min(self.poll_interval, 5.0) / 2))
+        async with self._hook() as hook:
+            client = await hook.aclient()
+
+            async def pause(seconds: float) -> None:  # +-10 % jitter: no lockstep polling
+                await asyncio.sleep(seconds * random.uniform(0.9, 1.1))
+
+            async for event in self._watch(lambda: self._fetch(client), pause):
+                yield event
+
+    # -- one question for many jobs: Airflow 3.3's shared trigger streams ---------------------------
+
+    def shared_stream_key(self) -> Hashable | None:
+        """Segment jobs of one connection, sandbox and poll interval share one poll (3.3+ triggerers)."""
+        if self.kind is not JobKind.SEGMENT_JOB or not self.share_polls:
+            return None
+        return ("aep-segment-jobs", self.aep_conn_id, self.sandbox, self.poll_interval)
+
+    @classmethod
+    async def open_shared_stream(cls, kwargs: dict[str, Any]) -> AsyncIterator[Snapshot]:
+        """One ``bulk-get`` per cycle for every segment job the group's triggers watch, fanned out as
+        ``Snapshot``s; a failed batch is a snapshot with the error (each trigger spends its own budget)."""
+        key = cls(**kwargs).shared_stream_key()
+        hook = SegmentationHook(
+            aep_conn_id=kwargs["aep_conn_id"], sandbox=kwargs["sandbox"], retry=RetrySettings(max_attempts=1)
+        )
+        async with hook:
+            client = await hook.aclient()
+            while True:
+                ids = WATCHED.ids(key)
+                jobs: dict[str, SegmentJob] = {}
+                try:
+                    for start in range(0, len(ids), MAX_IDS_PER_BULK_GET):
+                        jobs.update(
+                            await client.bulk_get_segment_jobs(ids[start : start + MAX_IDS_PER_BULK_GET])
+                        )
+                    yield Snapshot(frozenset(ids), jobs)
+                except AEPError as exc:
+                    yield Snapshot(frozenset(ids), {}, exc)
+                await asyncio.sleep(kwargs["poll_interval"] * random.uniform(0.9, 1.1))
+
+    async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
+        """This trigger's job, read from the group's snapshots instead of its own GETs."""
+        key = self.shared_stream_key()
+        WATCHED.add(key, self.job_id)
+        try:
+
+            async def from_snapshots() -> SegmentJob | AEPError:
+                async for snapshot in shared_stream:
+                    if snapshot.error is not None:
+                        return snapshot.error
+                    if self.job_id in snapshot.jobs:
+                        return snapshot.jobs[self.job_id]
+                    if self.job_id in snapshot.requested:
+                        return AEPNotFoundError(
+                            f"AEP has no segment job {self.job_id} (bulk-get)", status=404
+                        )
+                    # a poll that started before this trigger joined: wait for the next one
+                raise AEPError("the shared segment-job poll ended")
+
+            async def paced_by_the_stream(_seconds: float) -> None:
+                return None
+
+            async for event in self._watch(from_snapshots, paced_by_the_stream):
+                yield event
+        finally:
+            WATCHED.discard(key, self.job_id)
+
+    async def _watch(
+        self,
+        fetch: Callable[[], Awaitable[Any]],
+        pause: Callable[[float], Awaitable[None]],
+    ) -> AsyncIterator[TriggerEvent]:
+        """Drive the shared polling flow (``waiting.poll_flow``): ``fetch`` reads the job once (a job,
+        None for a schedule's run not there yet, or an ``AEPError`` returned or raised)."""
         job: SegmentJob | ExportJob | Estimate | None = None
 
         def log_status(status: str, elapsed: float) -> None:
@@ -161,34 +277,31 @@ class AEPJobTrigger(BaseTrigger):
             poll_error_budget=self.poll_error_budget,
             on_status=log_status,
         )
-        # Spread the first polls of triggers deferred at the same moment over a fraction of the interval.
-        await asyncio.sleep(random.uniform(0, min(self.poll_interval, 5.0) / 2))
-        async with self._hook() as hook:
-            client = await hook.aclient()
-            reply: Any = None
-            try:
-                while True:
-                    command = flow.send(reply)
-                    if isinstance(command, Fetch):
-                        try:
-                            job = reply = await self._fetch(client)
-                        except AEPError as exc:
-                            reply = exc
-                    else:  # +-10 % jitter keeps triggers started together from polling in lockstep
-                        await asyncio.sleep(command.seconds * random.uniform(0.9, 1.1))
-                        reply = None
-            except StopIteration:
-                yield self._event(EventStatus.SUCCESS, f"{self.kind.label} {self._ident(job)} succeeded", job)
-            except AEPJobCancelledError as exc:
-                yield self._event(EventStatus.CANCELLED, exc.summary, job, exc.errors)
-            except AEPJobFailedError as exc:
-                yield self._event(EventStatus.FAILED, exc.summary, job, exc.errors)
-            except AEPTimeoutError as exc:
-                yield self._event(EventStatus.TIMEOUT, exc.message, job)
-            except AEPError as exc:  # transient errors past the budget, or a 404/400: not a job failure
-                yield self._event(
-                    EventStatus.POLL_ERROR, f"cannot poll {self.kind.label} {self.job_id}: {exc}"
-                )
+        reply: Any = None
+        try:
+            while True:
+                command = flow.send(reply)
+                if isinstance(command, Fetch):
+                    try:
+                        reply = await fetch()
+                    except AEPError as exc:
+                        reply = exc
+                    if not isinstance(reply, AEPError):
+                        job = reply
+                else:
+                    await pause(command.seconds)
+                    reply = None
+        except StopIteration:
+            yield self._event(EventStatus.SUCCESS, f"{self.kind.label} {self._ident(job)} succeeded", job)
+        except AEPJobCancelledError as exc:
+            yield self._event(EventStatus.CANCELLED, exc.summary, job, exc.errors)
+        except AEPJobFailedError as exc:
+            yield self._event(EventStatus.FAILED, exc.summary, job, exc.errors)
+        except AEPTimeoutError as exc:
+            yield self._event(EventStatus.TIMEOUT, exc.message, job)
+        except AEPError as exc:  # transient errors past the budget, or a 404/400: not a job failure
+            message = f"cannot poll {self.kind.label} {self.job_id}: {exc}"
+            yield self._event(EventStatus.POLL_ERROR, message)
 
     def _ident(self, job: SegmentJob | ExportJob | Estimate | None) -> str:
         if self.kind is JobKind.SCHEDULED_SEGMENT_JOB and isinstance(job, SegmentJob):

@@ -37,6 +37,8 @@ from airflow_provider_segmentation.models import (
     SegmentJob,
 )
 
+MAX_IDS_PER_BULK_GET = 1500  # undocumented for jobs; the per-job segment limit, which the emulator enforces
+
 
 class SegmentJobs:
     """Segment jobs: on-demand batch evaluation of segment definitions."""
@@ -100,5 +102,5 @@ class SegmentJobs:
             "POST",
             "/segment/jobs/bulk-get",
             parse_bulk(SegmentJob),
-            body=_ids_body(job_ids, "job_ids", 1500),
+            body=_ids_body(job_ids, "job_ids", MAX_IDS_PER_BULK_GET),
         )
