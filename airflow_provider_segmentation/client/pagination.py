@@ -9,12 +9,15 @@ already fetched or a page count that cannot be. The guard lives in ``parse``, so
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from pydantic import TypeAdapter, ValidationError
 
 from airflow_provider_segmentation.client.errors import AEPServerError
 from airflow_provider_segmentation.client.http import HttpResponse
@@ -26,7 +29,6 @@ from airflow_provider_segmentation.client.operations import (
     Parser,
     Query,
     decode,
-    to_model,
 )
 
 # -- pagination schemes: each reads a list body and returns (items, next operation or None) ----------
@@ -52,14 +54,24 @@ def parse_page(model: type[M], next_page: NextPage[M], *keys: str) -> Parser[Pag
     """The ``parse`` of a list operation: items under the first of ``keys``, then the next-page rule,
     checked by ``follow``."""
 
+    items = _list_adapter(model)
+
     def parse(response: HttpResponse, op: Operation[Page[M]]) -> Page[M]:
         data = decode(response) or {}
         raw = _items(data, *keys)
         following = next_page(op, data) if raw else None
         following = follow(op, following, data, raw)
-        return Page([to_model(model, item) for item in raw], following)
+        try:  # the whole page in one validation, not item by item
+            return Page(items.validate_python(raw), following)
+        except ValidationError as exc:
+            raise AEPServerError(f"AEP answered a {model.__name__} this package cannot read: {exc}") from None
 
     return parse
+
+
+@functools.cache
+def _list_adapter(model: type[M]) -> TypeAdapter[list[M]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
 
 
 def follow(
@@ -85,7 +97,7 @@ def follow(
             f"names as next page {_cursor(following.params)}, which is page {earlier} of this listing, "
             "already fetched; stopped instead of requesting it again (a pagination loop on the server)"
         )
-    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+    digest = _digest(raw)
     if digest in trail.digests:
         earlier = trail.digests.index(digest) + 1
         raise AEPServerError(
@@ -94,6 +106,13 @@ def follow(
             "cursor; stopped instead of requesting more pages"
         )
     return replace(following, trail=PageTrail(queries, (*trail.digests, digest)))
+
+
+def _digest(raw: list[Any]) -> str:
+    """What identifies a page's items: their ids when they all have one (cheap), else their JSON."""
+    ids = [item.get("id") for item in raw if isinstance(item, dict)]
+    material = json.dumps(ids) if len(ids) == len(raw) and None not in ids else json.dumps(raw, default=str)
+    return hashlib.sha256(material.encode()).hexdigest()
 
 
 def _query_key(params: Query) -> Query:

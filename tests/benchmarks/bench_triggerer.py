@@ -1,10 +1,12 @@
-"""Triggerer scale: N concurrent segment-job triggers in one event loop against the emulator.
+"""Triggerer scale: N concurrent segment-job waits in one event loop, per-job polling against the shared
+poller (Airflow 3.3's shared trigger streams + one bulk-get per cycle), against the emulator.
 
-Prints IMS calls (target 1), peak RSS of this process (target <= 300 MB), event-loop lag p99 (target
-<= 100 ms) and whether every event is correct. The emulator runs in a separate process so that its
-memory is not counted.
+For 1,000 and 5,000 waits, each configuration in its own process (so peak RSS is its own), prints:
+requests per poll cycle (target: shared <= 1 % of per-job), IMS calls (target 1), event-loop lag p99
+(target <= 100 ms), peak RSS (target <= 300 MiB at 5,000) and the delay from a job finishing (in the
+emulator) to its trigger event (shared: no worse than per-job), and whether every event is correct.
 
-Run: .venv/bin/python tests/benchmarks/bench_triggerer.py [--triggers 1000]
+Run: .venv/bin/python tests/benchmarks/bench_triggerer.py [--waits 1000 5000] [--poll-interval 5]
 """
 
 from __future__ import annotations
@@ -12,26 +14,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
+import math
 import resource
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 
-from airflow_provider_segmentation.client import ClientConfig, SegmentationClient
-from airflow_provider_segmentation.emulator.settings import (
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
-    DEFAULT_ORG_ID,
-)
-from airflow_provider_segmentation.triggers.segmentation import AEPJobTrigger
-
 RESULTS = Path(__file__).with_name("results.json")
+STEP_SECONDS = 3.0  # the emulator's time per job status: NEW, QUEUED, PROCESSING, then SUCCEEDED
+STEPS_TO_FINISH = 3
 
 
 def free_port() -> int:
@@ -40,9 +38,83 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def measure(triggers: list[AEPJobTrigger]) -> tuple[list[dict], list[float]]:
+def start_emulator(port: int, waits: int) -> subprocess.Popen[bytes]:
+    emulator = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "airflow_provider_segmentation.emulator", "--port", str(port)),
+            *("--profiles", "200", "--job-step-seconds", str(STEP_SECONDS)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(400):
+        try:
+            requests.get(f"{url}/_emulator/datasets", timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    requests.patch(f"{url}/_emulator/settings", json={"max_processing_segment_jobs": waits + 10}, timeout=5)
+    return emulator
+
+
+async def one_run(mode: str, waits: int, poll_interval: float, url: str) -> dict[str, Any]:
+    """In this process: create the jobs, then wait for all of them the way ``mode`` says."""
+    import os
+
+    from airflow.triggers.shared_stream import SharedStreamManager
+
+    from airflow_provider_segmentation.client import ClientConfig, SegmentationClient
+    from airflow_provider_segmentation.client.auth import PROCESS_TOKEN_CACHE
+    from airflow_provider_segmentation.emulator.settings import (
+        DEFAULT_CLIENT_ID,
+        DEFAULT_CLIENT_SECRET,
+        DEFAULT_ORG_ID,
+    )
+    from airflow_provider_segmentation.triggers.segmentation import AEPJobTrigger
+
+    config = ClientConfig(
+        client_id=DEFAULT_CLIENT_ID,
+        client_secret=DEFAULT_CLIENT_SECRET,
+        org_id=DEFAULT_ORG_ID,
+        sandbox="prod",
+        ims_host=url,
+        platform_host=url,
+    )
+    setup = SegmentationClient(config)
+    segment = setup.create_segment_definition(
+        {"name": "bench", "expression": {"value": "loyalty.points > 1"}}
+    )
+    finishes: dict[str, float] = {}
+    for _ in range(waits):
+        job = setup.create_segment_job([segment.id or ""])
+        assert job.created_at is not None
+        finishes[job.id] = job.created_at.timestamp() + STEPS_TO_FINISH * STEP_SECONDS
+    os.environ["AIRFLOW_CONN_AEP_DEFAULT"] = json.dumps(
+        {
+            "conn_type": "adobe_experience_platform",
+            "login": DEFAULT_CLIENT_ID,
+            "password": DEFAULT_CLIENT_SECRET,
+            "schema": "prod",
+            "extra": {"ims_org_id": DEFAULT_ORG_ID, "ims_host": url, "platform_host": url},
+        }
+    )
+    PROCESS_TOKEN_CACHE.clear()  # the triggerer process starts with no token
+    requests.delete(f"{url}/_emulator/requests", timeout=5)
+    triggers = [
+        AEPJobTrigger(
+            kind="segment_job",
+            job_id=job_id,
+            poll_interval=poll_interval,
+            deadline=time.time() + 600,
+            share_polls=mode == "shared",
+        )
+        for job_id in finishes
+    ]
     lags: list[float] = []
+    delays: list[float] = []
     done = asyncio.Event()
+    manager = SharedStreamManager(max_subscriber_queue=1000)
 
     async def ticker() -> None:
         while not done.is_set():
@@ -50,116 +122,108 @@ async def measure(triggers: list[AEPJobTrigger]) -> tuple[list[dict], list[float
             await asyncio.sleep(0.01)
             lags.append(time.perf_counter() - started - 0.01)
 
-    async def first_event(trigger: AEPJobTrigger) -> dict:
-        async for event in trigger.run():
-            return dict(event.payload)
-        raise RuntimeError("trigger ended without an event")
+    async def wait_for(trigger_id: int, trigger: AEPJobTrigger) -> dict[str, Any]:
+        key = trigger.shared_stream_key()
+        events = (
+            trigger.filter_shared_stream(manager.subscribe(trigger_id=trigger_id, trigger=trigger, key=key))
+            if key is not None
+            else trigger.run()
+        )
+        try:
+            async for event in events:
+                delays.append(time.time() - finishes[trigger.job_id])
+                return dict(event.payload)
+            raise RuntimeError("trigger ended without an event")
+        finally:
+            if key is not None:
+                await manager.unsubscribe(trigger_id, key)
 
+    started = time.perf_counter()
     tick = asyncio.create_task(ticker())
-    events = await asyncio.gather(*(first_event(t) for t in triggers))
+    events = await asyncio.gather(*(wait_for(i, t) for i, t in enumerate(triggers)))
     done.set()
     await tick
-    return list(events), lags
+    await manager.stop_all()
+    elapsed = time.perf_counter() - started
+    log = requests.get(f"{url}/_emulator/requests", timeout=30).json()["requests"]
+    polls = [e for e in log if e["path"].startswith("/data/core/ups/segment/jobs/")]
+    span = max(e["time"] for e in polls) - min(e["time"] for e in polls) if polls else 0.0
+    cycles = max(1, math.floor(span / poll_interval) + 1)
+    lags.sort()
+    return {
+        "mode": mode,
+        "waits": waits,
+        "poll_interval_s": poll_interval,
+        "poll_requests": len(polls),
+        "requests_per_cycle": round(len(polls) / cycles, 1),
+        "ims_calls": sum(1 for e in log if e["path"] == "/ims/token/v3"),
+        "events_correct": sum(
+            1 for e in events if e["status"] == "success" and e["job_status"] == "SUCCEEDED"
+        ),
+        "loop_lag_p99_ms": round(lags[int(len(lags) * 0.99) - 1] * 1000, 1) if lags else 0.0,
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "finish_to_event_median_s": round(statistics.median(delays), 2),
+        "finish_to_event_p95_s": round(sorted(delays)[int(len(delays) * 0.95) - 1], 2),
+        "seconds": round(elapsed, 1),
+    }
+
+
+def run_in_subprocess(mode: str, waits: int, poll_interval: float) -> dict[str, Any]:
+    port = free_port()
+    emulator = start_emulator(port, waits)
+    try:
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--one",
+                mode,
+                str(waits),
+                str(poll_interval),
+                f"http://127.0.0.1:{port}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return dict(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        emulator.send_signal(signal.SIGINT)
+        emulator.wait(timeout=30)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--triggers", type=int, default=1000)
+    parser.add_argument("--waits", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--poll-interval", type=float, default=5.0)
+    parser.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    emulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "airflow_provider_segmentation.emulator",
-            "--port",
-            str(port),
-            "--profiles",
-            "200",
-            "--job-step-seconds",
-            "2",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    if args.one:
+        mode, waits, interval, url = args.one
+        print(json.dumps(asyncio.run(one_run(mode, int(waits), float(interval), url))))
+        return
+    rows = [
+        run_in_subprocess(mode, n, args.poll_interval) for n in args.waits for mode in ("per-job", "shared")
+    ]
+    header = (
+        f"{'waits':>5} {'mode':<8} {'req/cycle':>9} {'IMS':>4} {'lag p99 ms':>10} {'RSS MiB':>8} "
+        f"{'finish->event med/p95 s':>24} {'correct':>8}"
     )
-    try:
-        for _ in range(200):
-            try:
-                requests.get(f"{url}/_emulator/datasets", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        requests.patch(
-            f"{url}/_emulator/settings", json={"max_processing_segment_jobs": args.triggers + 10}, timeout=5
-        )
-        config = ClientConfig(
-            client_id=DEFAULT_CLIENT_ID,
-            client_secret=DEFAULT_CLIENT_SECRET,
-            org_id=DEFAULT_ORG_ID,
-            sandbox="prod",
-            ims_host=url,
-            platform_host=url,
-        )
-        setup = SegmentationClient(config)
-        segment = setup.create_segment_definition(
-            {"name": "bench", "expression": {"value": "loyalty.points > 1"}}
-        )
-        job_ids = [setup.create_segment_job([segment.id or ""]).id for _ in range(args.triggers)]
-        os.environ["AIRFLOW_CONN_AEP_DEFAULT"] = json.dumps(
-            {
-                "conn_type": "adobe_experience_platform",
-                "login": DEFAULT_CLIENT_ID,
-                "password": DEFAULT_CLIENT_SECRET,
-                "schema": "prod",
-                "extra": {
-                    "ims_org_id": DEFAULT_ORG_ID,
-                    "ims_host": url,
-                    "platform_host": url,
-                },
-            }
-        )
-        from airflow_provider_segmentation.client.auth import PROCESS_TOKEN_CACHE
-
-        PROCESS_TOKEN_CACHE.clear()  # the triggerer process starts with no token
-        requests.delete(f"{url}/_emulator/requests", timeout=5)
-        triggers = [
-            AEPJobTrigger(
-                kind="segment_job", job_id=j, poll_interval=args.poll_interval, deadline=time.time() + 300
-            )
-            for j in job_ids
-        ]
-        started = time.perf_counter()
-        events, lags = asyncio.run(measure(triggers))
-        elapsed = time.perf_counter() - started
-        log = requests.get(f"{url}/_emulator/requests", timeout=5).json()["requests"]
-        ims_calls = sum(1 for entry in log if entry["path"] == "/ims/token/v3")
-        polls = sum(1 for entry in log if entry["path"].startswith("/data/core/ups/segment/jobs/"))
-        correct = sum(1 for e in events if e["status"] == "success" and e["job"]["status"] == "SUCCEEDED")
-        lags.sort()
-        p99 = lags[int(len(lags) * 0.99) - 1] * 1000 if lags else 0.0
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        figures = {
-            "triggers": args.triggers,
-            "poll_interval_s": args.poll_interval,
-            "ims_calls": ims_calls,
-            "polls": polls,
-            "events_correct": correct,
-            "loop_lag_p99_ms": round(p99, 1),
-            "peak_rss_mib": round(rss),
-            "seconds": round(elapsed, 1),
-        }
-        previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-        RESULTS.write_text(json.dumps({**previous, "triggerer": figures}, indent=2) + "\n")
+    print(f"segment-job waits in one triggerer event loop (poll every {args.poll_interval:g} s)")
+    print(header)
+    for row in rows:
         print(
-            f"{args.triggers} concurrent triggers (poll every {args.poll_interval:g} s) in {elapsed:.1f} s: "
-            f"IMS calls {ims_calls} (target 1), polls {polls}, events correct {correct}/{args.triggers}, "
-            f"event-loop lag p99 {p99:.1f} ms (target <= 100), peak RSS {rss:.0f} MiB (target <= 300)"
+            f"{row['waits']:>5} {row['mode']:<8} {row['requests_per_cycle']:>9} {row['ims_calls']:>4} "
+            f"{row['loop_lag_p99_ms']:>10} {row['peak_rss_mib']:>8} "
+            f"{row['finish_to_event_median_s']:>12} / {row['finish_to_event_p95_s']:<9} "
+            f"{row['events_correct']:>5}/{row['waits']}"
         )
-    finally:
-        emulator.send_signal(signal.SIGINT)
-        emulator.wait(timeout=15)
+    for n in args.waits:
+        per_job, shared = (r for r in rows if r["waits"] == n)
+        ratio = shared["requests_per_cycle"] / per_job["requests_per_cycle"] * 100
+        print(f"{n} waits: shared poller asks {ratio:.2f} % of per-job polling's requests per cycle")
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    RESULTS.write_text(json.dumps({**previous, "triggerer": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
