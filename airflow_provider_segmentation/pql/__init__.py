@@ -2,6 +2,11 @@
 
 No Airflow and no HTTP here: DAG authors can lint their definitions in their own CI, and the emulator
 evaluates the same trees over its synthetic profiles.
+
+Every input, however hostile, gets a result or a ``PQLError`` (``PQLSyntaxError`` with line and column,
+``PQLUnsupportedError``, ``PQLTooComplexError``), quickly: trees nest at most ``MAX_DEPTH`` (200) levels,
+chains such as ``a or b or ...`` may be any length, ``like`` runs in linear time and regular expressions
+are checked for catastrophic backtracking (see ``patterns``).
 """
 
 from __future__ import annotations
@@ -10,7 +15,14 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_provider_segmentation.pql.ast import Node, PQLError, PQLSyntaxError, PQLUnsupportedError
+from airflow_provider_segmentation.pql.ast import (
+    MAX_DEPTH,
+    Node,
+    PQLError,
+    PQLSyntaxError,
+    PQLTooComplexError,
+    PQLUnsupportedError,
+)
 from airflow_provider_segmentation.pql.convert import from_json, to_json, to_text
 from airflow_provider_segmentation.pql.evaluate import Compiled, Context, compile_expression
 from airflow_provider_segmentation.pql.parser import parse
@@ -37,10 +49,12 @@ def evaluate(
 
 
 __all__ = [
+    "MAX_DEPTH",
     "Context",
     "Node",
     "PQLError",
     "PQLSyntaxError",
+    "PQLTooComplexError",
     "PQLUnsupportedError",
     "compile",
     "evaluate",

@@ -1,25 +1,40 @@
-"""A hand-written recursive-descent PQL parser (no dependency; fast enough for linting in a loop).
+"""A hand-written PQL parser (no dependency; fast enough for linting in a loop).
 
 Precedence, loosest first: ``or``; ``and``; ``not``/``!``; comparisons, ``in``/``notIn``, ``like`` and
 ``occurs``; ``+ -``; ``* / %``; unary minus; postfix ``.field`` / ``.method(...)``.
+
+Operators and parentheses are parsed with explicit stacks (operator precedence), so neither a chain of
+50,000 ``or``s nor 10,000 redundant parentheses costs Python stack. Recursion is left for the constructs
+that hold sub-expressions (arguments, lists, filters, quantifiers, aggregates, CHAIN, ``occurs``
+anchors); each such level costs a few frames and is counted, and more than ``MAX_DEPTH`` of them, or a
+tree nested deeper than ``MAX_DEPTH``, is a ``PQLTooComplexError`` with the line and column where the
+limit was hit. Literals are checked here too: numbers must be finite, ``date(...)`` of literals must be a
+real date, and literal regular expressions must compile and not backtrack catastrophically.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 from airflow_provider_segmentation.pql.ast import (
     COLLECTION_FUNCTIONS,
     MAP_FUNCTIONS,
+    MAX_DEPTH,
     TEXT_FUNCTIONS,
     FieldLookup,
     FnApply,
     Literal,
     Node,
     ParameterReference,
+    PQLError,
     PQLSyntaxError,
+    PQLTooComplexError,
     PQLUnsupportedError,
     VariableReference,
     literal,
 )
+from airflow_provider_segmentation.pql.checks import call_problem
 from airflow_provider_segmentation.pql.lexer import Token, tokenize, unescape
 
 COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
@@ -56,6 +71,36 @@ UNSUPPORTED = frozenset(
 )
 
 
+BINARY = {
+    "or": 1,
+    "and": 2,
+    **{op: 4 for op in (*COMPARISONS, "in", "notIn", "like")},
+    "+": 5,
+    "-": 5,
+    "*": 6,
+    "/": 6,
+    "%": 6,
+}
+NOT_LEVEL, COMPARISON_LEVEL, ADDITIVE_LEVEL, UNARY_LEVEL = 3, 4, 5, 7
+
+
+@dataclass
+class _Op:
+    text: str  # a binary operator, or "not" / "neg" for the prefix ones
+    precedence: int
+    position: int
+    prefix: bool
+
+
+@dataclass
+class _Group:
+    """One level of parentheses (or the whole expression) while operators are being stacked."""
+
+    min_precedence: int
+    ops_base: int
+    compared: bool = False  # one comparison per operand of and/or: "a = b = c" is an error
+
+
 class Parser:
     def __init__(self, text: str) -> None:
         self.text = text
@@ -64,6 +109,7 @@ class Parser:
         self.variables: set[str] = set()
         self.implicit: list[str] = []
         self.profile_alias: str | None = None
+        self.nesting = 0
 
     # -- token helpers -------------------------------------------------------------------------------
     @property
@@ -78,7 +124,7 @@ class Parser:
 
     def advance(self) -> Token:
         token = self.current
-        self.index += 1
+        self.index = min(self.index + 1, len(self.tokens) - 1)
         return token
 
     def expect(self, text: str) -> Token:
@@ -89,6 +135,45 @@ class Parser:
 
     def error(self, message: str) -> PQLSyntaxError:
         return PQLSyntaxError(message, self.text, self.current.pos)
+
+    # -- limits and checked construction -------------------------------------------------------------
+    def enter(self, position: int) -> None:
+        """One more level of sub-expression (arguments, a list, a condition...); undone by ``leave``."""
+        self.nesting += 1
+        if self.nesting > MAX_DEPTH:
+            raise PQLTooComplexError(text=self.text, position=position)
+
+    def leave(self) -> None:
+        self.nesting -= 1
+
+    def located(self, exc: PQLError, position: int) -> PQLError:
+        """A problem found in a node, with the line and column of ``position``."""
+        if isinstance(exc, PQLTooComplexError):
+            return PQLTooComplexError(text=self.text, position=position)
+        if isinstance(exc, PQLUnsupportedError):
+            where = PQLSyntaxError("", self.text, position)
+            return PQLUnsupportedError(f"{exc} (at line {where.line}, column {where.column})")
+        if isinstance(exc, PQLSyntaxError):
+            return exc
+        return PQLSyntaxError(str(exc), self.text, position)
+
+    def fn(self, name: str, params: tuple[Node, ...], position: int) -> FnApply:
+        """``FnApply(name, params)``, checked (depth, arity, literal arguments); errors located at
+        ``position``."""
+        try:
+            node = FnApply(name, params)
+        except PQLTooComplexError as exc:
+            raise self.located(exc, position) from None
+        problem = call_problem(node)
+        if problem is not None:
+            raise self.located(problem, position)
+        return node
+
+    def field(self, name: str, obj: Node, position: int) -> FieldLookup:
+        try:
+            return FieldLookup(name, obj)
+        except PQLTooComplexError as exc:
+            raise self.located(exc, position) from None
 
     # -- grammar ---------------------------------------------------------------------------------------
     def parse(self) -> Node:
@@ -104,45 +189,102 @@ class Parser:
             self.profile_alias = self.advance().text
             self.advance()
             self.advance()
-        node = self.parse_or()
+        node = self.parse_expression(1)
         if self.current.kind != "eof":
             raise self.error(f"unexpected {self.current.text!r}")
         return node
 
-    def parse_or(self) -> Node:
-        node = self.parse_and()
-        while self.at("or"):
-            self.advance()
-            node = FnApply("or", (node, self.parse_and()))
-        return node
+    def parse_expression(self, min_precedence: int) -> Node:
+        """Operators of ``min_precedence`` and tighter, with parentheses and prefix operators, on stacks.
 
-    def parse_and(self) -> Node:
-        node = self.parse_not()
-        while self.at("and"):
-            self.advance()
-            node = FnApply("and", (node, self.parse_not()))
-        return node
+        ``min_precedence`` 1 is a whole expression; 3 what follows ``where`` (no bare and/or); 5 an
+        additive operand (``occurs`` anchors, aggregated values); 7 a signed operand (list items).
+        """
+        operands: list[Node] = []
+        ops: list[_Op] = []
+        groups: list[_Group] = []
+        group = _Group(min_precedence, 0)
+        while True:
+            while True:  # prefix operators and opening parentheses, then an operand
+                token = self.current
+                if self.at("("):
+                    groups.append(group)
+                    group = _Group(1, len(ops))
+                    self.advance()
+                elif len(ops) >= MAX_DEPTH and (self.at("not", "!", "-")):
+                    # every stacked operator will be an ancestor of what follows: refuse now, not at the end
+                    raise PQLTooComplexError(text=self.text, position=token.pos)
+                elif (
+                    self.at("not", "!")
+                    and group.min_precedence <= NOT_LEVEL
+                    and (len(ops) == group.ops_base or ops[-1].text in ("and", "or", "not"))
+                ):
+                    ops.append(_Op("not", NOT_LEVEL, token.pos, True))
+                    self.advance()
+                elif self.at("-"):
+                    ops.append(_Op("neg", UNARY_LEVEL, token.pos, True))
+                    self.advance()
+                else:
+                    break
+            operands.append(self.parse_postfix(self.parse_primary()))  # parse_operand, one frame less
+            while True:  # binary operators, occurs, closing parentheses
+                token = self.current
+                if self.at("occurs") and group.min_precedence <= COMPARISON_LEVEL and not group.compared:
+                    self.reduce(ops, operands, group.ops_base, ADDITIVE_LEVEL)
+                    self.advance()
+                    operands.append(self.parse_occurs(operands.pop(), token.pos))
+                    group.compared = True
+                    continue
+                precedence = BINARY.get(token.text) if token.kind in ("op", "ident") else None
+                if (
+                    precedence is None
+                    or precedence < group.min_precedence
+                    or (precedence == COMPARISON_LEVEL and group.compared)
+                ):
+                    self.reduce(ops, operands, group.ops_base, 0)
+                    if not groups:
+                        return operands.pop()
+                    if not self.at(")"):
+                        found = token.text or "the end of the expression"
+                        raise PQLSyntaxError(f"expected ')' but found {found!r}", self.text, token.pos)
+                    self.advance()
+                    operands.append(self.parse_postfix(operands.pop()))
+                    group = groups.pop()
+                    continue
+                if precedence == COMPARISON_LEVEL:
+                    group.compared = True
+                elif precedence < NOT_LEVEL:
+                    group.compared = False
+                self.reduce(ops, operands, group.ops_base, precedence)
+                if len(ops) >= MAX_DEPTH:  # every stacked operator will be an ancestor of what follows
+                    raise PQLTooComplexError(text=self.text, position=token.pos)
+                ops.append(_Op(token.text, precedence, token.pos, False))
+                self.advance()
+                break
 
-    def parse_not(self) -> Node:
-        if self.at("not", "!"):
-            self.advance()
-            return FnApply("not", (self.parse_not(),))
-        return self.parse_comparison()
+    def reduce(self, ops: list[_Op], operands: list[Node], base: int, precedence: int) -> None:
+        """Apply the stacked operators (above ``base``) that bind at least as tightly as ``precedence``."""
+        while len(ops) > base and ops[-1].precedence >= precedence:
+            op = ops.pop()
+            operand = operands.pop()
+            if op.text == "not":
+                operands.append(self.fn("not", (operand,), op.position))
+            elif op.text == "neg":
+                if isinstance(operand, Literal) and operand.literal_type in ("Integer", "Double"):
+                    operands.append(literal(-operand.value))
+                else:
+                    operands.append(self.fn("-", (literal(0), operand), op.position))
+            else:
+                operands.append(self.fn(op.text, (operands.pop(), operand), op.position))
 
-    def parse_comparison(self) -> Node:
-        node = self.parse_additive()
-        if self.current.kind == "op" and self.current.text in COMPARISONS:
-            op = self.advance().text
-            return FnApply(op, (node, self.parse_additive()))
-        if self.at("in", "notIn", "like"):
-            op = self.advance().text
-            return FnApply(op, (node, self.parse_additive()))
-        if self.at("occurs"):
-            self.advance()
-            return self.parse_occurs(node)
-        return node
+    def parse_occurs(self, subject: Node, position: int) -> Node:
+        self.enter(position)
+        try:
+            return self._parse_occurs(subject, position)
+        finally:
+            self.leave()
 
-    def parse_occurs(self, subject: Node) -> Node:
+    def _parse_occurs(self, subject: Node, position: int) -> Node:
         if self.current.kind == "op" and self.current.text in COMPARISONS:
             comparator = self.advance().text
             amount = self.parse_number()
@@ -150,7 +292,7 @@ class Parser:
             if not self.at("before", "after", "from"):
                 raise self.error("expected 'before', 'after' or 'from' after the duration")
             direction = self.advance().text
-            return FnApply(
+            return self.fn(
                 "occurs",
                 (
                     subject,
@@ -160,21 +302,29 @@ class Parser:
                     literal(direction),
                     self.parse_time_anchor(),
                 ),
+                position,
             )
         if self.at("between"):
             self.advance()
             start = self.parse_time_anchor()
             self.expect("and")
-            return FnApply("occursBetween", (subject, start, self.parse_time_anchor()))
+            return self.fn("occursBetween", (subject, start, self.parse_time_anchor()), position)
         if self.at("before", "after", "on"):
             mode = self.advance().text
-            return FnApply("occurs" + mode.capitalize(), (subject, self.parse_time_anchor()))
-        return FnApply("occursOn", (subject, self.parse_time_anchor()))
+            return self.fn("occurs" + mode.capitalize(), (subject, self.parse_time_anchor()), position)
+        return self.fn("occursOn", (subject, self.parse_time_anchor()), position)
 
     def parse_number(self) -> int:
-        if self.current.kind != "number" or "." in self.current.text:
+        if self.current.kind != "number" or any(c in self.current.text for c in ".eE"):
             raise self.error("expected a whole number")
-        return int(self.advance().text)
+        return self.whole(self.advance())
+
+    def whole(self, token: Token) -> int:
+        try:
+            return int(token.text)
+        except ValueError:  # more digits than int() takes
+            message = f"the number {token.text[:20]}... is too long"
+            raise PQLSyntaxError(message, self.text, token.pos) from None
 
     def parse_unit(self) -> str:
         word = self.current.text
@@ -186,66 +336,54 @@ class Parser:
 
     def parse_time_anchor(self) -> Node:
         if self.at("last", "this", "next"):
-            which = self.advance().text
-            return FnApply("relativePeriod", (literal(which), literal(self.parse_unit())))
-        return self.parse_additive()
+            token = self.advance()
+            return self.fn("relativePeriod", (literal(token.text), literal(self.parse_unit())), token.pos)
+        return self.parse_expression(ADDITIVE_LEVEL)
 
-    def parse_additive(self) -> Node:
-        node = self.parse_multiplicative()
-        while self.at("+", "-"):
-            op = self.advance().text
-            node = FnApply(op, (node, self.parse_multiplicative()))
-        return node
+    def parse_operand(self) -> Node:
+        """A primary (literal, name, call, quantifier...) and its ``.field``/``.method()``/``[...]``."""
+        return self.parse_postfix(self.parse_primary())
 
-    def parse_multiplicative(self) -> Node:
-        node = self.parse_unary()
-        while self.at("*", "/", "%"):
-            op = self.advance().text
-            node = FnApply(op, (node, self.parse_unary()))
-        return node
-
-    def parse_unary(self) -> Node:
-        if self.at("-"):
-            self.advance()
-            operand = self.parse_unary()
-            if isinstance(operand, Literal) and operand.literal_type in ("Integer", "Double"):
-                return literal(-operand.value)
-            return FnApply("-", (literal(0), operand))
-        return self.parse_postfix()
-
-    def parse_postfix(self) -> Node:
-        node = self.parse_primary()
+    def parse_postfix(self, node: Node) -> Node:
         while self.at(".", "["):
-            if self.advance().text == "[":
+            token = self.advance()
+            if token.text == "[":
+                self.enter(token.pos)
                 variable = self.push_implicit()
                 try:
-                    condition = self.parse_or()
+                    condition = self.parse_expression(1)
                 finally:
                     self.implicit.pop()
+                    self.leave()
                 self.expect("]")
-                node = FnApply("filter", (node, literal(variable), condition))
+                node = self.fn("filter", (node, literal(variable), condition), token.pos)
                 continue
             if self.current.kind != "ident":
                 raise self.error("expected a field or function name after '.'")
-            name = self.advance().text
+            name_token = self.advance()
+            name = name_token.text
             if self.at("("):
                 if name not in METHODS:
                     raise PQLUnsupportedError(f"the function {name}() is not supported")
-                node = FnApply(name, (node, *self.parse_arguments()))
+                node = self.fn(name, (node, *self.parse_arguments()), name_token.pos)
             else:
-                node = FieldLookup(name, node)
+                node = self.field(name, node, name_token.pos)
         return node
 
     def parse_arguments(self) -> tuple[Node, ...]:
-        self.expect("(")
-        args: list[Node] = []
-        while not self.at(")"):
-            args.append(self.parse_or())
-            if self.at(","):
-                self.advance()
-            elif not self.at(")"):
-                found = self.current.text or "the end of the expression"
-                raise self.error(f"expected ',' or ')' but found {found!r}")
+        opening = self.expect("(")
+        self.enter(opening.pos)
+        try:
+            args: list[Node] = []
+            while not self.at(")"):
+                args.append(self.parse_expression(1))
+                if self.at(","):
+                    self.advance()
+                elif not self.at(")"):
+                    found = self.current.text or "the end of the expression"
+                    raise self.error(f"expected ',' or ')' but found {found!r}")
+        finally:
+            self.leave()
         self.expect(")")
         return tuple(args)
 
@@ -256,14 +394,22 @@ class Parser:
             return literal(unescape(token.text, self.text, token.pos))
         if token.kind == "number":
             self.advance()
-            is_double = any(c in token.text for c in ".eE")
-            return literal(float(token.text) if is_double else int(token.text))
+            if not any(c in token.text for c in ".eE"):
+                return literal(self.whole(token))
+            value = float(token.text)
+            if not math.isfinite(value):
+                raise PQLSyntaxError(f"the number {token.text} is out of range", self.text, token.pos)
+            return literal(value)
         if token.kind == "param":
             self.advance()
-            return ParameterReference(int(token.text[1:]))
+            return ParameterReference(self.whole(Token(token.kind, token.text[1:], token.pos)))
         if self.at("("):
             self.advance()
-            node = self.parse_or()
+            self.enter(token.pos)
+            try:
+                node = self.parse_expression(1)
+            finally:
+                self.leave()
             self.expect(")")
             return node
         if self.at("["):
@@ -274,22 +420,6 @@ class Parser:
             )
         if token.kind != "ident":
             raise self.error(f"unexpected {token.text or 'end of the expression'!r}")
-        return self.parse_identifier()
-
-    def parse_list(self) -> Node:
-        self.expect("[")
-        items: list[Literal] = []
-        while not self.at("]"):
-            item = self.parse_unary()
-            if not isinstance(item, Literal):
-                raise PQLUnsupportedError("array literals may only hold literals")
-            items.append(item)
-            if not self.at("]"):
-                self.expect(",")
-        self.expect("]")
-        return literal([item.value for item in items])
-
-    def parse_identifier(self) -> Node:
         name = self.advance().text
         if name in ("true", "false"):
             return literal(name == "true")
@@ -298,15 +428,17 @@ class Parser:
         if name in UNSUPPORTED:
             raise PQLUnsupportedError(f"{name} is valid PQL but not supported by this engine yet")
         if name in ("exists", "forall", "select"):
-            return self.parse_quantifier(name)
+            return self.parse_quantifier(name, token.pos)
         if name in ("CHAIN", "chain") and self.at("("):
-            return self.parse_chain()
-        if name in AGGREGATES and self.current.kind == "ident" and self.over_follows():
-            return self.parse_aggregate(name)
+            return self.parse_chain(token.pos)
+        if name in AGGREGATES and self.current.kind == "ident":
+            over = self.over_follows()
+            if over is not None:
+                return self.parse_aggregate(name, over, token.pos)
         if name in RELATIVE_WORDS and not self.at("("):
-            return FnApply(name, ())
+            return self.fn(name, (), token.pos)
         if name in FUNCTIONS and self.at("("):
-            return FnApply(name, self.parse_arguments())
+            return self.fn(name, self.parse_arguments(), token.pos)
         if self.at("("):
             raise PQLUnsupportedError(f"the function {name}() is not supported")
         if name in self.variables:
@@ -314,109 +446,156 @@ class Parser:
         if name == self.profile_alias:
             return ParameterReference(1)
         if self.implicit:  # inside xEvent[...] or WHAT(...): bare names are the item's fields
-            return FieldLookup(name, VariableReference(self.implicit[-1]))
-        return FieldLookup(name, ParameterReference(1))
+            return self.field(name, VariableReference(self.implicit[-1]), token.pos)
+        return self.field(name, ParameterReference(1), token.pos)
+
+    def parse_list(self) -> Node:
+        opening = self.expect("[")
+        self.enter(opening.pos)
+        try:
+            items: list[Literal] = []
+            while not self.at("]"):
+                if self.at("["):
+                    raise PQLUnsupportedError("arrays inside array literals are not supported")
+                item = self.parse_expression(UNARY_LEVEL)
+                if not isinstance(item, Literal) or item.literal_type == "List":
+                    raise PQLUnsupportedError("array literals may only hold literals")
+                items.append(item)
+                if not self.at("]"):
+                    self.expect(",")
+        finally:
+            self.leave()
+        self.expect("]")
+        return literal([item.value for item in items])
 
     def push_implicit(self) -> str:
         variable = f"_item{len(self.implicit) + 1}"
         self.implicit.append(variable)
         return variable
 
-    def over_follows(self) -> bool:
-        """``sum X.f over X from ...``: is there an ``over`` before the expression ends?"""
+    def over_follows(self) -> int | None:
+        """``sum X.f over X from ...``: the index of the ``over`` before the expression ends, if any."""
         depth = 0
-        for token in self.tokens[self.index :]:
-            if token.text in ("(", "["):
+        for index in range(self.index, len(self.tokens)):
+            text = self.tokens[index].text
+            if text in ("(", "["):
                 depth += 1
-            elif token.text in (")", "]"):
+            elif text in (")", "]"):
                 depth -= 1
                 if depth < 0:
-                    return False
-            elif token.text == "over" and depth == 0:
-                return True
-            elif token.text in ("and", "or") and depth == 0:
-                return False
-        return False
+                    return None
+            elif depth == 0 and text == "over":
+                return index
+            elif depth == 0 and text in ("and", "or", ",", ":", "where", "from"):
+                return None
+        return None
 
-    def parse_aggregate(self, function: str) -> Node:
-        over = next(i for i in range(self.index, len(self.tokens)) if self.tokens[i].text == "over")
+    def parse_aggregate(self, function: str, over: int, position: int) -> Node:
+        self.enter(position)
         variable = self.tokens[over + 1].text
         self.variables.add(variable)
         try:
-            value = self.parse_additive()
+            value = self.parse_expression(ADDITIVE_LEVEL)
             self.expect("over")
             self.advance()
             self.expect("from")
-            source = self.parse_postfix()
+            source = self.parse_operand()
             if not self.at("where", ":"):
                 raise self.error("expected 'where' or ':'")
             self.advance()
-            condition = self.parse_not()
+            condition = self.parse_expression(NOT_LEVEL)
         finally:
             self.variables.discard(variable)
-        return FnApply("aggregateOver", (literal(function), literal(variable), source, condition, value))
+            self.leave()
+        return self.fn(
+            "aggregateOver", (literal(function), literal(variable), source, condition, value), position
+        )
 
-    def parse_chain(self) -> Node:
+    def parse_chain(self, position: int) -> Node:
         self.expect("(")
-        source = self.parse_postfix()
-        self.expect(",")
-        if self.current.kind != "ident":
-            raise self.error("expected the timestamp field of the events")
-        timestamp = self.advance().text
-        self.expect(",")
-        self.expect("[")
-        steps: list[Node] = []
-        while not self.at("]"):
+        self.enter(position)
+        try:
+            source = self.parse_operand()
+            self.expect(",")
             if self.current.kind != "ident":
-                raise self.error("expected a step label such as A:")
-            label = self.advance().text
-            self.expect(":")
-            self.expect("WHAT")
-            variable = self.push_implicit()
-            try:
-                self.expect("(")
-                what = self.parse_or()
-                self.expect(")")
-                parts: tuple[Node, ...] = (literal(label), literal(variable), what)
-                if self.at("WHEN"):
-                    self.advance()
+                raise self.error("expected the timestamp field of the events")
+            timestamp = self.advance().text
+            self.expect(",")
+            self.expect("[")
+            steps: list[Node] = []
+            while not self.at("]"):
+                if self.current.kind != "ident":
+                    raise self.error("expected a step label such as A:")
+                label_token = self.advance()
+                self.expect(":")
+                self.expect("WHAT")
+                variable = self.push_implicit()
+                try:
                     self.expect("(")
-                    parts += (self.parse_occurs(FieldLookup(timestamp, VariableReference(variable))),)
+                    what = self.parse_expression(1)
                     self.expect(")")
-            finally:
-                self.implicit.pop()
-            steps.append(FnApply("chainStep", parts))
-            if self.at(","):
-                self.advance()
-        self.expect("]")
-        self.expect(")")
+                    parts: tuple[Node, ...] = (literal(label_token.text), literal(variable), what)
+                    if self.at("WHEN"):
+                        when = self.advance()
+                        self.expect("(")
+                        subject = self.field(timestamp, VariableReference(variable), when.pos)
+                        parts += (self.parse_occurs(subject, when.pos),)
+                        self.expect(")")
+                finally:
+                    self.implicit.pop()
+                steps.append(self.fn("chainStep", parts, label_token.pos))
+                if self.at(","):
+                    self.advance()
+            self.expect("]")
+            self.expect(")")
+        finally:
+            self.leave()
         if not steps:
             raise self.error("CHAIN needs at least one step")
-        return FnApply("chain", (source, literal(timestamp), *steps))
+        return self.fn("chain", (source, literal(timestamp), *steps), position)
 
-    def parse_quantifier(self, kind: str) -> Node:
-        if self.current.kind != "ident":
-            raise self.error(f"expected a variable name after {kind!r}")
-        variable = self.advance().text
-        self.expect("from")
-        source = self.parse_postfix()
-        if not self.at("where", ":"):
-            raise self.error("expected 'where' or ':'")
-        self.advance()
-        self.variables.add(variable)
+    def parse_quantifier(self, kind: str, position: int) -> Node:
+        """``exists X from S where C``; ``, Y from T where D`` continues it inside C (built in a loop)."""
+        self.enter(position)
+        parts: list[tuple[str, Node, Node, int]] = []
+        added: list[str] = []
         try:
-            condition = self.parse_not()
-            # "exists E from xEvent where (...), I from E.productListItems where ...": nested quantifiers
-            if kind != "select" and self.at(",") and self.peek(2).text == "from":
+            while True:
+                if self.current.kind != "ident":
+                    raise self.error(f"expected a variable name after {kind!r}")
+                variable_token = self.advance()
+                variable = variable_token.text
+                self.expect("from")
+                source = self.parse_operand()
+                if not self.at("where", ":"):
+                    raise self.error("expected 'where' or ':'")
                 self.advance()
-                condition = FnApply("and", (condition, self.parse_quantifier(kind)))
+                self.variables.add(variable)
+                added.append(variable)
+                condition = self.parse_expression(NOT_LEVEL)
+                parts.append((variable, source, condition, variable_token.pos))
+                # "exists E from xEvent where (...), I from E.productListItems where ...": nested quantifiers
+                if kind != "select" and self.at(",") and self.peek(2).text == "from":
+                    self.advance()
+                    continue
+                break
         finally:
-            self.variables.discard(variable)
-        return FnApply(kind, (literal(variable), source, condition))
+            for variable in added:
+                self.variables.discard(variable)
+            self.leave()
+        variable, source, condition, _ = parts[-1]
+        node: Node = self.fn(kind, (literal(variable), source, condition), position)
+        for variable, source, condition, at in reversed(parts[:-1]):
+            node = self.fn(kind, (literal(variable), source, self.fn("and", (condition, node), at)), at)
+        return node
 
 
 def parse(text: str) -> Node:
-    """Parse PQL text into a syntax tree; raises ``PQLSyntaxError`` or ``PQLUnsupportedError``."""
+    """Parse PQL text into a syntax tree.
+
+    Raises ``PQLSyntaxError`` (with line and column), ``PQLUnsupportedError``, or ``PQLTooComplexError``
+    (nested deeper than ``MAX_DEPTH``); never anything else.
+    """
     if not isinstance(text, str):
         raise PQLSyntaxError("the expression must be a string", "", 0)
     return Parser(text).parse()
