@@ -47,8 +47,11 @@ def test_job_lifecycles_survive_a_fault_storm(aep_conn, emulator_admin) -> None:
     )
     stop = threading.Event()
 
-    def expire_tokens() -> None:  # "token expiry every 30 s", compressed to every 0.5 s
-        while not stop.wait(0.5):
+    # "token expiry every 30 s", compressed to every 1.5 s: often enough for dozens of refreshes in a run,
+    # rarely enough that a freshly minted token survives its replay on a loaded 2-core machine (a token
+    # rejected right after a refresh is, by contract, a credential problem and fails the call)
+    def expire_tokens() -> None:
+        while not stop.wait(1.5):
             emulator_admin.expire_tokens()
 
     expiring = threading.Thread(target=expire_tokens, daemon=True)
