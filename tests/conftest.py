@@ -53,6 +53,14 @@ class EmulatorAdmin:
     def trigger_schedule(self, schedule_id: str) -> None:
         self._call("POST", f"/schedules/{schedule_id}/trigger")
 
+    def advance_clock(self, seconds: float, *, frozen: bool | None = None) -> dict[str, Any]:
+        """Step the emulator's clock (jobs, schedules and tokens move with it) instead of sleeping;
+        ``frozen=True`` first stops it, ``frozen=False`` lets it run again. Reset puts it back."""
+        change: dict[str, Any] = {"advance_seconds": seconds}
+        if frozen is not None:
+            change["frozen"] = frozen
+        return dict(self._call("POST", "/clock", json=change))
+
 
 TEST_SETTINGS = {
     "job_step_seconds": 0.05,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -11,8 +11,8 @@ from airflow_provider_segmentation.emulator import (
     routes_audiences,
     routes_exports,
     routes_segments,
+    schedules,
 )
-from airflow_provider_segmentation.emulator import schedules as schedule_routes
 from airflow_provider_segmentation.emulator.engine import AudienceEngine
 from airflow_provider_segmentation.emulator.gateway import GatewayMiddleware
 from airflow_provider_segmentation.emulator.settings import EmulatorSettings
@@ -26,6 +26,16 @@ def default_engine(settings: EmulatorSettings) -> AudienceEngine:
     return PQLEngine(ProfileStore(settings.profiles, settings.seed))
 
 
+async def aep_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AEPHttpError)
+    return upapi_error(request, exc.status, exc.code, exc.message, exc.headers)
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return upapi_error(request, 400, "UPAPI-113434-400", f"Invalid request: {exc.errors()}")
+
+
 def create_app(settings: EmulatorSettings | None = None, engine: AudienceEngine | None = None) -> FastAPI:
     settings = settings or EmulatorSettings()
     state = EmulatorState(settings, engine or default_engine(settings))
@@ -36,23 +46,17 @@ def create_app(settings: EmulatorSettings | None = None, engine: AudienceEngine 
         redoc_url=None,
     )
     app.state.emulator = state
+    segments = routes_segments.router
     for router in (
-        routes_admin.ims_router(),
-        routes_admin.admin_router(),
-        routes_segments.router(),
-        routes_exports.router(),
-        schedule_routes.router(),
-        routes_audiences.router(),
+        routes_admin.ims_router,
+        routes_admin.admin_router,
+        segments if isinstance(segments, APIRouter) else segments(),
+        routes_exports.router,
+        schedules.router,
+        routes_audiences.router,
     ):
         app.include_router(router)
-
-    @app.exception_handler(AEPHttpError)
-    async def aep_error(request: Request, exc: AEPHttpError) -> JSONResponse:
-        return upapi_error(request, exc.status, exc.code, exc.message, exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return upapi_error(request, 400, "UPAPI-113434-400", f"Invalid request: {exc.errors()}")
-
+    app.add_exception_handler(AEPHttpError, aep_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.add_middleware(GatewayMiddleware, state=state)
     return app

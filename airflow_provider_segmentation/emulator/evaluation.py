@@ -5,19 +5,19 @@ Every count comes from the ``AudienceEngine`` evaluating the definitions' PQL ov
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from airflow_provider_segmentation.emulator.state import (
+    DEFAULT_MERGE_POLICY_ID,
     MEMBER_STATUSES,
     SEGMENT_JOB_STEPS,
     EmulatorState,
     Job,
     Sandbox,
-    now_ms,
 )
+from airflow_provider_segmentation.models import ExportJobStatus, PreviewState, SegmentJobStatus
 
 
 def _identities(profile: dict[str, Any]) -> Iterable[str]:
@@ -28,13 +28,13 @@ def refresh_segment_job(state: EmulatorState, sandbox: Sandbox, job: Job) -> dic
     """The job's wire body as of now; evaluates the audience the first time the job is seen finished."""
     status = state.status_of(job)
     body = job.body
-    body["status"] = status
-    if status == "SUCCEEDED" and not job.finished:
+    body["status"] = status.value
+    if status is SegmentJobStatus.SUCCEEDED and not job.finished:
         job.finished = True
         _evaluate(state, sandbox, job)
-    elif status in ("FAILED", "CANCELLED") and not job.finished:
+    elif status in (SegmentJobStatus.FAILED, SegmentJobStatus.CANCELLED) and not job.finished:
         job.finished = True
-        if status == "FAILED":
+        if status is SegmentJobStatus.FAILED:
             body["errors"] = [
                 {
                     "code": "0100000003",
@@ -42,15 +42,15 @@ def refresh_segment_job(state: EmulatorState, sandbox: Sandbox, job: Job) -> dic
                     "callStack": "com.adobe.aep.emulator.SegmentationJob.run",
                 }
             ]
-        body["metrics"]["totalTime"]["endTimeInMs"] = now_ms()
-    if status != "NEW":
-        body["updateTime"] = now_ms()
-        body["updateEpoch"] = int(time.time())
+        body["metrics"]["totalTime"]["endTimeInMs"] = state.now_ms()
+    if status is not SegmentJobStatus.NEW:
+        body["updateTime"] = state.now_ms()
+        body["updateEpoch"] = int(state.now())
     return body
 
 
 def _evaluate(state: EmulatorState, sandbox: Sandbox, job: Job) -> None:
-    started = time.time()
+    started = state.now()
     body = job.body
     metrics = body["metrics"]
     realized_before = sandbox.realized()
@@ -75,7 +75,7 @@ def _evaluate(state: EmulatorState, sandbox: Sandbox, job: Job) -> None:
             for namespace in _identities(dict(state.engine.profile(profile_id))):
                 by_namespace[namespace] = by_namespace.get(namespace, 0) + 1
         metrics["segmentedProfileByNamespaceCounter"][segment_id] = by_namespace
-    finished = time.time()
+    finished = state.now()
     metrics["totalProfiles"] = state.engine.total_profiles
     metrics["totalTime"]["endTimeInMs"] = int(finished * 1000)
     metrics["totalTime"]["totalTimeInMs"] = int(finished * 1000) - metrics["totalTime"]["startTimeInMs"]
@@ -110,13 +110,13 @@ def refresh_export_job(state: EmulatorState, sandbox: Sandbox, job: Job) -> dict
     """The export job's wire body as of now; writes its batches the first time it is seen finished."""
     status = state.status_of(job)
     body = job.body
-    body["status"] = status
-    if status in ("SUCCEEDED", "FAILED", "CANCELLED") and not job.finished:
+    body["status"] = status.value
+    if (status.is_terminal or status == job.cancel_steps[1]) and not job.finished:
         job.finished = True
-        body["updateTime"] = now_ms()
-        if status == "SUCCEEDED":
+        body["updateTime"] = state.now_ms()
+        if status is ExportJobStatus.SUCCEEDED:
             _write_batches(state, sandbox, body)
-        elif status == "FAILED":
+        elif status is ExportJobStatus.FAILED:
             body["errors"] = [
                 {
                     "code": "0090000009",
@@ -163,19 +163,18 @@ def _write_batches(state: EmulatorState, sandbox: Sandbox, body: dict[str, Any])
     body["metrics"] = {
         "totalTime": {
             "startTimeInMs": body["creationTime"],
-            "endTimeInMs": now_ms(),
-            "totalTimeInMs": now_ms() - body["creationTime"],
+            "endTimeInMs": state.now_ms(),
+            "totalTimeInMs": state.now_ms() - body["creationTime"],
         },
         "totalExportedProfileCounter": len(exported),
         "exportedProfileByNamespaceCounter": {"ECID": len(exported)},
     }
 
 
-def refresh_preview(state: EmulatorState, job: Job) -> str:
-    """RUNNING until one step has passed, then RESULT_READY with the members computed once."""
-    status = state.status_of(job)
-    state_name = {"NEW": "RUNNING", "RUNNING": "RUNNING"}.get(status, "RESULT_READY")
-    if state_name == "RESULT_READY" and not job.finished:
+def refresh_preview(state: EmulatorState, job: Job) -> PreviewState:
+    """RUNNING until its steps have passed, then RESULT_READY with the members computed once."""
+    state_name = PreviewState.RUNNING if state.in_progress(job) else PreviewState.RESULT_READY
+    if state_name is PreviewState.RESULT_READY and not job.finished:
         job.finished = True
         sandbox: Sandbox = job.body["_sandbox"]
         job.body["_members"] = state.engine.select(
@@ -193,26 +192,16 @@ def new_segment_job(
     properties: dict[str, Any] | None = None,
     started: float | None = None,
 ) -> Job:
-    started = time.time() if started is None else started
+    started = state.now() if started is None else started
     job_id = state.new_id()
-    segments = [
-        {
-            "segmentId": e["segmentId"],
-            "segment": {
-                "id": e["segmentId"],
-                "expression": sandbox.definitions[e["segmentId"]]["expression"],
-                "mergePolicyId": sandbox.definitions[e["segmentId"]]["mergePolicyId"],
-            },
-        }
-        for e in entries
-    ]
+    segments = [_segment_info(sandbox.definitions[e["segmentId"]]) for e in entries]
     body: dict[str, Any] = {
         "id": job_id,
         "imsOrgId": state.settings.org_id,
         "sandbox": {"sandboxName": sandbox.name},
         "profileInstanceId": "ups",
         "source": source,
-        "status": "NEW",
+        "status": SegmentJobStatus.NEW.value,
         "segments": segments,
         "metrics": {
             "totalTime": {"startTimeInMs": int(started * 1000)},
@@ -233,6 +222,22 @@ def new_segment_job(
         "updateTime": int(started * 1000),
         "updateEpoch": int(started),
     }
-    job = Job(body, started, SEGMENT_JOB_STEPS, "FAILED" if state.settings.fail_segment_jobs else "SUCCEEDED")
+    final = SegmentJobStatus.FAILED if state.settings.fail_segment_jobs else SegmentJobStatus.SUCCEEDED
+    job = Job(body, started, SEGMENT_JOB_STEPS, final)
     sandbox.segment_jobs[job_id] = job
     return job
+
+
+def _segment_info(definition: dict[str, Any]) -> dict[str, Any]:
+    """A job's ``segments[]`` entry: the definition's expression and merge policy, as id and as the
+    ``mergePolicy`` object (``{id, version}``) that the spec's ``SegmentInfo`` requires."""
+    merge_policy_id = definition.get("mergePolicyId") or DEFAULT_MERGE_POLICY_ID
+    return {
+        "segmentId": definition["id"],
+        "segment": {
+            "id": definition["id"],
+            "expression": definition["expression"],
+            "mergePolicyId": merge_policy_id,
+            "mergePolicy": {"id": merge_policy_id, "version": 1},
+        },
+    }

@@ -4,6 +4,8 @@ Header checks reproduce the gateway's codes: 403010 (no token), 401013 (bad or e
 (no API key), 403003 (API key of another client), 400003 (no org header), 403025 (token not entitled to
 the org), plus a problem body when a request with a body lacks ``Content-Type: application/json``.
 Faults (``POST /_emulator/faults``) apply to IMS and platform routes, never to ``/_emulator/``.
+With the ``capture_bodies`` setting, each log entry also keeps the request's headers (the token
+redacted), its body and the answer's body, for contract tests that hold both to the OpenAPI spec.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from airflow_provider_segmentation.emulator.state import EmulatorState
 from airflow_provider_segmentation.emulator.wire import gateway_error, problem, upapi_error
 
 PLATFORM_PREFIX = "/data/core/ups"
+MAX_CAPTURED_BYTES = 1 << 20  # a captured body is cut there (with "truncated": true)
 HTML_BODY = b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
 
 
@@ -93,6 +96,41 @@ def parse_fault(spec: dict[str, Any]) -> Fault:
     )
 
 
+@dataclass
+class Capture:
+    """The raw bytes of one exchange, kept when ``capture_bodies`` is on."""
+
+    request: bytearray = field(default_factory=bytearray)
+    response: bytearray = field(default_factory=bytearray)
+    response_headers: dict[str, str] = field(default_factory=dict)
+
+    def recording(self, receive: Receive) -> Receive:
+        async def recorded() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                self.request.extend(message.get("body", b""))
+            return message
+
+        return recorded
+
+    def entry(self, request: Request) -> dict[str, Any]:
+        headers = dict(request.headers)
+        if "authorization" in headers:
+            scheme, _, _token = headers["authorization"].partition(" ")
+            headers["authorization"] = f"{scheme} <redacted>"
+        return {
+            "request_headers": headers,
+            "request_body": _text(self.request),
+            "response_headers": self.response_headers,
+            "response_body": _text(self.response),
+            "truncated": max(len(self.request), len(self.response)) > MAX_CAPTURED_BYTES,
+        }
+
+
+def _text(raw: bytearray) -> str | None:
+    return bytes(raw[:MAX_CAPTURED_BYTES]).decode("utf-8", "replace") if raw else None
+
+
 class GatewayMiddleware:
     def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
         self.app = app
@@ -106,11 +144,21 @@ class GatewayMiddleware:
         path, method = request.url.path, request.method
         started = time.time()
         status_box: dict[str, Any] = {"status": 0, "fault": None}
+        capture = Capture() if self.state.settings.capture_bodies else None
 
         async def logging_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_box["status"] = message["status"]
+                if capture is not None:
+                    capture.response_headers = {
+                        k.decode("latin-1"): v.decode("latin-1") for k, v in message.get("headers", [])
+                    }
+            elif message["type"] == "http.response.body" and capture is not None:
+                capture.response.extend(message.get("body", b""))
             await send(message)
+
+        if capture is not None:
+            receive = capture.recording(receive)
 
         try:
             if path.startswith("/_emulator/"):
@@ -133,7 +181,7 @@ class GatewayMiddleware:
             await self.app(scope, receive, logging_send)
         finally:
             if not path.startswith("/_emulator/"):
-                self._log(request, status_box["status"], started, status_box["fault"])
+                self._log(request, status_box["status"], started, status_box["fault"], capture)
 
     def _admin_allowed(self, request: Request) -> bool:
         """Admin routes answer anyone on loopback; on any other address only the emulator's credential:
@@ -153,7 +201,7 @@ class GatewayMiddleware:
         if scheme.lower() == "bearer":
             with self.state.lock:
                 issued = self.state.tokens.get(value.strip())
-            return issued is not None and issued >= time.time()
+            return issued is not None and issued >= self.state.now()
         return False
 
     @staticmethod
@@ -220,7 +268,7 @@ class GatewayMiddleware:
         token = auth.removeprefix("Bearer ").strip()
         with self.state.lock:
             issued = self.state.tokens.get(token)
-        if issued is None or issued < time.time():
+        if issued is None or issued < self.state.now():
             return gateway_error(401, "401013", "Oauth token is not valid")
         api_key = headers.get("x-api-key")
         if not api_key:
@@ -253,8 +301,10 @@ class GatewayMiddleware:
             return upapi_error(request, 400, "UPAPI-113002-400", "Missing header: x-ups-search-version: 1.0")
         return None
 
-    def _log(self, request: Request, status: int, started: float, fault: str | None) -> None:
-        entry = {
+    def _log(
+        self, request: Request, status: int, started: float, fault: str | None, capture: Capture | None
+    ) -> None:
+        entry: dict[str, Any] = {
             "fault": fault,
             "method": request.method,
             "path": request.url.path,
@@ -265,5 +315,7 @@ class GatewayMiddleware:
             "request_id": request.headers.get("x-request-id", ""),
             "sandbox": request.headers.get("x-sandbox-name", ""),
         }
+        if capture is not None:
+            entry.update(capture.entry(request))
         with self.state.lock:
             self.state.request_log.append(entry)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -15,134 +14,164 @@ from airflow_provider_segmentation.emulator.schedules import trigger_now
 from airflow_provider_segmentation.emulator.settings import RUNTIME_SETTINGS
 from airflow_provider_segmentation.emulator.wire import emulator
 
-
-def ims_router() -> APIRouter:
-    api = APIRouter()
-
-    @api.post("/ims/token/v3")
-    async def token(request: Request) -> JSONResponse:
-        state = emulator(request)
-        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
-        form.update({k: v for k, v in request.query_params.items() if k not in form})
-        if form.get("grant_type") != "client_credentials":
-            return JSONResponse(
-                {
-                    "error": "unsupported_grant_type",
-                    "error_description": "grant_type must be client_credentials",
-                },
-                status_code=400,
-            )
-        if form.get("client_id") != state.settings.client_id:
-            return JSONResponse(
-                {"error": "invalid_client", "error_description": "invalid client_id parameter"},
-                status_code=400,
-            )
-        if not secrets.compare_digest(form.get("client_secret", ""), state.settings.client_secret):
-            return JSONResponse(
-                {"error": "invalid_client", "error_description": "invalid client_secret parameter"},
-                status_code=401,
-            )
-        if not form.get("scope"):
-            return JSONResponse(
-                {"error": "invalid_scope", "error_description": "scope is required"}, status_code=400
-            )
-        value = "eyJ" + secrets.token_urlsafe(48)
-        lifetime = state.settings.token_lifetime_seconds
-        with state.lock:
-            state.tokens[value] = time.time() + lifetime
-        return JSONResponse({"access_token": value, "token_type": "bearer", "expires_in": lifetime})
-
-    return api
+ims_router = APIRouter()
+admin_router = APIRouter(prefix="/_emulator")
 
 
-def admin_router() -> APIRouter:
-    api = APIRouter(prefix="/_emulator")
+@ims_router.post("/ims/token/v3")
+async def token(request: Request) -> JSONResponse:
+    state = emulator(request)
+    form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+    form.update({k: v for k, v in request.query_params.items() if k not in form})
+    if form.get("grant_type") != "client_credentials":
+        return JSONResponse(
+            {
+                "error": "unsupported_grant_type",
+                "error_description": "grant_type must be client_credentials",
+            },
+            status_code=400,
+        )
+    if form.get("client_id") != state.settings.client_id:
+        return JSONResponse(
+            {"error": "invalid_client", "error_description": "invalid client_id parameter"},
+            status_code=400,
+        )
+    if not secrets.compare_digest(form.get("client_secret", ""), state.settings.client_secret):
+        return JSONResponse(
+            {"error": "invalid_client", "error_description": "invalid client_secret parameter"},
+            status_code=401,
+        )
+    if not form.get("scope"):
+        return JSONResponse(
+            {"error": "invalid_scope", "error_description": "scope is required"}, status_code=400
+        )
+    value = "eyJ" + secrets.token_urlsafe(48)
+    lifetime = state.settings.token_lifetime_seconds
+    with state.lock:
+        state.tokens[value] = state.now() + lifetime
+    return JSONResponse({"access_token": value, "token_type": "bearer", "expires_in": lifetime})
 
-    @api.post("/reset")
-    def reset(request: Request) -> dict[str, bool]:
-        emulator(request).reset()
-        return {"reset": True}
 
-    @api.get("/requests")
-    def requests_log(request: Request) -> dict[str, Any]:
-        state = emulator(request)
-        method = request.query_params.get("method")
-        prefix = request.query_params.get("path", "")
-        with state.lock:
-            entries = [
-                e
-                for e in state.request_log
-                if (method is None or e["method"] == method.upper()) and e["path"].startswith(prefix)
-            ]
-        return {"requests": entries}
+@admin_router.post("/reset")
+def reset(request: Request) -> dict[str, bool]:
+    emulator(request).reset()
+    return {"reset": True}
 
-    @api.delete("/requests")
-    def clear_requests(request: Request) -> dict[str, bool]:
-        state = emulator(request)
-        with state.lock:
-            state.request_log.clear()
-        return {"cleared": True}
 
-    @api.post("/faults")
-    async def add_fault(request: Request) -> JSONResponse:
-        state = emulator(request)
-        try:
-            fault = parse_fault(await request.json())
-        except (KeyError, TypeError, ValueError) as exc:
-            return JSONResponse({"error": f"bad fault spec: {exc}"}, status_code=400)
-        ident = state.new_id()
-        with state.lock:
-            state.faults[ident] = fault
-        return JSONResponse({"id": ident})
+@admin_router.get("/requests")
+def requests_log(request: Request) -> dict[str, Any]:
+    state = emulator(request)
+    method = request.query_params.get("method")
+    prefix = request.query_params.get("path", "")
+    with state.lock:
+        entries = [
+            e
+            for e in state.request_log
+            if (method is None or e["method"] == method.upper()) and e["path"].startswith(prefix)
+        ]
+    return {"requests": entries}
 
-    @api.delete("/faults")
-    def clear_faults(request: Request) -> dict[str, bool]:
-        state = emulator(request)
-        with state.lock:
-            state.faults.clear()
-        return {"cleared": True}
 
-    @api.post("/tokens/expire")
-    def expire_tokens(request: Request) -> dict[str, int]:
-        state = emulator(request)
-        with state.lock:
-            count = len(state.tokens)
-            state.tokens = dict.fromkeys(state.tokens, 0.0)
-        return {"expired": count}
+@admin_router.delete("/requests")
+def clear_requests(request: Request) -> dict[str, bool]:
+    state = emulator(request)
+    with state.lock:
+        state.request_log.clear()
+    return {"cleared": True}
 
-    @api.patch("/settings")
-    async def patch_settings(request: Request) -> JSONResponse:
-        state = emulator(request)
-        changes = await request.json()
-        unknown = set(changes) - set(RUNTIME_SETTINGS)
-        if unknown:
-            return JSONResponse({"error": f"unknown settings: {sorted(unknown)}"}, status_code=400)
-        with state.lock:
-            for key, value in changes.items():
-                setattr(state.settings, key, type(getattr(state.settings, key))(value))
-        return JSONResponse({key: getattr(state.settings, key) for key in RUNTIME_SETTINGS})
 
-    @api.get("/datasets")
-    def datasets(request: Request) -> dict[str, Any]:
-        return {"datasets": emulator(request).datasets()}
+@admin_router.post("/faults")
+async def add_fault(request: Request) -> JSONResponse:
+    state = emulator(request)
+    try:
+        fault = parse_fault(await request.json())
+    except (KeyError, TypeError, ValueError) as exc:
+        return JSONResponse({"error": f"bad fault spec: {exc}"}, status_code=400)
+    ident = state.new_id()
+    with state.lock:
+        state.faults[ident] = fault
+    return JSONResponse({"id": ident})
 
-    @api.get("/datasets/{dataset_id}/batches/{batch_id}")
-    def batch(dataset_id: str, batch_id: str, request: Request) -> JSONResponse:
-        state = emulator(request)
-        sandbox_name = request.query_params.get("sandbox")
-        with state.lock:
-            for name, sandbox in state.sandboxes.items():
-                if sandbox_name not in (None, name):
-                    continue
-                records = sandbox.batches.get(dataset_id, {}).get(batch_id)
-                if records is not None:
-                    return JSONResponse({"records": records})
-        return JSONResponse({"error": f"no batch {batch_id} in dataset {dataset_id}"}, status_code=404)
 
-    @api.post("/schedules/{schedule_id}/trigger")
-    def trigger(schedule_id: str, request: Request) -> JSONResponse:
-        if not trigger_now(emulator(request), schedule_id):
-            return JSONResponse({"error": f"no schedule {schedule_id}"}, status_code=404)
-        return JSONResponse({"triggered": schedule_id})
+@admin_router.delete("/faults")
+def clear_faults(request: Request) -> dict[str, bool]:
+    state = emulator(request)
+    with state.lock:
+        state.faults.clear()
+    return {"cleared": True}
 
-    return api
+
+@admin_router.post("/tokens/expire")
+def expire_tokens(request: Request) -> dict[str, int]:
+    state = emulator(request)
+    with state.lock:
+        count = len(state.tokens)
+        state.tokens = dict.fromkeys(state.tokens, 0.0)
+    return {"expired": count}
+
+
+@admin_router.patch("/settings")
+async def patch_settings(request: Request) -> JSONResponse:
+    state = emulator(request)
+    changes = await request.json()
+    if not isinstance(changes, dict):
+        return JSONResponse({"error": "send an object of settings"}, status_code=400)
+    unknown = set(changes) - set(RUNTIME_SETTINGS)
+    if unknown:
+        return JSONResponse({"error": f"unknown settings: {sorted(unknown)}"}, status_code=400)
+    with state.lock:
+        for key, value in changes.items():
+            setattr(state.settings, key, type(getattr(state.settings, key))(value))
+    return JSONResponse({key: getattr(state.settings, key) for key in RUNTIME_SETTINGS})
+
+
+@admin_router.get("/datasets")
+def datasets(request: Request) -> dict[str, Any]:
+    return {"datasets": emulator(request).datasets()}
+
+
+@admin_router.get("/datasets/{dataset_id}/batches/{batch_id}")
+def batch(dataset_id: str, batch_id: str, request: Request) -> JSONResponse:
+    state = emulator(request)
+    sandbox_name = request.query_params.get("sandbox")
+    with state.lock:
+        for name, sandbox in state.sandboxes.items():
+            if sandbox_name not in (None, name):
+                continue
+            records = sandbox.batches.get(dataset_id, {}).get(batch_id)
+            if records is not None:
+                return JSONResponse({"records": records})
+    return JSONResponse({"error": f"no batch {batch_id} in dataset {dataset_id}"}, status_code=404)
+
+
+@admin_router.post("/schedules/{schedule_id}/trigger")
+def trigger(schedule_id: str, request: Request) -> JSONResponse:
+    if not trigger_now(emulator(request), schedule_id):
+        return JSONResponse({"error": f"no schedule {schedule_id}"}, status_code=404)
+    return JSONResponse({"triggered": schedule_id})
+
+
+@admin_router.get("/clock")
+def get_clock(request: Request) -> dict[str, Any]:
+    return emulator(request).clock.describe()
+
+
+@admin_router.post("/clock")
+async def set_clock(request: Request) -> JSONResponse:
+    """``{"frozen": true|false}`` and/or ``{"advance_seconds": N}`` (freeze first, then advance)."""
+    clock = emulator(request).clock
+    try:
+        change = await request.json()
+        if not isinstance(change, dict) or set(change) - {"frozen", "advance_seconds"}:
+            raise ValueError("send {'frozen': bool} and/or {'advance_seconds': number}")
+        frozen, seconds = change.get("frozen"), change.get("advance_seconds", 0)
+        if frozen is not None and not isinstance(frozen, bool):
+            raise ValueError("frozen must be true or false")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise ValueError("advance_seconds must be a number of seconds")
+        if frozen is not None:
+            clock.freeze(frozen)
+        clock.advance(float(seconds))
+    except ValueError as exc:
+        return JSONResponse({"error": f"bad clock change: {exc}"}, status_code=400)
+    return JSONResponse(clock.describe())

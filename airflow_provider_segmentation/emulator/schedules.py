@@ -8,7 +8,6 @@ jobs are next listed or read. ``POST /_emulator/schedules/{id}/trigger`` fires a
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -17,18 +16,28 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_segmentation.emulator.evaluation import new_segment_job
+from airflow_provider_segmentation.emulator.requests import (
+    ScheduleCreate,
+    SchedulePatchOperation,
+    parse,
+    parse_list,
+)
 from airflow_provider_segmentation.emulator.state import EmulatorState, Sandbox
 from airflow_provider_segmentation.emulator.wire import (
     bad_request,
     emulator,
     json_body,
+    next_start,
     no_content,
     not_found,
     paged_query,
     sandbox_of,
 )
+from airflow_provider_segmentation.models import ScheduleState
 
 MAX_RUNS_PER_READ = 50
+DEFAULT_CRON = "0 0 1 * * ?"  # the docs: "if omitted, the system generates one"
+SCHEDULE_STATES = tuple(s.value for s in ScheduleState)
 
 
 def _valid_cron(expression: Any) -> bool:
@@ -69,9 +78,9 @@ def fire_schedule(state: EmulatorState, sandbox: Sandbox, schedule: dict[str, An
 
 def materialize_scheduled_jobs(state: EmulatorState, sandbox: Sandbox) -> None:
     """Create the segment jobs of every fire time that passed since the schedule was last looked at."""
-    now = time.time()
+    now = state.now()
     for schedule in sandbox.schedules.values():
-        if schedule["state"] != "active" or schedule["type"] != "batch_segmentation":
+        if schedule["state"] != ScheduleState.ACTIVE or schedule["type"] != "batch_segmentation":
             continue
         for fire in _fire_times(schedule["schedule"], schedule["_checked"], now):
             fire_schedule(state, sandbox, schedule, fire)
@@ -82,104 +91,94 @@ def public(schedule: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in schedule.items() if not k.startswith("_")}
 
 
-def router() -> APIRouter:
-    api = APIRouter(prefix="/data/core/ups")
+router = APIRouter(prefix="/data/core/ups")
 
-    @api.get("/config/schedules")
-    def list_schedules(request: Request) -> JSONResponse:
-        state, sandbox = emulator(request), sandbox_of(request)
-        with state.lock:
-            items = [public(s) for s in sandbox.schedules.values()]
-        page, start, limit = paged_query(request, items)
-        following = start + limit if start + limit < len(items) else None
-        links = {"next": {"href": f"/config/schedules?start={following}&limit={limit}"}} if following else {}
-        return JSONResponse(
-            {
-                "_page": {"totalCount": len(items), "pageSize": len(page), "next": following},
-                "children": page,
-                "_links": links,
-            }
-        )
 
-    @api.post("/config/schedules")
-    async def create_schedule(request: Request) -> JSONResponse:
-        state, sandbox = emulator(request), sandbox_of(request)
-        body = await json_body(request)
-        if not isinstance(body, dict) or not body.get("name"):
-            raise bad_request("name is required")
-        if body.get("type") not in ("batch_segmentation", "export"):
-            raise bad_request("type must be batch_segmentation or export")
-        if not isinstance(body.get("properties"), dict) or not body["properties"].get("segments"):
-            raise bad_request("properties.segments is required for batch_segmentation")
-        cron = body.get("schedule", "0 0 1 * * ?")
-        if not _valid_cron(cron):
-            raise bad_request(f"schedule '{cron}' is not a valid Quartz cron expression")
-        state_name = body.get("state", "inactive")
-        if state_name not in ("active", "inactive"):
+@router.get("/config/schedules")
+def list_schedules(request: Request) -> JSONResponse:
+    state, sandbox = emulator(request), sandbox_of(request)
+    with state.lock:
+        items = [public(s) for s in sandbox.schedules.values()]
+    page, start, limit = paged_query(request, items)
+    following = next_start(start, limit, len(items))
+    body: dict[str, Any] = {
+        "_page": {"totalCount": len(items), "pageSize": len(page)},
+        "children": page,
+        "_links": {},
+    }
+    if following is not None:
+        body["_page"]["next"] = str(following)  # a string in the spec's SchedulesPage
+        body["_links"]["next"] = {"href": f"/config/schedules?start={following}&limit={limit}"}
+    return JSONResponse(body)
+
+
+@router.post("/config/schedules")
+async def create_schedule(request: Request) -> JSONResponse:
+    state, sandbox = emulator(request), sandbox_of(request)
+    body = parse(ScheduleCreate, await json_body(request))
+    cron = body.schedule if body.schedule is not None else DEFAULT_CRON
+    if not _valid_cron(cron):
+        raise bad_request(f"schedule '{cron}' is not a valid Quartz cron expression")
+    now = state.now()
+    schedule: dict[str, Any] = {
+        "id": state.new_id(),
+        "imsOrgId": state.settings.org_id,
+        "sandbox": {"sandboxName": sandbox.name},
+        "name": body.name,
+        "state": body.state or ScheduleState.INACTIVE.value,
+        "type": body.type,
+        "schedule": cron,
+        "properties": body.properties.model_dump(),
+        "createEpoch": int(now),
+        "updateEpoch": int(now),
+        "_checked": now,
+    }
+    with state.lock:
+        sandbox.schedules[schedule["id"]] = schedule
+    return JSONResponse(public(schedule))
+
+
+@router.get("/config/schedules/{schedule_id}")
+def get_schedule(schedule_id: str, request: Request) -> JSONResponse:
+    sandbox = sandbox_of(request)
+    if schedule_id not in sandbox.schedules:
+        raise not_found("Schedule", schedule_id, sandbox)
+    return JSONResponse(public(sandbox.schedules[schedule_id]))
+
+
+@router.patch("/config/schedules/{schedule_id}")
+async def patch_schedule(schedule_id: str, request: Request) -> Response:
+    state, sandbox = emulator(request), sandbox_of(request)
+    operations = parse_list(SchedulePatchOperation, await json_body(request), "the JSON Patch")
+    for op in operations:
+        if op.path == "/state" and op.value not in SCHEDULE_STATES:
             raise bad_request("state must be active or inactive")
-        now = time.time()
-        schedule = {
-            "id": state.new_id(),
-            "imsOrgId": state.settings.org_id,
-            "sandbox": {"sandboxName": sandbox.name},
-            "name": body["name"],
-            "state": state_name,
-            "type": body["type"],
-            "schedule": cron,
-            "properties": body["properties"],
-            "createEpoch": int(now),
-            "updateEpoch": int(now),
-            "_checked": now,
-        }
-        with state.lock:
-            sandbox.schedules[schedule["id"]] = schedule
-        return JSONResponse(public(schedule))
-
-    @api.get("/config/schedules/{schedule_id}")
-    def get_schedule(schedule_id: str, request: Request) -> JSONResponse:
-        sandbox = sandbox_of(request)
-        if schedule_id not in sandbox.schedules:
+        if op.path == "/schedule" and not _valid_cron(op.value):
+            raise bad_request(f"schedule '{op.value}' is not a valid Quartz cron expression")
+    with state.lock:
+        schedule = sandbox.schedules.get(schedule_id)
+        if schedule is None:
             raise not_found("Schedule", schedule_id, sandbox)
-        return JSONResponse(public(sandbox.schedules[schedule_id]))
+        for op in operations:
+            key = op.path.lstrip("/")
+            if (
+                key == "state"
+                and op.value == ScheduleState.ACTIVE
+                and schedule["state"] != ScheduleState.ACTIVE
+            ):
+                schedule["_checked"] = state.now()
+            schedule[key] = op.value
+        schedule["updateEpoch"] = int(state.now())
+    return no_content()
 
-    @api.patch("/config/schedules/{schedule_id}")
-    async def patch_schedule(schedule_id: str, request: Request) -> Response:
-        state, sandbox = emulator(request), sandbox_of(request)
-        operations = await json_body(request)
-        if not isinstance(operations, list) or not operations:
-            raise bad_request("the body must be a JSON Patch array")
-        with state.lock:
-            schedule = sandbox.schedules.get(schedule_id)
-            if schedule is None:
-                raise not_found("Schedule", schedule_id, sandbox)
-            for op in operations:
-                if (
-                    not isinstance(op, dict)
-                    or op.get("op") not in ("add", "replace")
-                    or op.get("path") not in ("/state", "/schedule")
-                ):
-                    raise bad_request("only add/replace of /state or /schedule is supported")
-                if op["path"] == "/state" and op.get("value") not in ("active", "inactive"):
-                    raise bad_request("state must be active or inactive")
-                if op["path"] == "/schedule" and not _valid_cron(op.get("value")):
-                    raise bad_request(f"schedule '{op.get('value')}' is not a valid Quartz cron expression")
-            for op in operations:
-                key = op["path"].lstrip("/")
-                if key == "state" and op["value"] == "active" and schedule["state"] != "active":
-                    schedule["_checked"] = time.time()
-                schedule[key] = op["value"]
-            schedule["updateEpoch"] = int(time.time())
-        return no_content()
 
-    @api.delete("/config/schedules/{schedule_id}")
-    def delete_schedule(schedule_id: str, request: Request) -> Response:
-        state, sandbox = emulator(request), sandbox_of(request)
-        with state.lock:
-            if sandbox.schedules.pop(schedule_id, None) is None:
-                raise not_found("Schedule", schedule_id, sandbox)
-        return no_content()
-
-    return api
+@router.delete("/config/schedules/{schedule_id}")
+def delete_schedule(schedule_id: str, request: Request) -> Response:
+    state, sandbox = emulator(request), sandbox_of(request)
+    with state.lock:
+        if sandbox.schedules.pop(schedule_id, None) is None:
+            raise not_found("Schedule", schedule_id, sandbox)
+    return no_content()
 
 
 def trigger_now(state: EmulatorState, schedule_id: str) -> bool:
@@ -187,6 +186,6 @@ def trigger_now(state: EmulatorState, schedule_id: str) -> bool:
     with state.lock:
         for sandbox in state.sandboxes.values():
             if schedule_id in sandbox.schedules:
-                fire_schedule(state, sandbox, sandbox.schedules[schedule_id], time.time())
+                fire_schedule(state, sandbox, sandbox.schedules[schedule_id], state.now())
                 return True
     return False

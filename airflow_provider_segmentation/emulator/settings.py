@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 DEFAULT_CLIENT_ID = "aep-emulator-client"
@@ -16,6 +18,7 @@ RUNTIME_SETTINGS = (
     "max_processing_segment_jobs",
     "fail_segment_jobs",
     "fail_export_jobs",
+    "capture_bodies",
 )
 
 
@@ -34,3 +37,8 @@ class EmulatorSettings:
     seed: int = 42
     fail_segment_jobs: bool = False
     fail_export_jobs: bool = False
+    # Keep raw request and response bodies (and the request's headers, token redacted) in the admin
+    # request log, for contract tests; off by default because bodies can be large.
+    capture_bodies: bool = False
+    # The source of the emulator's time (see ``clock.EmulatorClock``); real time unless a test injects one.
+    clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)

@@ -1,40 +1,50 @@
 """In-memory state of the emulator: one ``Sandbox`` per (org, sandbox name), plus tokens and faults.
 
-Job life cycles are computed from elapsed time when a job is read, so no background thread is needed:
-a segment job spends ``job_step_seconds`` in each of NEW, QUEUED and PROCESSING. The audience is
-evaluated once, the first time the job is seen as finished.
+Job life cycles are computed from elapsed time on the emulator's clock (``clock.EmulatorClock``: real
+time unless a test freezes or steps it) when a job is read, so no background thread is needed: a segment
+job spends ``job_step_seconds`` in each of NEW, QUEUED and PROCESSING. The audience is evaluated once,
+the first time the job is seen as finished. Statuses are the enums of ``models``, AEP's own vocabulary.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_segmentation.emulator.clock import EmulatorClock
 from airflow_provider_segmentation.emulator.engine import AudienceEngine
 from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID, EmulatorSettings
+from airflow_provider_segmentation.models import ExportJobStatus, PreviewState, SegmentJobStatus
 
-SEGMENT_JOB_STEPS = ("NEW", "QUEUED", "PROCESSING")
-EXPORT_JOB_STEPS = ("NEW", "PROCESSING")
-PREVIEW_STEPS = ("NEW", "RUNNING")
+Status = SegmentJobStatus | ExportJobStatus | PreviewState
+
+SEGMENT_JOB_STEPS: tuple[Status, ...] = (
+    SegmentJobStatus.NEW,
+    SegmentJobStatus.QUEUED,
+    SegmentJobStatus.PROCESSING,
+)
+EXPORT_JOB_STEPS: tuple[Status, ...] = (ExportJobStatus.NEW, ExportJobStatus.PROCESSING)
+PREVIEW_STEPS: tuple[Status, ...] = (PreviewState.NEW, PreviewState.RUNNING)
 MEMBER_STATUSES = ("realized", "existing", "exited")
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
+DEFAULT_MERGE_POLICY_ID = "timestampOrdered-none-mp"
+# Epoch seconds are floats: a step of exactly job_step_seconds may land a rounding error short of it.
+CLOCK_TOLERANCE = 1e-6
+# AEP does not document the status of a cancelled export job; the emulator keeps the segment jobs' word.
+EXPORT_CANCEL_STEPS: tuple[Status, Status] = (ExportJobStatus("CANCELLING"), ExportJobStatus("CANCELLED"))
 
 
 @dataclass
 class Job:
-    """A segment job, an export job or a preview, with its clock."""
+    """A segment job, an export job or a preview, with the emulator-clock times of its life cycle."""
 
     body: dict[str, Any]
     started: float
-    steps: tuple[str, ...]
-    final: str = "SUCCEEDED"
+    steps: tuple[Status, ...]
+    final: Status = SegmentJobStatus.SUCCEEDED
+    cancel_steps: tuple[Status, Status] = (SegmentJobStatus.CANCELLING, SegmentJobStatus.CANCELLED)
     cancelled_at: float | None = None
     finished: bool = False
 
@@ -65,11 +75,20 @@ class EmulatorState:
         self.settings = settings
         self.engine = engine
         self.lock = threading.RLock()
+        self.clock = EmulatorClock(settings.clock)
         self._ids = itertools.count(1000)
         self.reset()
 
+    def now(self) -> float:
+        """The emulator's time in seconds (see ``clock``)."""
+        return self.clock.now()
+
+    def now_ms(self) -> int:
+        return self.clock.now_ms()
+
     def reset(self) -> None:
         with self.lock:
+            self.clock.reset()
             self.sandboxes = {name: Sandbox(name) for name in self.settings.sandboxes}
             self.tokens: dict[str, float] = {}
             self.request_log: list[dict[str, Any]] = []
@@ -93,18 +112,25 @@ class EmulatorState:
 
     # -- life cycles ---------------------------------------------------------------------------------
 
-    def status_of(self, job: Job) -> str:
+    def status_of(self, job: Job) -> Status:
         """The status a job has now, from the time it has spent in each step."""
         step = self.settings.job_step_seconds
-        now = time.time()
+        now = self.now() + CLOCK_TOLERANCE
         if job.cancelled_at is not None:
-            return "CANCELLED" if now - job.cancelled_at >= step else "CANCELLING"
-        index = int((now - job.started) / step) if step > 0 else len(job.steps)
+            cancelling, cancelled = job.cancel_steps
+            return cancelled if now - job.cancelled_at >= step else cancelling
+        index = max(0, int((now - job.started) / step)) if step > 0 else len(job.steps)
         return job.steps[index] if index < len(job.steps) else job.final
 
+    def in_progress(self, job: Job) -> bool:
+        """Still in one of its steps (so it can be cancelled, and counts against the 429 limit)."""
+        return job.cancelled_at is None and self.status_of(job) in job.steps
+
     def active_segment_jobs(self, sandbox: Sandbox) -> int:
-        return sum(
-            1
-            for job in sandbox.segment_jobs.values()
-            if self.status_of(job) in ("NEW", "QUEUED", "PROCESSING")
-        )
+        return sum(1 for job in sandbox.segment_jobs.values() if self.in_progress(job))
+
+
+def now_ms() -> int:  # TEMPORARY shim for routes_segments until it moves to the emulator clock
+    import time
+
+    return int(time.time() * 1000)

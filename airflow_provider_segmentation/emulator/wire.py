@@ -83,7 +83,7 @@ async def json_body(request: Request) -> Any:
     raw = await request.body()
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise AEPHttpError(400, "UPLIB-101206-500", "The request body is not valid JSON") from None
 
 
@@ -97,6 +97,13 @@ def emulator(request: Request) -> EmulatorState:
 
 
 def paged_query(request: Request, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int, int]:
+    """One page of ``items`` from ``start`` (an offset) and ``limit``; a non-integer one is a 400."""
     start = int_param(request, "start", 0, maximum=10**12)
     limit = int_param(request, "limit", 100, minimum=1, maximum=1000)
     return items[start : start + limit], start, limit
+
+
+def next_start(start: int, limit: int, total: int) -> int | None:
+    """``_page.next`` of an offset-paged list: the next ``start``, or None on the last page, where AEP
+    leaves ``next`` out (clients page ``while next`` or ``while next != 0``; ``null`` would loop them)."""
+    return start + limit if start + limit < total else None

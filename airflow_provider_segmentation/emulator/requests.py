@@ -1,0 +1,276 @@
+"""The request bodies the emulator accepts, as pydantic models of ``segmentation.yaml``'s request schemas.
+
+Every route that reads a body parses it here first (``parse``), so a body AEP would refuse is answered
+400 with an UPAPI error naming the field, and never reaches the store or the PQL engine. Types are
+strict (no ``"1"`` for 1, no ``0`` for false, no object for a string); fields the spec does not know are
+kept, as AEP keeps them. Where the emulator is more tolerant or stricter than the spec, the model says
+why. Routes keep reading the raw JSON once it is known to fit (so numbers are stored as they came).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from airflow_provider_segmentation.emulator.wire import bad_request
+
+MAX_PATCH_OPERATIONS = 100
+M = TypeVar("M", bound=BaseModel)
+
+
+class Body(BaseModel):
+    """A JSON object with typed known fields; unknown fields are kept."""
+
+    model_config = ConfigDict(strict=True, extra="allow", populate_by_name=True)
+
+
+class Closed(BaseModel):
+    """A JSON object whose fields are all known (JSON Patch operations, id references)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+def parse(model: type[M], body: Any, what: str = "the request body") -> M:
+    """``body`` as ``model``, or a 400 UPAPI error that names the first offending fields."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in error['loc']) or what}: {error['msg']}" for error in exc.errors()[:3]
+        ]
+        more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
+        raise bad_request(f"Invalid {what}: {'; '.join(problems)}{more}") from None
+
+
+def parse_list(model: type[M], body: Any, what: str, *, maximum: int = MAX_PATCH_OPERATIONS) -> list[M]:
+    if not isinstance(body, list) or not body:
+        raise bad_request(f"{what} must be a non-empty JSON array")
+    if len(body) > maximum:
+        raise bad_request(f"{what} holds {len(body)} entries; at most {maximum} are accepted")
+    return [parse(model, item, f"{what}[{index}]") for index, item in enumerate(body)]
+
+
+# -- shared pieces ------------------------------------------------------------------------------------
+
+
+class Expression(Body):
+    """``Expression``: ``{type, format, value}``; the value is PQL as a string (pql/json is a JSON string).
+
+    The type and format are checked by the route (``pql_text``) so that their errors keep AEP's wording.
+    """
+
+    type: str | None = None
+    format: str | None = None
+    value: str | None = None
+
+
+class SchemaRef(Body):
+    """``SchemaClass``: ``{name}``; the docs also show ``{id}``."""
+
+    name: str | None = None
+    id: str | None = None
+
+
+class Enabled(Body):
+    enabled: bool | None = None
+
+
+class EvaluationInfo(Body):
+    batch: Enabled | None = None
+    continuous: Enabled | None = None
+    synchronous: Enabled | None = None
+
+
+class IdRef(Closed):
+    id: str = Field(min_length=1)
+
+
+class BulkGet(Body):
+    """``{"ids": [{"id": ...}]}`` of the three bulk-get operations (the route checks the count)."""
+
+    ids: list[IdRef]
+
+
+# -- segment definitions, conversion, jobs -------------------------------------------------------------
+
+
+class DefinitionFields(Body):
+    description: str | None = None
+    evaluationInfo: EvaluationInfo | None = None
+    mergePolicyId: str | None = None
+    profileInstanceId: str | None = None
+    payloadSchema: str | None = None
+    ttlInDays: int | None = None
+
+
+class CreateSegmentDefinition(DefinitionFields):
+    """``CreateSegmentDefinition``: name, schema and expression are required."""
+
+    name: str = Field(min_length=1)
+    schema_: SchemaRef = Field(alias="schema")
+    expression: Expression
+
+
+class PatchSegmentDefinition(DefinitionFields):
+    """``SegmentDefinition`` as the body of "Overwrite a segment definition". The spec requires name,
+    schema and expression; the emulator also takes a partial body and overwrites only what it names
+    (the fields it names are typed as the spec says)."""
+
+    name: str | None = Field(default=None, min_length=1)
+    schema_: SchemaRef | None = Field(default=None, alias="schema")
+    expression: Expression | None = None
+
+
+class ConversionRequest(DefinitionFields):
+    """``/segment/conversion``: the spec's schema is empty; the docs show a definition-like body, of
+    which the emulator needs the expression."""
+
+    name: str | None = None
+    schema_: SchemaRef | None = Field(default=None, alias="schema")
+    expression: Expression
+
+
+class SegmentJobRequest(Closed):
+    segmentId: str = Field(min_length=1)
+
+
+class RunAllSegmentJob(Body):
+    """The docs' run-all form of a segment job (``{"segments": [{"segmentId": "*"}]}``), outside the spec."""
+
+    schema_: SchemaRef | None = Field(default=None, alias="schema")
+    segments: list[SegmentJobRequest]
+
+
+# -- export jobs and previews --------------------------------------------------------------------------
+
+
+class Destination(Body):
+    datasetId: str = Field(min_length=1)
+    segmentPerBatch: bool | None = None
+
+
+class RequiredSchema(Body):
+    name: str = Field(min_length=1)
+
+
+class SegmentFilter(Body):
+    segmentId: str = Field(min_length=1)
+    segmentNs: str | None = None
+    status: list[Literal["realized", "existing", "exited"]] | None = None
+
+
+class QualificationTime(Body):
+    startTime: str | None = None
+    endTime: str | None = None
+
+
+class Filter(Body):
+    segments: list[SegmentFilter] | None = None
+    segmentQualificationTime: QualificationTime | None = None
+    fromIngestTimestamp: str | None = None
+    emptyProfiles: bool | None = None
+
+
+class EventListFilter(Body):
+    fromIngestTimestamp: str | None = None
+    toIngestTimestamp: str | None = None
+
+
+class EventList(Body):
+    fields: str | None = None
+    filter: EventListFilter | None = None
+
+
+class AdditionalFields(Body):
+    eventList: EventList | None = None
+
+
+class MergePolicy(Body):
+    id: str | None = None
+    version: float | None = None
+
+
+class ExportEvaluation(Body):
+    segmentation: bool | None = None
+
+
+class CreateExportJob(Body):
+    """``CreateExportJobRequest``; the docs (not the spec's schema) make destination.datasetId and
+    schema.name required, as the emulator does."""
+
+    destination: Destination
+    schema_: RequiredSchema = Field(alias="schema")
+    fields: str | None = None
+    filter: Filter | None = None
+    additionalFields: AdditionalFields | None = None
+    mergePolicy: MergePolicy | None = None
+    evaluationInfo: ExportEvaluation | None = None
+
+
+class CreatePreview(Body):
+    """``CreatePreviewRequest``; the predicate is required (there is nothing to preview without it)."""
+
+    predicateExpression: str = Field(min_length=1)
+    predicateType: str | None = None
+    predicateModel: str | None = None
+    graphType: Literal["pdg", "none"] | None = None
+
+
+# -- schedules ----------------------------------------------------------------------------------------
+
+
+class ScheduleProperties(Body):
+    segments: list[str] = Field(min_length=1)
+
+
+class ScheduleCreate(Body):
+    """``ScheduleCreate``. The docs also name type ``export`` and make ``schedule`` optional (a default
+    is generated), which the emulator accepts."""
+
+    name: str = Field(min_length=1)
+    type: Literal["batch_segmentation", "export"]
+    properties: ScheduleProperties
+    schedule: str | None = None
+    state: Literal["active", "inactive"] | None = None
+
+
+class SchedulePatchOperation(Closed):
+    """``schedulePatchOperation``: ``op`` is ``add`` in the spec; the Flexible Batch doc uses ``replace``."""
+
+    op: Literal["add", "replace"]
+    path: Literal["/state", "/schedule"]
+    value: str
+
+
+# -- audiences ----------------------------------------------------------------------------------------
+
+
+class AudienceBody(Body):
+    """The union of ``CreatePlatformAudienceRequestBody``, ``CreateExternalAudienceRequestBody``,
+    ``UpdateAudienceName`` and ``UpdateAudiencePQL``: every known field typed; ``name`` required."""
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+    type: str | None = None
+    expression: Expression | None = None
+    schema_: SchemaRef | None = Field(default=None, alias="schema")
+    labels: list[str] | None = None
+    profileInstanceId: str | None = None
+    audienceId: str | None = None
+    namespace: str | None = None
+    originName: str | None = None
+    lifecycleState: Literal["draft", "published", "inactive", "archived"] | None = None
+    datasetId: str | None = None
+    linkedAudienceRef: dict[str, Any] | None = None
+    ttlInDays: int | None = None
+    evaluationInfo: EvaluationInfo | None = None
+    mergePolicyId: str | None = None
+
+
+class AudiencePatchOperation(Body):
+    """One JSON Patch operation of ``PATCH /audiences/{id}`` (the docs use ``add``; ``replace`` too)."""
+
+    op: Literal["add", "replace"]
+    path: str = Field(pattern=r"^/[^/]+")
+    value: Any = None
