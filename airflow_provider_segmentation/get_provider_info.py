@@ -48,7 +48,18 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "sensors": [{"integration-name": INTEGRATION, "python-modules": [f"{PACKAGE}.sensors.segmentation"]}],
         "triggers": [
-            {"integration-name": INTEGRATION, "python-modules": [f"{PACKAGE}.triggers.segmentation"]}
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [f"{PACKAGE}.triggers.segmentation", f"{PACKAGE}.triggers.events"],
+            }
+        ],
+        "asset-uris": [
+            {
+                "schemes": ["aep"],
+                "handler": f"{PACKAGE}.assets.sanitize_uri",
+                "factory": f"{PACKAGE}.assets.create_asset",
+                "to_openlineage_converter": f"{PACKAGE}.assets.convert_asset_to_openlineage",
+            }
         ],
         "extra-links": [
             f"{PACKAGE}.links.AEPSegmentJobLink",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
 
+from airflow_provider_segmentation.assets import emit_export_event, export_outlet
 from airflow_provider_segmentation.hooks.segmentation import (
     MEMBER_STATUSES,
     AEPValidationError,
@@ -17,6 +18,9 @@ from airflow_provider_segmentation.hooks.segmentation import (
 from airflow_provider_segmentation.links import AEPExportJobLink
 from airflow_provider_segmentation.models import ExportJob
 from airflow_provider_segmentation.operators.base import AEPJobOperator
+
+if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
 
 
 class AEPExportAudienceOperator(AEPJobOperator[ExportJob]):
@@ -31,6 +35,10 @@ class AEPExportAudienceOperator(AEPJobOperator[ExportJob]):
     :param merge_policy_id: merge policy (default: each segment's own)
     :param segment_per_batch: one batch per segment instead of one batch
     :param evaluate_first: evaluate the segments as part of the export
+    :param emit_asset_event: declare the dataset's Asset (``aep://<sandbox>/datasets/<id>``) as an outlet
+        and emit an event on it when the export succeeded, with ``job_id``, ``segment_ids`` and
+        ``exported_profiles`` as extra (through the ``aep-dataset-exports`` alias when the dataset or
+        sandbox is only known at run time). Not with ``wait_for_completion=False``: nothing has landed yet.
     """
 
     template_fields: Sequence[str] = ("segment_ids", "dataset_id", "fields", "merge_policy_id", "sandbox")
@@ -49,6 +57,7 @@ class AEPExportAudienceOperator(AEPJobOperator[ExportJob]):
         merge_policy_id: str | None = None,
         segment_per_batch: bool = False,
         evaluate_first: bool = False,
+        emit_asset_event: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -71,6 +80,10 @@ class AEPExportAudienceOperator(AEPJobOperator[ExportJob]):
         self.merge_policy_id = merge_policy_id
         self.segment_per_batch = segment_per_batch
         self.evaluate_first = evaluate_first
+        self.emit_asset_event = emit_asset_event and self.wait_for_completion
+        if self.emit_asset_event:
+            self.outlets = [*self.outlets, export_outlet(self.sandbox, dataset_id)]
+        self.finished_export: dict[str, Any] | None = None
 
     def submit(self, context: Context) -> ExportJob:
         request = export_request(
@@ -92,3 +105,34 @@ class AEPExportAudienceOperator(AEPJobOperator[ExportJob]):
 
     def summarize(self, job: ExportJob) -> dict[str, Any]:
         return {**job.summary(), "dataset_id": job.summary()["dataset_id"] or self.dataset_id}
+
+    def finish(self, context: Context, job: ExportJob) -> Any:
+        summary = self.summarize(job)
+        self.finished_export = summary
+        if self.emit_asset_event:
+            extra = {
+                "job_id": summary["job_id"],
+                "sandbox": self.hook.config.sandbox,
+                "dataset_id": summary["dataset_id"],
+                "segment_ids": [str(s) for s in self.segment_ids],
+                "exported_profiles": summary["exported_profiles"],
+                "batch_ids": summary["batch_ids"],
+            }
+            asset = emit_export_event(
+                context, self.outlets, self.hook.config.sandbox, summary["dataset_id"], extra
+            )
+            if asset is not None:
+                self.log.info("Asset event for %s: export job %s", asset.uri, summary["job_id"])
+        return summary
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """OpenLineage: the audiences in, the dataset out, the job id and AEP link (see ``lineage``)."""
+        from airflow_provider_segmentation.lineage import export_lineage
+
+        return export_lineage(
+            config=self.hook.config,
+            job_id=self.job_id,
+            segment_ids=[str(s) for s in self.segment_ids],
+            dataset_id=str(self.dataset_id),
+            result=self.finished_export,
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
 
@@ -11,6 +11,9 @@ from airflow_provider_segmentation.hooks.segmentation import AEPValidationError,
 from airflow_provider_segmentation.links import AEPSegmentJobLink
 from airflow_provider_segmentation.models import SegmentJob
 from airflow_provider_segmentation.operators.base import AEPBaseOperator, AEPJobOperator, resolve_ids
+
+if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
 
 
 class AEPRunSegmentJobOperator(AEPJobOperator[SegmentJob]):
@@ -44,10 +47,13 @@ class AEPRunSegmentJobOperator(AEPJobOperator[SegmentJob]):
                 validate_ids(value, field_name=name)
         self.segment_ids = segment_ids
         self.segment_names = segment_names
+        self.submitted_ids: list[str] = []
+        self.finished_job: dict[str, Any] | None = None
 
     def submit(self, context: Context) -> SegmentJob:
         ids = resolve_ids(self.hook, self.segment_ids, self.segment_names)
-        return self.hook.create_segment_job(validate_ids(ids, field_name="segment_ids"))
+        self.submitted_ids = validate_ids(ids, field_name="segment_ids")
+        return self.hook.create_segment_job(self.submitted_ids)
 
     def fetch(self, job_id: str) -> SegmentJob:
         return self.hook.get_segment_job(job_id)
@@ -57,6 +63,20 @@ class AEPRunSegmentJobOperator(AEPJobOperator[SegmentJob]):
 
     def summarize(self, job: SegmentJob) -> dict[str, Any]:
         return job.summary()
+
+    def finish(self, context: Context, job: SegmentJob) -> Any:
+        self.finished_job = self.summarize(job)
+        self.submitted_ids = job.segment_ids or self.submitted_ids
+        return self.finished_job
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """OpenLineage: the definitions in, the audiences out, their counts, the job id and AEP link."""
+        from airflow_provider_segmentation.lineage import segment_job_lineage
+
+        ids = self.submitted_ids or [str(s) for s in self.segment_ids or []]
+        return segment_job_lineage(
+            config=self.hook.config, job_id=self.job_id, segment_ids=ids, result=self.finished_job
+        )
 
 
 class AEPCancelSegmentJobOperator(AEPBaseOperator):
