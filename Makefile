@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck demo bench emulator clean e2e
+.PHONY: install test lint typecheck demo bench emulator clean e2e matrix
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ test: lint typecheck
 
 e2e: $(STAMP)
 	$(BIN)/pytest -q -m e2e tests/e2e
+
+# The client/hook/operator/sensor/trigger/emulator/PQL tests on the latest patch of every Airflow 3 minor
+# (3.0-3.3), one after the other, each in its own venv under .venv-matrix/ (built with uv when missing or
+# stale); one summary line per version at the end. AIRFLOW_MATRIX="3.0.6 3.3.2" picks versions.
+matrix: $(STAMP)
+	$(BIN)/python tests/matrix.py --uv $(BIN)/uv
 
 emulator: $(STAMP)
 	$(BIN)/aep-emulator --host 127.0.0.1 --port 8765
