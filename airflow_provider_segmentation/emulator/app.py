@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -46,11 +46,10 @@ def create_app(settings: EmulatorSettings | None = None, engine: AudienceEngine 
         redoc_url=None,
     )
     app.state.emulator = state
-    segments = routes_segments.router
     for router in (
         routes_admin.ims_router,
         routes_admin.admin_router,
-        segments if isinstance(segments, APIRouter) else segments(),
+        routes_segments.router,
         routes_exports.router,
         schedules.router,
         routes_audiences.router,

@@ -13,9 +13,10 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from airflow_provider_segmentation.emulator.wire import bad_request
+from airflow_provider_segmentation.emulator.wire import AEPHttpError, bad_request
 
 MAX_PATCH_OPERATIONS = 100
+PQL_ERROR_CODE = "UPAPI-113040-400"  # the code of pql_text's "Invalid PQL expression"
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -31,15 +32,24 @@ class Closed(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
 
-def parse(model: type[M], body: Any, what: str = "the request body") -> M:
-    """``body`` as ``model``, or a 400 UPAPI error that names the first offending fields."""
+PQL_FIELDS = (("expression", "value"), ("predicateExpression",))
+
+
+def parse(model: type[M], body: Any, what: str = "request body") -> M:
+    """``body`` as ``model``, or a 400 UPAPI error that names the first offending fields (PQL that is not
+    a string gets the PQL error, as AEP's parser would give it)."""
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(p) for p in error['loc']) or what}: {error['msg']}" for error in exc.errors()[:3]
-        ]
-        more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
+        errors = exc.errors()
+        for error in errors:
+            if any(tuple(error["loc"][-len(f) :]) == f for f in PQL_FIELDS):
+                where = ".".join(str(p) for p in error["loc"])
+                raise AEPHttpError(
+                    400, PQL_ERROR_CODE, f"Invalid PQL expression: {where} must be a string ({error['msg']})"
+                ) from None
+        problems = [f"{'.'.join(str(p) for p in e['loc']) or what}: {e['msg']}" for e in errors[:3]]
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
         raise bad_request(f"Invalid {what}: {'; '.join(problems)}{more}") from None
 
 

@@ -135,7 +135,7 @@ def _apply(document: dict[str, Any], operation: AudiencePatchOperation) -> None:
 @router.patch("/audiences/{audience_id}")
 async def patch_audience(audience_id: str, request: Request) -> JSONResponse:
     state, sandbox = emulator(request), sandbox_of(request)
-    operations = parse_list(AudiencePatchOperation, await json_body(request), "the JSON Patch")
+    operations = parse_list(AudiencePatchOperation, await json_body(request), "JSON Patch")
     with state.lock:
         audience = sandbox.audiences.get(audience_id)
         if audience is None:

@@ -95,7 +95,7 @@ async def create_export(request: Request) -> JSONResponse:
         created = state.now_ms()
         destination = body["destination"]
         record = {
-            **body,
+            **{key: value for key, value in body.items() if value is not None},  # null is absence
             "id": job_id,
             "jobType": "BATCH",
             "status": ExportJobStatus.NEW.value,

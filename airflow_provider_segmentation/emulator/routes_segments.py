@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -10,8 +9,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_segmentation.emulator.evaluation import new_segment_job, refresh_segment_job
+from airflow_provider_segmentation.emulator.requests import (
+    BulkGet,
+    ConversionRequest,
+    CreateSegmentDefinition,
+    PatchSegmentDefinition,
+    RunAllSegmentJob,
+    SegmentJobRequest,
+    parse,
+    parse_list,
+)
 from airflow_provider_segmentation.emulator.schedules import materialize_scheduled_jobs
-from airflow_provider_segmentation.emulator.state import EmulatorState, Sandbox, now_ms
+from airflow_provider_segmentation.emulator.state import DEFAULT_MERGE_POLICY_ID, EmulatorState, Sandbox
 from airflow_provider_segmentation.emulator.wire import (
     AEPHttpError,
     bad_request,
@@ -24,9 +33,13 @@ from airflow_provider_segmentation.emulator.wire import (
     paged_query,
     sandbox_of,
 )
+from airflow_provider_segmentation.models import SegmentJobStatus
 from airflow_provider_segmentation.pql import PQLError
 
-SEGMENT_JOB_STATUSES = ("NEW", "QUEUED", "PROCESSING", "CANCELLING", "CANCELLED", "FAILED", "SUCCEEDED")
+MAX_SEGMENTS_PER_JOB = 1500
+MAX_BULK_IDS = 1500
+
+router = APIRouter(prefix="/data/core/ups")
 
 
 def pql_text(state: EmulatorState, expression: Any) -> str:
@@ -50,214 +63,223 @@ def pql_text(state: EmulatorState, expression: Any) -> str:
     return str(text)
 
 
-def router() -> APIRouter:
-    api = APIRouter(prefix="/data/core/ups")
+@router.get("/segment/definitions")
+def list_definitions(request: Request) -> JSONResponse:
+    state, sandbox = emulator(request), sandbox_of(request)
+    limit = int_param(request, "limit", 100, minimum=1, maximum=1000)
+    page = int_param(request, "page", 0, maximum=10**6)
+    start = int_param(request, "start", page * limit, maximum=10**12)
+    with state.lock:
+        items = list(sandbox.definitions.values())  # creation order
+    for mode in ("continuous", "synchronous"):
+        wanted = request.query_params.get(f"evaluationInfo.{mode}.enabled")
+        if wanted is not None:
+            items = [d for d in items if str(d["evaluationInfo"][mode]["enabled"]).lower() == wanted.lower()]
+    total_pages = max(1, -(-len(items) // limit))
+    return JSONResponse(
+        {
+            "segments": items[start : start + limit],
+            "page": {
+                "totalCount": len(items),
+                "totalPages": total_pages,
+                "sortField": "creationTime",
+                "sort": "asc",
+                "pageSize": len(items[start : start + limit]),
+                "limit": limit,
+            },
+            "link": {},
+        }
+    )
 
-    @api.get("/segment/definitions")
-    def list_definitions(request: Request) -> JSONResponse:
-        state, sandbox = emulator(request), sandbox_of(request)
-        limit = int_param(request, "limit", 100, minimum=1, maximum=1000)
-        page = int_param(request, "page", 0, maximum=10**6)
-        start = int_param(request, "start", page * limit, maximum=10**12)
-        with state.lock:
-            items = list(sandbox.definitions.values())  # creation order
-        streaming = request.query_params.get("evaluationInfo.continuous.enabled")
-        if streaming is not None:
-            items = [
-                d
-                for d in items
-                if str(bool(d["evaluationInfo"]["continuous"]["enabled"])).lower() == streaming
-            ]
-        total_pages = max(1, -(-len(items) // limit))
-        return JSONResponse(
-            {
-                "segments": items[start : start + limit],
-                "page": {
-                    "totalCount": len(items),
-                    "totalPages": total_pages,
-                    "sortField": "creationTime",
-                    "sort": "asc",
-                    "pageSize": len(items[start : start + limit]),
-                    "limit": limit,
-                },
-                "link": {},
-            }
-        )
 
-    @api.post("/segment/definitions")
-    async def create_definition(request: Request) -> JSONResponse:
-        state, sandbox = emulator(request), sandbox_of(request)
-        body = await json_body(request)
-        if not isinstance(body, dict) or not body.get("name"):
-            raise bad_request("name is required")
-        if not (body.get("schema") or {}).get("name") and not (body.get("schema") or {}).get("id"):
-            raise bad_request("schema.name is required")
-        pql_text(state, body.get("expression"))
-        with state.lock:
-            if any(d["name"] == body["name"] for d in sandbox.definitions.values()):
-                raise AEPHttpError(
-                    422,
-                    "UPAPI-113012-422",
-                    f"A segment definition named '{body['name']}' already exists; use PATCH to update it",
-                )
-            definition = _new_definition(state, sandbox, body)
-            sandbox.definitions[definition["id"]] = definition
-        return JSONResponse(definition, headers={"X-Location": f"/segment/definitions/{definition['id']}"})
+@router.post("/segment/definitions")
+async def create_definition(request: Request) -> JSONResponse:
+    state, sandbox = emulator(request), sandbox_of(request)
+    body = await json_body(request)
+    definition = parse(CreateSegmentDefinition, body)
+    if not definition.schema_.name and not definition.schema_.id:
+        raise bad_request("schema.name is required")
+    pql_text(state, body["expression"])
+    with state.lock:
+        if any(d["name"] == definition.name for d in sandbox.definitions.values()):
+            raise AEPHttpError(
+                422,
+                "UPAPI-113012-422",
+                f"A segment definition named '{definition.name}' already exists; use PATCH to update it",
+            )
+        created = _new_definition(state, sandbox, body)
+        sandbox.definitions[created["id"]] = created
+    return JSONResponse(created, headers={"X-Location": f"/segment/definitions/{created['id']}"})
 
-    @api.get("/segment/definitions/{segment_id}")
-    def get_definition(segment_id: str, request: Request) -> JSONResponse:
-        sandbox = sandbox_of(request)
-        if segment_id not in sandbox.definitions:
+
+@router.get("/segment/definitions/{segment_id}")
+def get_definition(segment_id: str, request: Request) -> JSONResponse:
+    sandbox = sandbox_of(request)
+    if segment_id not in sandbox.definitions:
+        raise not_found("Segment definition", segment_id, sandbox)
+    return JSONResponse(sandbox.definitions[segment_id])
+
+
+@router.patch("/segment/definitions/{segment_id}")
+async def patch_definition(segment_id: str, request: Request) -> JSONResponse:
+    state, sandbox = emulator(request), sandbox_of(request)
+    body = await json_body(request)
+    parse(PatchSegmentDefinition, body)
+    with state.lock:
+        current = sandbox.definitions.get(segment_id)
+        if current is None:
             raise not_found("Segment definition", segment_id, sandbox)
-        return JSONResponse(sandbox.definitions[segment_id])
+        if body.get("expression") is not None:
+            pql_text(state, body["expression"])
+        for key in ("name", "description", "expression", "evaluationInfo", "mergePolicyId", "ttlInDays"):
+            if body.get(key) is not None:
+                current[key] = body[key]
+        current["updateTime"], current["updateEpoch"] = state.now_ms(), int(state.now())
+    return JSONResponse(current)
 
-    @api.patch("/segment/definitions/{segment_id}")
-    async def patch_definition(segment_id: str, request: Request) -> JSONResponse:
-        state, sandbox = emulator(request), sandbox_of(request)
-        body = await json_body(request)
-        if not isinstance(body, dict):
-            raise bad_request("the body must be the segment definition object")
-        with state.lock:
-            current = sandbox.definitions.get(segment_id)
-            if current is None:
+
+@router.delete("/segment/definitions/{segment_id}")
+def delete_definition(segment_id: str, request: Request) -> JSONResponse:
+    state, sandbox = emulator(request), sandbox_of(request)
+    with state.lock:
+        if sandbox.definitions.pop(segment_id, None) is None:
+            raise not_found("Segment definition", segment_id, sandbox)
+    return message(f"Segment definition with id '{segment_id}' has been deleted")
+
+
+@router.post("/segment/definitions/bulk-get")
+async def bulk_get_definitions(request: Request) -> JSONResponse:
+    sandbox = sandbox_of(request)
+    ids = bulk_ids(await json_body(request), maximum=MAX_BULK_IDS)
+    return JSONResponse(
+        {"results": {i: sandbox.definitions.get(i) or _missing(request, i) for i in ids}}, status_code=207
+    )
+
+
+@router.post("/segment/conversion")
+async def convert(request: Request) -> JSONResponse:
+    state = emulator(request)
+    body = await json_body(request)
+    conversion = parse(ConversionRequest, body)
+    expression = body["expression"]
+    text = pql_text(state, expression)
+    source = expression.get("format") or "pql/text"
+    target = "pql/json" if source == "pql/text" else "pql/text"
+    value = state.engine.convert(text, "pql/text") if target == "pql/json" else text
+    answer: dict[str, Any] = {
+        # the spec answers a SegmentDefinition: the request's name and schema come back with the expression
+        "name": conversion.name or "pql-conversion",
+        "schema": body.get("schema") or {"name": "_xdm.context.profile"},
+        "profileInstanceId": conversion.profileInstanceId or "ups",
+        "imsOrgId": state.settings.org_id,
+        "sandbox": {"sandboxName": sandbox_of(request).name},
+        "expression": {"type": "PQL", "format": target, "value": value},
+    }
+    if conversion.description is not None:
+        answer["description"] = conversion.description
+    return JSONResponse(answer)
+
+
+@router.get("/segment/jobs")
+def list_jobs(request: Request) -> JSONResponse:
+    state, sandbox = emulator(request), sandbox_of(request)
+    status = request.query_params.get("status")
+    if status is not None and status not in SegmentJobStatus.__members__:
+        raise bad_request(f"status '{status}' is not one of {', '.join(SegmentJobStatus.__members__)}")
+    with state.lock:
+        materialize_scheduled_jobs(state, sandbox)
+        jobs = [refresh_segment_job(state, sandbox, job) for job in sandbox.segment_jobs.values()]
+    jobs = [j for j in jobs if status is None or j["status"] == status]
+    jobs = [j for j in jobs if _property_matches(j, request.query_params.get("property"))]
+    if request.query_params.get("sort", "creationTime:desc").endswith(":desc"):
+        jobs.reverse()  # the store keeps creation order
+    page, start, limit = paged_query(request, jobs)
+    links: dict[str, Any] = {}
+    if start + limit < len(jobs):
+        params = {k: v for k, v in request.query_params.items() if k not in ("start", "limit")}
+        links["next"] = {
+            "href": "/segment/jobs?" + urlencode({**params, "start": start + limit, "limit": limit})
+        }
+    return JSONResponse(
+        {"_page": {"totalCount": len(jobs), "pageSize": len(page)}, "children": page, "_links": links}
+    )
+
+
+def _job_entries(body: Any, sandbox: Sandbox) -> list[str]:
+    """The segment ids of a job body: the spec's array of {segmentId}, or the docs' run-all object."""
+    if isinstance(body, dict):
+        run_all = parse(RunAllSegmentJob, body)
+        if [s.segmentId for s in run_all.segments] != ["*"]:
+            raise bad_request('the run-all body is {"segments": [{"segmentId": "*"}]}', "UPAPI-113020-400")
+        return list(sandbox.definitions)
+    entries = parse_list(SegmentJobRequest, body, "segment job body", maximum=MAX_SEGMENTS_PER_JOB + 1)
+    if len(entries) > MAX_SEGMENTS_PER_JOB:
+        raise bad_request('at most 1500 segments per job; use [{"segmentId": "*"}] for all')
+    return [e.segmentId for e in entries]
+
+
+@router.post("/segment/jobs")
+async def create_job(request: Request) -> JSONResponse:
+    state, sandbox = emulator(request), sandbox_of(request)
+    segment_ids = _job_entries(await json_body(request), sandbox)
+    with state.lock:
+        for segment_id in segment_ids:
+            if segment_id not in sandbox.definitions:
                 raise not_found("Segment definition", segment_id, sandbox)
-            if "expression" in body:
-                pql_text(state, body["expression"])
-            for key in ("name", "description", "expression", "evaluationInfo", "mergePolicyId", "ttlInDays"):
-                if key in body:
-                    current[key] = body[key]
-            current["updateTime"], current["updateEpoch"] = now_ms(), int(time.time())
-        return JSONResponse(current)
+        if state.active_segment_jobs(sandbox) >= state.settings.max_processing_segment_jobs:
+            raise AEPHttpError(
+                429,
+                "UPAPI-113429-429",
+                "There are too many segmentation jobs in processing at the moment; try again later",
+                headers={"Retry-After": str(max(1, int(state.settings.job_step_seconds)))},
+            )
+        job = new_segment_job(state, sandbox, [{"segmentId": i} for i in segment_ids], source="api")
+        body_out = refresh_segment_job(state, sandbox, job)
+    return JSONResponse(body_out)
 
-    @api.delete("/segment/definitions/{segment_id}")
-    def delete_definition(segment_id: str, request: Request) -> JSONResponse:
-        state, sandbox = emulator(request), sandbox_of(request)
-        with state.lock:
-            if sandbox.definitions.pop(segment_id, None) is None:
-                raise not_found("Segment definition", segment_id, sandbox)
-        return message(f"Segment definition with id '{segment_id}' has been deleted")
 
-    @api.post("/segment/definitions/bulk-get")
-    async def bulk_get_definitions(request: Request) -> JSONResponse:
-        sandbox = sandbox_of(request)
-        ids = _bulk_ids(await json_body(request), maximum=1500)
-        return JSONResponse(
-            {"results": {i: sandbox.definitions.get(i) or _missing(request, i) for i in ids}}, status_code=207
-        )
+@router.get("/segment/jobs/{job_id}")
+def get_job(job_id: str, request: Request) -> JSONResponse:
+    state, sandbox = emulator(request), sandbox_of(request)
+    with state.lock:
+        job = sandbox.segment_jobs.get(job_id)
+        if job is None:
+            raise not_found("Segment job", job_id, sandbox)
+        return JSONResponse(refresh_segment_job(state, sandbox, job))
 
-    @api.post("/segment/conversion")
-    async def convert(request: Request) -> JSONResponse:
-        state = emulator(request)
-        body = await json_body(request)
-        expression = (body or {}).get("expression") if isinstance(body, dict) else None
-        text = pql_text(state, expression)
-        assert isinstance(expression, dict)
-        source = expression.get("format", "pql/text")
-        target = "pql/json" if source == "pql/text" else "pql/text"
-        value = state.engine.convert(text, "pql/text") if target == "pql/json" else text
-        return JSONResponse(
-            {
-                "imsOrgId": state.settings.org_id,
-                "sandbox": {"sandboxName": sandbox_of(request).name},
-                "description": body.get("description"),
-                "expression": {"type": "PQL", "format": target, "value": value},
-            }
-        )
 
-    @api.get("/segment/jobs")
-    def list_jobs(request: Request) -> JSONResponse:
-        state, sandbox = emulator(request), sandbox_of(request)
-        status = request.query_params.get("status")
-        if status is not None and status not in SEGMENT_JOB_STATUSES:
-            raise bad_request(f"status '{status}' is not one of {', '.join(SEGMENT_JOB_STATUSES)}")
-        with state.lock:
-            materialize_scheduled_jobs(state, sandbox)
-            jobs = [refresh_segment_job(state, sandbox, job) for job in sandbox.segment_jobs.values()]
-        jobs = [j for j in jobs if status is None or j["status"] == status]
-        jobs = [j for j in jobs if _property_matches(j, request.query_params.get("property"))]
-        if request.query_params.get("sort", "creationTime:desc").endswith(":desc"):
-            jobs.reverse()  # the store keeps creation order
-        page, start, limit = paged_query(request, jobs)
-        links: dict[str, Any] = {}
-        if start + limit < len(jobs):
-            params = {k: v for k, v in request.query_params.items() if k not in ("start", "limit")}
-            links["next"] = {
-                "href": "/segment/jobs?" + urlencode({**params, "start": start + limit, "limit": limit})
-            }
-        return JSONResponse(
-            {"_page": {"totalCount": len(jobs), "pageSize": len(page)}, "children": page, "_links": links}
-        )
+@router.delete("/segment/jobs/{job_id}")
+def cancel_job(job_id: str, request: Request) -> Response:
+    state, sandbox = emulator(request), sandbox_of(request)
+    with state.lock:
+        job = sandbox.segment_jobs.get(job_id)
+        if job is None:
+            raise not_found("Segment job", job_id, sandbox)
+        if state.in_progress(job):
+            job.cancelled_at = state.now()
+    return no_content()
 
-    @api.post("/segment/jobs")
-    async def create_job(request: Request) -> JSONResponse:
-        state, sandbox = emulator(request), sandbox_of(request)
-        body = await json_body(request)
-        if isinstance(body, dict) and body.get("segments") == [{"segmentId": "*"}]:
-            entries = [{"segmentId": i} for i in sandbox.definitions]
-        elif (
-            isinstance(body, list) and body and all(isinstance(e, dict) and e.get("segmentId") for e in body)
-        ):
-            entries = [{"segmentId": e["segmentId"]} for e in body]
-        else:
-            raise bad_request('the body must be a non-empty array of {"segmentId": ...}', "UPAPI-113020-400")
-        if len(entries) > 1500:
-            raise bad_request('at most 1500 segments per job; use [{"segmentId": "*"}] for all')
-        with state.lock:
-            for entry in entries:
-                if entry["segmentId"] not in sandbox.definitions:
-                    raise not_found("Segment definition", entry["segmentId"], sandbox)
-            if state.active_segment_jobs(sandbox) >= state.settings.max_processing_segment_jobs:
-                raise AEPHttpError(
-                    429,
-                    "UPAPI-113429-429",
-                    "There are too many segmentation jobs in processing at the moment; try again later",
-                    headers={"Retry-After": str(max(1, int(state.settings.job_step_seconds)))},
-                )
-            job = new_segment_job(state, sandbox, entries, source="api")
-            body_out = refresh_segment_job(state, sandbox, job)
-        return JSONResponse(body_out)
 
-    @api.get("/segment/jobs/{job_id}")
-    def get_job(job_id: str, request: Request) -> JSONResponse:
-        state, sandbox = emulator(request), sandbox_of(request)
-        with state.lock:
-            job = sandbox.segment_jobs.get(job_id)
-            if job is None:
-                raise not_found("Segment job", job_id, sandbox)
-            return JSONResponse(refresh_segment_job(state, sandbox, job))
-
-    @api.delete("/segment/jobs/{job_id}")
-    def cancel_job(job_id: str, request: Request) -> Response:
-        state, sandbox = emulator(request), sandbox_of(request)
-        with state.lock:
-            job = sandbox.segment_jobs.get(job_id)
-            if job is None:
-                raise not_found("Segment job", job_id, sandbox)
-            if state.status_of(job) in ("NEW", "QUEUED", "PROCESSING"):
-                job.cancelled_at = time.time()
-        return no_content()
-
-    @api.post("/segment/jobs/bulk-get")
-    async def bulk_get_jobs(request: Request) -> JSONResponse:
-        state, sandbox = emulator(request), sandbox_of(request)
-        ids = _bulk_ids(await json_body(request), maximum=1500)
-        with state.lock:
-            results = {
-                i: refresh_segment_job(state, sandbox, sandbox.segment_jobs[i])
-                if i in sandbox.segment_jobs
-                else _missing(request, i)
-                for i in ids
-            }
-        return JSONResponse({"results": results}, status_code=207)
-
-    return api
+@router.post("/segment/jobs/bulk-get")
+async def bulk_get_jobs(request: Request) -> JSONResponse:
+    state, sandbox = emulator(request), sandbox_of(request)
+    ids = bulk_ids(await json_body(request), maximum=MAX_BULK_IDS)
+    with state.lock:
+        results = {
+            i: refresh_segment_job(state, sandbox, sandbox.segment_jobs[i])
+            if i in sandbox.segment_jobs
+            else _missing(request, i)
+            for i in ids
+        }
+    return JSONResponse({"results": results}, status_code=207)
 
 
 def _new_definition(state: EmulatorState, sandbox: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
     evaluation = body.get("evaluationInfo") or {}
-    created = now_ms()
+    continuous = bool((evaluation.get("continuous") or {}).get("enabled"))
+    created = state.now_ms()
     return {
-        **body,
+        **{k: v for k, v in body.items() if v is not None},
         "id": state.new_id(),
         "imsOrgId": state.settings.org_id,
         "sandbox": {
@@ -266,14 +288,14 @@ def _new_definition(state: EmulatorState, sandbox: Sandbox, body: dict[str, Any]
             "type": "production" if sandbox.name == "prod" else "development",
             "default": sandbox.name == "prod",
         },
-        "profileInstanceId": body.get("profileInstanceId", "ups"),
+        "profileInstanceId": body.get("profileInstanceId") or "ups",
         "evaluationInfo": {
-            "batch": {"enabled": not (evaluation.get("continuous") or {}).get("enabled")},
-            "continuous": {"enabled": bool((evaluation.get("continuous") or {}).get("enabled"))},
+            "batch": {"enabled": not continuous},
+            "continuous": {"enabled": continuous},
             "synchronous": {"enabled": bool((evaluation.get("synchronous") or {}).get("enabled"))},
         },
         "dataGovernancePolicy": {"excludeOptOut": True},
-        "mergePolicyId": body.get("mergePolicyId", "timestampOrdered-none-mp"),
+        "mergePolicyId": body.get("mergePolicyId") or DEFAULT_MERGE_POLICY_ID,
         "creationTime": created,
         "updateTime": created,
         "updateEpoch": created // 1000,
@@ -287,16 +309,18 @@ def _property_matches(job: dict[str, Any], expression: str | None) -> bool:
     path, value = expression.split("==", 1)
     if "~" in path:
         array, key = path.split("~", 1)
-        return any(str(item.get(key)) == value for item in job.get(array) or [] if isinstance(item, dict))
+        items = job.get(array)
+        return any(str(item.get(key)) == value for item in items or [] if isinstance(item, dict))
     current: Any = job
     for part in path.split("."):
         current = current.get(part) if isinstance(current, dict) else None
     return str(current) == value
 
 
-def _bulk_ids(body: Any, *, maximum: int) -> list[str]:
-    ids = [e.get("id") for e in (body or {}).get("ids", [])] if isinstance(body, dict) else []
-    if not ids or len(ids) > maximum or not all(isinstance(i, str) and i for i in ids):
+def bulk_ids(body: Any, *, maximum: int) -> list[str]:
+    """The ids of a bulk-get body ``{"ids": [{"id": ...}]}``: 1 to ``maximum`` of them, else a 400."""
+    ids = [ref.id for ref in parse(BulkGet, body).ids]
+    if not 1 <= len(ids) <= maximum:
         raise bad_request(
             f"The number of requested IDs is invalid. Cannot be 0 or exceed {maximum}.", "UPAPI-113015-400"
         )

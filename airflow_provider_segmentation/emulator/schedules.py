@@ -149,7 +149,7 @@ def get_schedule(schedule_id: str, request: Request) -> JSONResponse:
 @router.patch("/config/schedules/{schedule_id}")
 async def patch_schedule(schedule_id: str, request: Request) -> Response:
     state, sandbox = emulator(request), sandbox_of(request)
-    operations = parse_list(SchedulePatchOperation, await json_body(request), "the JSON Patch")
+    operations = parse_list(SchedulePatchOperation, await json_body(request), "JSON Patch")
     for op in operations:
         if op.path == "/state" and op.value not in SCHEDULE_STATES:
             raise bad_request("state must be active or inactive")

@@ -128,9 +128,3 @@ class EmulatorState:
 
     def active_segment_jobs(self, sandbox: Sandbox) -> int:
         return sum(1 for job in sandbox.segment_jobs.values() if self.in_progress(job))
-
-
-def now_ms() -> int:  # TEMPORARY shim for routes_segments until it moves to the emulator clock
-    import time
-
-    return int(time.time() * 1000)

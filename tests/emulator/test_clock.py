@@ -102,6 +102,21 @@ def test_a_frozen_clock_holds_every_status_and_a_step_short_of_the_next_does_not
     assert platform("GET", f"/estimate/{preview['previewId']}").json()["state"] == PreviewState.RESULT_READY
 
 
+def test_cancelling_lasts_one_step(emulator_admin, platform) -> None:
+    emulator_admin.configure(job_step_seconds=30)
+    emulator_admin.advance_clock(0, frozen=True)
+    segment = platform(
+        "POST",
+        "/segment/definitions",
+        {"name": "US", "expression": PQL, "schema": {"name": "_xdm.context.profile"}},
+    ).json()
+    job = platform("POST", "/segment/jobs", [{"segmentId": segment["id"]}]).json()
+    assert platform("DELETE", f"/segment/jobs/{job['id']}").status_code == 204
+    assert platform("GET", f"/segment/jobs/{job['id']}").json()["status"] == SegmentJobStatus.CANCELLING
+    emulator_admin.advance_clock(30)
+    assert platform("GET", f"/segment/jobs/{job['id']}").json()["status"] == SegmentJobStatus.CANCELLED
+
+
 def test_an_active_schedule_fires_when_the_clock_passes_its_time(emulator_admin, platform) -> None:
     emulator_admin.configure(job_step_seconds=1)
     emulator_admin.advance_clock(0, frozen=True)

@@ -1,0 +1,276 @@
+"""Request bodies are checked against the spec's request schemas: 400 with an AEP error, never a 500,
+and nothing AEP would refuse is stored. Also AEP's way of ending lists and the fields the spec requires."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+
+from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID
+
+BASE = "/data/core/ups"
+PQL = {"type": "PQL", "format": "pql/text", "value": 'homeAddress.countryCode = "US"'}
+SCHEMA = {"name": "_xdm.context.profile"}
+
+
+@pytest.fixture
+def platform(emulator, emulator_admin):
+    settings = emulator.settings
+    token = requests.post(
+        f"{emulator.url}/ims/token/v3",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": settings.client_id,
+            "client_secret": settings.client_secret,
+            "scope": "openid",
+        },
+        timeout=10,
+    ).json()["access_token"]
+    session = requests.Session()
+    session.headers.update(
+        {
+            "Authorization": f"Bearer {token}",
+            "x-api-key": settings.client_id,
+            "x-gw-ims-org-id": settings.org_id,
+            "x-sandbox-name": "prod",
+            "x-ups-search-version": "1.0",
+            "x-request-id": "req-1",
+        }
+    )
+
+    def call(method: str, path: str, body: Any = None, **params: Any) -> requests.Response:
+        return session.request(method, f"{emulator.url}{BASE}{path}", json=body, params=params, timeout=10)
+
+    return call
+
+
+def assert_aep_400(response: requests.Response, *words: str) -> None:
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["status"] == 400 and body["requestId"] == "req-1"
+    [error] = body["errors"]["400"]
+    assert body["type"].endswith(error["code"]) and error["code"].startswith("UPAPI-")
+    for word in words:
+        assert word in error["message"]
+
+
+# Cause 1: bulk-get bodies were not type-checked.
+@pytest.mark.parametrize(
+    "path", ["/segment/definitions/bulk-get", "/segment/jobs/bulk-get", "/audiences/bulk-get"]
+)
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"ids": [True]},
+        {"ids": [{"id": 7}]},
+        {"ids": "abc"},
+        {"ids": [["x"]]},
+        [{"id": "x"}],
+        {"ids": [{"id": ""}]},
+    ],
+)
+def test_bulk_get_bodies_are_type_checked(platform, path, body) -> None:
+    assert_aep_400(platform("POST", path, body), "Invalid")
+
+
+@pytest.mark.parametrize(
+    "path", ["/segment/definitions/bulk-get", "/segment/jobs/bulk-get", "/audiences/bulk-get"]
+)
+def test_bulk_get_id_counts(platform, path) -> None:
+    limit = 100 if path.startswith("/audiences") else 1500
+    assert_aep_400(platform("POST", path, {"ids": []}), "Cannot be 0 or exceed")
+    assert_aep_400(platform("POST", path, {"ids": [{"id": str(i)} for i in range(limit + 1)]}), "Cannot be 0")
+
+
+# Cause 2: nested fields assumed to be objects or strings.
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/segment/definitions",
+            {"name": "a", "expression": PQL, "schema": "_xdm.context.profile"},
+            "schema",
+        ),
+        (
+            "/segment/definitions",
+            {"name": "a", "expression": PQL, "schema": SCHEMA, "evaluationInfo": {"continuous": True}},
+            "evaluationInfo",
+        ),
+        ("/export/jobs", {"destination": "ds", "schema": SCHEMA}, "destination"),
+        ("/export/jobs", {"destination": {"datasetId": 7}, "schema": SCHEMA}, "datasetId"),
+        ("/export/jobs", {"destination": {"datasetId": PROFILE_DATASET_ID}, "schema": ["x"]}, "schema"),
+        (
+            "/export/jobs",
+            {
+                "destination": {"datasetId": PROFILE_DATASET_ID},
+                "schema": SCHEMA,
+                "filter": {"segments": [{"segmentId": 7}]},
+            },
+            "segmentId",
+        ),
+        (
+            "/export/jobs",
+            {
+                "destination": {"datasetId": PROFILE_DATASET_ID},
+                "schema": SCHEMA,
+                "filter": {"segments": "all"},
+            },
+            "segments",
+        ),
+        ("/segment/jobs", [{"segmentId": 7}], "segmentId"),
+        ("/segment/jobs", [{"segmentId": {"id": "x"}}], "segmentId"),
+        ("/segment/jobs", {"segments": "*"}, "segments"),
+        ("/config/schedules", {"name": "s", "type": "batch_segmentation", "properties": ["*"]}, "properties"),
+        (
+            "/config/schedules",
+            {"name": "s", "type": "batch_segmentation", "properties": {"segments": [1]}},
+            "segments",
+        ),
+    ],
+)
+def test_nested_fields_of_the_wrong_type_are_refused(platform, path, body, field) -> None:
+    assert_aep_400(platform("POST", path, body), field)
+
+
+# Cause 3: non-string PQL reaching the engine.
+@pytest.mark.parametrize("value", [7, ["a = 1"], {"value": "a = 1"}, True])
+def test_pql_must_be_a_string(platform, value) -> None:
+    expression = {**PQL, "value": value}
+    assert_aep_400(
+        platform("POST", "/segment/definitions", {"name": "a", "expression": expression, "schema": SCHEMA})
+    )
+    assert_aep_400(
+        platform("POST", "/segment/conversion", {"name": "a", "expression": expression, "schema": SCHEMA})
+    )
+    assert_aep_400(platform("POST", "/audiences", {"name": "a", "expression": expression}))
+    assert_aep_400(platform("POST", "/preview", {"predicateExpression": value}))
+
+
+# Cause 4: wrong-typed fields stored and echoed.
+def test_an_audience_named_by_a_list_is_refused_and_listings_keep_working(platform) -> None:
+    assert_aep_400(platform("POST", "/audiences", {"name": ["x"]}), "name")
+    assert platform("GET", "/audiences").json()["children"] == []
+    assert platform("GET", "/search/namespaces", s="x").status_code == 200
+    assert platform("GET", "/search/entities", namespace="AEPSegments").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/audiences", {"name": "a", "description": 7}),
+        ("/audiences", {"name": "a", "labels": "core/C1"}),
+        ("/audiences", {"name": "a", "lifecycleState": "deleted"}),
+        ("/segment/definitions", {"name": 7, "expression": PQL, "schema": SCHEMA}),
+        ("/segment/definitions", {"name": "a", "expression": PQL, "schema": SCHEMA, "description": ["d"]}),
+        ("/config/schedules", {"name": 7, "type": "batch_segmentation", "properties": {"segments": ["*"]}}),
+        (
+            "/config/schedules",
+            {"name": "s", "type": "batch_segmentation", "properties": {"segments": ["*"]}, "state": True},
+        ),
+        ("/preview", {"predicateExpression": "a = 1", "graphType": "all"}),
+    ],
+)
+def test_wrong_typed_fields_are_not_stored(platform, path, body) -> None:
+    assert_aep_400(platform("POST", path, body))
+    listing = platform("GET", path).json() if path != "/preview" else {}
+    assert not listing.get("children") and not listing.get("segments")
+
+
+def test_patches_are_checked_before_they_apply(platform) -> None:
+    audience = platform("POST", "/audiences", {"name": "a", "expression": PQL}).json()
+    for patch in (
+        [{"op": "add", "path": "/name", "value": ["x"]}],
+        [{"op": "add", "path": "/expression", "value": {**PQL, "value": 7}}],
+        [{"op": "move", "path": "/name", "value": "b"}],
+        [{"op": "add", "path": "name", "value": "b"}],
+        [{"op": "add", "path": "/id", "value": "b"}],
+        [{"op": "add", "path": "/sandbox/sandboxName/x", "value": "b"}],
+        ["add"],
+    ):
+        assert_aep_400(platform("PATCH", f"/audiences/{audience['id']}", patch))
+    assert platform("GET", f"/audiences/{audience['id']}").json()["name"] == "a"
+    nested = platform(
+        "PATCH",
+        f"/audiences/{audience['id']}",
+        [{"op": "add", "path": "/expression/value", "value": "x = 1"}],
+    )
+    assert nested.status_code == 201 and nested.json()["expression"] == {**PQL, "value": "x = 1"}
+    schedule = platform(
+        "POST",
+        "/config/schedules",
+        {"name": "s", "type": "batch_segmentation", "properties": {"segments": ["*"]}},
+    ).json()
+    for patch in (
+        [{"op": "add", "path": "/state", "value": 1}],
+        [{"op": "add", "path": "/name", "value": "n"}],
+    ):
+        assert_aep_400(platform("PATCH", f"/config/schedules/{schedule['id']}", patch))
+
+
+def test_the_last_audience_page_has_no_next_and_a_bad_start_is_a_400(platform) -> None:
+    for i in range(3):
+        platform("POST", "/audiences", {"name": f"a{i}"})
+    first = platform("GET", "/audiences", limit=2).json()
+    assert first["_page"]["next"] == 2 and first["_links"]["next"]["href"].startswith("@/audiences?start=2")
+    last = platform("GET", "/audiences", limit=2, start=2).json()
+    assert "next" not in last["_page"] and last["_links"] == {}
+    # aepp 0.6.0's getAudiences loop: it pages while _page.get("next", 0) != 0
+    seen, params = [], {"limit": 2}
+    following = 0
+    for _ in range(5):
+        page = platform("GET", "/audiences", **params).json()
+        seen += [a["name"] for a in page["children"]]
+        following = page.get("_page", {}).get("next", 0)
+        if following == 0:
+            break
+        params["start"] = following
+    assert following == 0 and seen == ["a0", "a1", "a2"]
+    for start in ("None", "1.5", "-1", ""):
+        response = platform("GET", "/audiences", start=start)
+        if start == "":
+            assert response.status_code == 200
+        else:
+            assert_aep_400(response, "start")
+
+
+def test_schedules_end_their_list_the_same_way(platform) -> None:
+    for i in range(2):
+        platform(
+            "POST",
+            "/config/schedules",
+            {"name": f"s{i}", "type": "batch_segmentation", "properties": {"segments": ["*"]}},
+        )
+    first = platform("GET", "/config/schedules", limit=1).json()
+    assert first["_page"]["next"] == "1"
+    assert "next" not in platform("GET", "/config/schedules", limit=1, start=1).json()["_page"]
+
+
+def test_segment_jobs_carry_the_merge_policy_object(platform) -> None:
+    segment = platform(
+        "POST",
+        "/segment/definitions",
+        {"name": "a", "expression": PQL, "schema": SCHEMA, "mergePolicyId": "mp-1"},
+    ).json()
+    job = platform("POST", "/segment/jobs", [{"segmentId": segment["id"]}]).json()
+    [entry] = job["segments"]
+    assert entry["segment"]["mergePolicyId"] == "mp-1"
+    assert entry["segment"]["mergePolicy"] == {"id": "mp-1", "version": 1}
+
+
+def test_bodies_are_captured_only_when_asked(emulator_admin, platform) -> None:
+    platform("POST", "/audiences", {"name": "plain"})
+    [plain] = emulator_admin.requests("POST", f"{BASE}/audiences")
+    assert "request_body" not in plain
+    emulator_admin.clear_requests()
+    emulator_admin.configure(capture_bodies=True)
+    try:
+        platform("POST", "/audiences", {"name": "captured"})
+    finally:
+        emulator_admin.configure(capture_bodies=False)
+    [captured] = emulator_admin.requests("POST", f"{BASE}/audiences")
+    assert captured["request_body"] == '{"name": "captured"}'
+    assert '"name":"captured"' in captured["response_body"] and captured["status"] == 201
+    assert captured["request_headers"]["authorization"] == "Bearer <redacted>"
+    assert captured["response_headers"]["content-type"] == "application/json"
