@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from airflow_provider_segmentation.client import AEPConflictError, AEPNotFoundError, SegmentationClient
@@ -22,13 +20,19 @@ def definition(name: str, pql: str = US) -> dict[str, object]:
     }
 
 
-def until(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.02)
+@pytest.fixture
+def until(emulator_admin):
+    """Step the emulator's clock until ``predicate()`` is truthy: no sleeping, no racing the wall clock."""
+
+    def wait(predicate, steps: int = 400):
+        for _ in range(steps):
+            value = predicate()
+            if value:
+                return value
+            emulator_admin.advance_clock(0.05)
+        return predicate()
+
+    return wait
 
 
 def test_segment_definition_lifecycle(client: SegmentationClient) -> None:
@@ -66,7 +70,7 @@ def test_pql_conversion_both_ways(client: SegmentationClient) -> None:
     assert back.expression.format == "pql/text" and back.expression.value == 'workAddress.country = "US"'
 
 
-def test_segment_job_runs_to_success_with_counts(client: SegmentationClient) -> None:
+def test_segment_job_runs_to_success_with_counts(client: SegmentationClient, until) -> None:
     seg = client.create_segment_definition(definition("US"))
     job = client.create_segment_job([seg.id])
     assert job.status == SegmentJobStatus.NEW and job.segment_ids == [seg.id]
@@ -80,7 +84,9 @@ def test_segment_job_runs_to_success_with_counts(client: SegmentationClient) -> 
     assert [j.id for j in client.list_segment_jobs(status="SUCCEEDED")] == [job.id]
 
 
-def test_cancel_segment_job_goes_through_cancelling(client: SegmentationClient, emulator_admin) -> None:
+def test_cancel_segment_job_goes_through_cancelling(
+    client: SegmentationClient, emulator_admin, until
+) -> None:
     emulator_admin.configure(job_step_seconds=0.5)
     seg = client.create_segment_definition(definition("US"))
     job = client.create_segment_job([seg.id])
@@ -90,7 +96,7 @@ def test_cancel_segment_job_goes_through_cancelling(client: SegmentationClient, 
     assert emulator_admin.requests("DELETE", "/data/core/ups/segment/jobs/")[0]["status"] == 204
 
 
-def test_export_job_writes_members_into_a_batch(client: SegmentationClient, emulator_admin) -> None:
+def test_export_job_writes_members_into_a_batch(client: SegmentationClient, emulator_admin, until) -> None:
     seg = client.create_segment_definition(definition("US"))
     job = client.create_segment_job([seg.id])
     until(lambda: client.get_segment_job(job.id).status == "SUCCEEDED")
@@ -112,7 +118,7 @@ def test_export_job_writes_members_into_a_batch(client: SegmentationClient, emul
     assert client.cancel_export_job(export.id).status is True
 
 
-def test_preview_and_estimate(client: SegmentationClient) -> None:
+def test_preview_and_estimate(client: SegmentationClient, until) -> None:
     preview = client.create_preview(GOLD)
     assert preview.preview_id and preview.state == PreviewState.NEW
     estimate = until(lambda: (e := client.get_estimate(preview.preview_id)).state == "RESULT_READY" and e)

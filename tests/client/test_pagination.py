@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from urllib.parse import parse_qs
 
 from airflow_provider_segmentation.client import SegmentationClient
@@ -48,7 +47,7 @@ def test_segment_jobs_follow_links_next(client: SegmentationClient, emulator_adm
     jobs = []
     for _ in range(7):
         jobs.append(client.create_segment_job(ids).id)
-        time.sleep(0.002)
+        emulator_admin.advance_clock(0.002)  # distinct creation times, without sleeping
     emulator_admin.clear_requests()
     listed = [j.id for j in client.list_segment_jobs(limit=3)]
     assert listed == list(reversed(jobs))
@@ -89,7 +88,7 @@ def test_audiences_follow_page_next(client: SegmentationClient, emulator_admin) 
 def test_preview_results_follow_links_next(client: SegmentationClient, emulator_admin) -> None:
     preview = client.create_preview('loyalty.tier = "platinum"')
     while client.get_estimate(preview.preview_id).state != "RESULT_READY":
-        time.sleep(0.02)
+        emulator_admin.advance_clock(0.05)
     size = client.get_estimate(preview.preview_id).estimated_size or 0
     limit = size // 3 + 1
     emulator_admin.clear_requests()

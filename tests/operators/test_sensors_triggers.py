@@ -34,7 +34,7 @@ def test_segment_job_sensor_pokes_until_success(aep_conn, emulator_admin) -> Non
     sensor = AEPSegmentJobSensor(task_id="s", job_id=started_job(), poke_interval=0.05, timeout=30)
     first = sensor.poke(make_context())
     assert first is False
-    time.sleep(0.35)
+    emulator_admin.advance_clock(0.35)
     done = sensor.poke(make_context())
     assert done and done.xcom_value["status"] == "SUCCEEDED"
 
@@ -42,7 +42,7 @@ def test_segment_job_sensor_pokes_until_success(aep_conn, emulator_admin) -> Non
 def test_sensor_fails_on_a_failed_job(aep_conn, emulator_admin) -> None:
     emulator_admin.configure(fail_segment_jobs=True)
     job_id = started_job()
-    time.sleep(0.3)
+    emulator_admin.advance_clock(0.3)
     with pytest.raises(AEPJobFailedError):
         AEPSegmentJobSensor(task_id="s", job_id=job_id).poke(make_context())
 
@@ -64,7 +64,7 @@ def test_export_job_sensor(aep_conn, emulator_admin) -> None:
     from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID
 
     export = SegmentationHook().create_export_job({"destination": {"datasetId": PROFILE_DATASET_ID}})
-    time.sleep(0.2)
+    emulator_admin.advance_clock(0.2)
     done = AEPExportJobSensor(task_id="s", job_id=export.id).poke(make_context())
     assert done and done.xcom_value["exported_profiles"] == 2000
 
@@ -76,7 +76,7 @@ def test_scheduled_run_sensor(aep_conn, emulator_admin: EmulatorAdmin) -> None:
     sensor = AEPScheduledSegmentJobSensor(task_id="s", schedule_id=schedule.id)
     assert sensor.poke(make_context()) is False
     emulator_admin.trigger_schedule(schedule.id)
-    time.sleep(0.3)
+    emulator_admin.advance_clock(0.3)
     done = sensor.poke(make_context())
     assert done and done.xcom_value["status"] == "SUCCEEDED"
 
@@ -186,13 +186,13 @@ def test_scheduled_sensor_watches_the_first_run_since_the_interval_started(
     hook.create_segment_definition(US)
     schedule = hook.create_schedule("daily", cron="0 0 1 * * ?", state="active")
     emulator_admin.trigger_schedule(schedule.id)  # a run from before this DAG run's interval
-    time.sleep(0.3)
+    emulator_admin.advance_clock(0.3)
     sensor = AEPScheduledSegmentJobSensor(task_id="s", schedule_id=schedule.id)
     context = make_context()
     context["data_interval_start"] = datetime.now(timezone.utc)
     assert sensor.poke(context) is False
     emulator_admin.trigger_schedule(schedule.id)
-    time.sleep(0.3)
+    emulator_admin.advance_clock(0.3)
     done = sensor.poke(context)
     runs = list(hook.list_segment_jobs(property_filter=f"properties.scheduleId=={schedule.id}"))
     assert done and len(runs) == 2
@@ -206,7 +206,7 @@ def test_scheduled_sensor_on_a_manual_run_without_a_data_interval(aep_conn, emul
     hook.create_segment_definition(US)
     schedule = hook.create_schedule("daily", cron="0 0 1 * * ?", state="active")
     emulator_admin.trigger_schedule(schedule.id)
-    time.sleep(0.3)
+    emulator_admin.advance_clock(0.3)
     context = {"ti": make_context()["ti"], "dag_run": SimpleNamespace(run_after=datetime.now(timezone.utc))}
     done = AEPScheduledSegmentJobSensor(task_id="s", schedule_id=schedule.id).poke(context)
     assert done and done.xcom_value["status"] == "SUCCEEDED"
