@@ -43,6 +43,7 @@ def get_provider_info() -> dict[str, Any]:
                     f"{PACKAGE}.operators.schedules",
                     f"{PACKAGE}.operators.previews",
                     f"{PACKAGE}.operators.pql",
+                    f"{PACKAGE}.operators.audiences",
                 ],
             }
         ],

@@ -1,0 +1,357 @@
+"""Compare the audience files with a sandbox: what to create, update and delete, and what is unchanged.
+
+A ``Plan`` is data: it prints like ``terraform plan`` (``render``), travels as JSON (``to_dict`` /
+``from_dict``, e.g. through XCom or a ``plan.json`` file) and carries, per definition it saw, the
+``fingerprint`` of what it saw (see ``ownership.fingerprint``), and for each create and update the exact
+body to send. ``apply`` executes exactly that and refuses when the sandbox no longer is what the plan saw.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_segmentation.audiences.errors import AudienceLintError
+from airflow_provider_segmentation.audiences.files import Audience, read_folder
+from airflow_provider_segmentation.audiences.ownership import (
+    PROJECT,
+    FieldDiff,
+    body_for,
+    diff_states,
+    digest,
+    fingerprint,
+    owner,
+    state_of,
+    state_of_body,
+)
+from airflow_provider_segmentation.audiences.sandbox import PAGE_SIZE, Snapshot, client_for, read_sandbox
+from airflow_provider_segmentation.client.client import SegmentationClient
+from airflow_provider_segmentation.client.errors import AEPValidationError
+
+PLAN_FORMAT = "aep-audiences-plan/1"
+WRITES = ("create", "update", "delete")
+ACTIONS = (*WRITES, "unchanged", "orphan", "conflict")
+SYMBOLS = {"create": "+", "update": "~", "delete": "-", "conflict": "!", "orphan": "?", "unchanged": " "}
+
+
+def check_project(project: str) -> str:
+    if not isinstance(project, str) or not PROJECT.fullmatch(project):
+        raise AEPValidationError(
+            f"project {project!r} must be lowercase letters, digits, '_', '.' or '-' (e.g. 'default')",
+            field="project",
+        )
+    return project
+
+
+def load(folder: str | Path) -> list[Audience]:
+    """The audiences of ``folder``; ``AudienceLintError`` lists every problem of every file at once."""
+    audiences, issues = read_folder(folder)
+    if issues:
+        raise AudienceLintError(issues)
+    return audiences
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of a plan. ``seen`` is the fingerprint of the definition the plan saw (None: none)."""
+
+    action: str
+    name: str
+    id: str | None = None
+    source: str | None = None
+    seen: str | None = None
+    body: dict[str, Any] | None = None
+    diffs: tuple[FieldDiff, ...] = ()
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"action": self.action, "name": self.name}
+        for key in ("id", "source", "seen", "body"):
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
+        if self.diffs:
+            data["diffs"] = [d.to_dict() for d in self.diffs]
+        if self.reason:
+            data["reason"] = self.reason
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Change:
+        action = data.get("action")
+        if action not in ACTIONS or not isinstance(data.get("name"), str):
+            raise ValueError(f"not a plan entry: {data!r}")
+        body = data.get("body")
+        if action in ("create", "update") and not isinstance(body, dict):
+            raise ValueError(f"the {action} of {data['name']!r} has no body")
+        return cls(
+            action=str(action),
+            name=data["name"],
+            id=data.get("id"),
+            source=data.get("source"),
+            seen=data.get("seen"),
+            body=body,
+            diffs=tuple(FieldDiff.from_dict(d) for d in data.get("diffs") or ()),
+            reason=str(data.get("reason") or ""),
+        )
+
+    def identity(self) -> list[Any]:
+        """What the plan's fingerprint covers of this change."""
+        return [self.action, self.name, self.id, self.seen, self.body]
+
+
+@dataclass(frozen=True)
+class Plan:
+    sandbox: str
+    project: str
+    folder: str
+    changes: tuple[Change, ...]
+    prune: bool = False
+    adopt: bool = False
+    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    reads: dict[str, int] = field(default_factory=dict, compare=False)
+
+    def of(self, *actions: str) -> list[Change]:
+        return [c for c in self.changes if c.action in actions]
+
+    @property
+    def has_changes(self) -> bool:
+        """True when applying would write something: a create, an update or a delete."""
+        return bool(self.of(*WRITES))
+
+    @property
+    def conflicts(self) -> list[Change]:
+        """Names the files want that this project may not touch; a plan with conflicts is not applied."""
+        return self.of("conflict")
+
+    @property
+    def drifted(self) -> bool:
+        """The sandbox differs from the files (changes to make, or conflicts in the way)."""
+        return self.has_changes or bool(self.conflicts)
+
+    def changed_names(self) -> list[str]:
+        return [c.name for c in self.of(*WRITES)]
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of the sandbox, project and every entry (what was seen, what will be sent): approving
+        a fingerprint approves exactly these changes against exactly that state."""
+        entries = sorted((c.identity() for c in self.changes), key=lambda e: (e[1], e[0]))
+        return digest([PLAN_FORMAT, self.sandbox, self.project, self.prune, entries])
+
+    def counts(self) -> dict[str, int]:
+        return {action: len(self.of(action)) for action in ACTIONS}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": PLAN_FORMAT,
+            "sandbox": self.sandbox,
+            "project": self.project,
+            "folder": self.folder,
+            "prune": self.prune,
+            "adopt": self.adopt,
+            "created_at": self.created_at,
+            "fingerprint": self.fingerprint,
+            "has_changes": self.has_changes,
+            "drifted": self.drifted,
+            "counts": self.counts(),
+            "reads": dict(self.reads),
+            "changes": [c.to_dict() for c in self.changes],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Plan:
+        """Read a plan back; ``ValueError`` if it is not one, or was altered after it was made."""
+        if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
+            raise ValueError(f"not an aep-audiences plan (expected format {PLAN_FORMAT!r})")
+        plan = cls(
+            sandbox=str(data["sandbox"]),
+            project=str(data["project"]),
+            folder=str(data.get("folder") or ""),
+            changes=tuple(Change.from_dict(c) for c in data.get("changes") or ()),
+            prune=bool(data.get("prune")),
+            adopt=bool(data.get("adopt")),
+            created_at=str(data.get("created_at") or ""),
+            reads=dict(data.get("reads") or {}),
+        )
+        if data.get("fingerprint") not in (None, plan.fingerprint):
+            raise ValueError("the plan was altered after it was made (its fingerprint does not match)")
+        return plan
+
+    def render(self) -> str:
+        """The plan as a person reads it (like ``terraform plan``)."""
+        out = [f"aep-audiences plan: {self.folder} -> sandbox '{self.sandbox}' (project '{self.project}')"]
+        if self.reads:
+            seen = self.reads.get("definitions", 0)
+            out.append(
+                f"Read {seen} definition{'s' if seen != 1 else ''} in {self.reads.get('list_pages', 0)} list "
+                f"page(s) and {self.reads.get('bulk_gets', 0)} bulk-get(s)."
+            )
+        out.append("")
+        for change in (*self.of(*WRITES), *self.of("conflict")):
+            out.extend(_render_change(change))
+        orphans = self.of("orphan")
+        if orphans:
+            names = ", ".join(repr(c.name) for c in orphans)
+            out.append(f"  ? {len(orphans)} managed definition(s) have no file and are kept: {names}")
+            out.append("    (prune deletes them)")
+            out.append("")
+        counts = self.counts()
+        if not self.drifted:
+            out.append(
+                f"No changes. Sandbox '{self.sandbox}' matches the files ({counts['unchanged']} unchanged)."
+            )
+        else:
+            out.append(
+                f"Plan: {counts['create']} to create, {counts['update']} to update, "
+                f"{counts['delete']} to delete, {counts['unchanged']} unchanged."
+            )
+            if counts["conflict"]:
+                out.append(
+                    f"{counts['conflict']} conflict(s) must be resolved before this plan can be applied."
+                )
+        out.append(f"Plan fingerprint: {self.fingerprint}")
+        return "\n".join(out)
+
+
+def _render_change(change: Change) -> list[str]:
+    ident = f" (id {change.id})" if change.id else ""
+    source = f"  [{change.source}]" if change.source else ""
+    lines = [f"  {SYMBOLS[change.action]} {change.action} {change.name!r}{ident}{source}"]
+    if change.action == "create" and change.body is not None:
+        desired = state_of_body(change.body)
+        lines.append(f"      evaluation: {desired.evaluation}")
+        lines.append(f"      schedule:   {'daily' if desired.schedule else 'none'}")
+        if desired.labels:
+            lines.append(f"      labels:     {', '.join(desired.labels)}")
+        if desired.ttl_in_days is not None:
+            lines.append(f"      ttl_in_days: {desired.ttl_in_days}")
+        if desired.description:
+            lines.append(f"      description: {_short(desired.description)}")
+        lines.append("      expression:")
+        lines.append(textwrap.indent(desired.expression, "        + "))
+    for diff in change.diffs:
+        if diff.diff:
+            lines.append(f"      ~ {diff.field}:")
+            lines.append(textwrap.indent(diff.diff, "          "))
+        else:
+            lines.append(f"      ~ {diff.field}: {_short(diff.before)} -> {_short(diff.after)}")
+    if change.reason:
+        lines.append(textwrap.indent(textwrap.fill(change.reason, 100), "      "))
+    lines.append("")
+    return lines
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if not isinstance(value, list) else "[" + ", ".join(map(str, value)) + "]"
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def compare(
+    audiences: Sequence[Audience],
+    snapshot: Snapshot,
+    *,
+    project: str,
+    folder: str = "",
+    prune: bool = False,
+    adopt: bool = False,
+) -> Plan:
+    """The plan that takes ``snapshot`` to ``audiences``; only ``project``'s definitions are touched."""
+    changes: list[Change] = []
+    for audience in sorted(audiences, key=lambda a: a.name):
+        changes.append(_change_for(audience, snapshot, project=project, adopt=adopt))
+    names = {a.name for a in audiences}
+    for definition in snapshot.by_id.values():
+        if owner(definition) == project and definition.name not in names:
+            changes.append(
+                Change(
+                    "delete" if prune else "orphan",
+                    definition.name,
+                    id=definition.id,
+                    seen=fingerprint(definition),
+                    reason="" if prune else "managed by this project, but no file declares it",
+                )
+            )
+    order = {action: index for index, action in enumerate(ACTIONS)}
+    changes.sort(key=lambda c: (order[c.action], c.name, c.id or ""))
+    reads = {**snapshot.reads.to_dict(), "definitions": len(snapshot.by_id)}
+    return Plan(snapshot.sandbox, project, folder, tuple(changes), prune=prune, adopt=adopt, reads=reads)
+
+
+def _change_for(audience: Audience, snapshot: Snapshot, *, project: str, adopt: bool) -> Change:
+    named = snapshot.named(audience.name)
+    if not named:
+        return Change("create", audience.name, source=audience.source, body=body_for(audience, project))
+    if len(named) > 1:
+        ids = ", ".join(str(d.id) for d in named)
+        return Change(
+            "conflict",
+            audience.name,
+            source=audience.source,
+            reason=f"{len(named)} definitions in sandbox '{snapshot.sandbox}' have this name ({ids}); "
+            "AEP names should be unique: delete the extra ones in AEP",
+        )
+    current = named[0]
+    who = owner(current)
+    if who is not None and who != project:
+        return Change(
+            "conflict",
+            audience.name,
+            id=current.id,
+            source=audience.source,
+            seen=fingerprint(current),
+            reason=f"this name belongs to aep-audiences project '{who}', not '{project}': rename the "
+            "audience, or manage it from that project",
+        )
+    if who is None and not adopt:
+        return Change(
+            "conflict",
+            audience.name,
+            id=current.id,
+            source=audience.source,
+            seen=fingerprint(current),
+            reason="a definition with this name exists and is not managed by aep-audiences, so it is "
+            "never touched: rename the audience, delete the definition in AEP, or adopt it (adopt=True, "
+            "--adopt) to manage it from these files",
+        )
+    body = body_for(audience, project, current)
+    diffs = diff_states(
+        state_of(current),
+        state_of_body(body),
+        where=(f"{snapshot.sandbox}: {audience.name}", audience.source),
+    )
+    return Change(
+        "update" if diffs else "unchanged",
+        audience.name,
+        id=current.id,
+        source=audience.source,
+        seen=fingerprint(current),
+        body=body if diffs else None,
+        diffs=tuple(diffs),
+    )
+
+
+def plan(
+    folder: str | Path,
+    client: SegmentationClient,
+    sandbox: str | None = None,
+    *,
+    project: str = "default",
+    prune: bool = False,
+    adopt: bool = False,
+    page_size: int = PAGE_SIZE,
+) -> Plan:
+    """Lint ``folder`` (``AudienceLintError`` with every problem), read ``sandbox`` (default: the
+    client's) with list pages (and bulk-gets only if needed), and compare."""
+    check_project(project)
+    audiences = load(folder)
+    on_sandbox = client_for(client, sandbox or client.config.sandbox)
+    snapshot = read_sandbox(on_sandbox, wanted_names=_names(audiences), page_size=page_size)
+    return compare(audiences, snapshot, project=project, folder=str(folder), prune=prune, adopt=adopt)
+
+
+def _names(audiences: Iterable[Audience]) -> list[str]:
+    return [a.name for a in audiences]
