@@ -19,8 +19,6 @@ from functools import cached_property
 from types import TracebackType
 from typing import Any, TypeVar
 
-from airflow.sdk import BaseHook
-
 from airflow_provider_segmentation.client.api import SegmentationAPI
 from airflow_provider_segmentation.client.api.definitions import EVALUATIONS, definition_body
 from airflow_provider_segmentation.client.api.exports import MEMBER_STATUSES, export_request
@@ -62,6 +60,7 @@ from airflow_provider_segmentation.client.waiting import (
     status_of,
     wait,
 )
+from airflow_provider_segmentation.compat import BaseHook, aget_connection, amask_secret, mask_secret
 from airflow_provider_segmentation.hooks import connection_form
 from airflow_provider_segmentation.models import Estimate, ExportJob, SegmentJob
 
@@ -101,33 +100,6 @@ __all__ = [  # what the Airflow faces (operators, sensors, triggers) take from h
 ]
 
 T = TypeVar("T")
-
-
-def mask_secret(value: str) -> None:
-    """Airflow's secret masker, wherever this Airflow version keeps it."""
-    try:
-        from airflow.sdk.log import mask_secret as airflow_mask_secret
-    except ImportError:  # pragma: no cover - Airflow < 3.1
-        from airflow.sdk.execution_time.secrets_masker import (  # type: ignore[no-redef]
-            mask_secret as airflow_mask_secret,
-        )
-    airflow_mask_secret(value)
-
-
-async def amask_secret(value: str) -> None:
-    """Airflow's async masker (it tells the supervisor without blocking the event loop), where it exists."""
-    try:
-        from airflow.sdk.log import amask_secret as airflow_amask_secret
-    except ImportError:  # pragma: no cover - Airflow < 3.2: local masking only, no blocking call
-        mask_secret_locally(value)
-        return
-    await airflow_amask_secret(value)
-
-
-def mask_secret_locally(value: str) -> None:
-    from airflow.sdk.execution_time.secrets_masker import _secrets_masker
-
-    _secrets_masker().add_mask(value)
 
 
 def is_template(value: Any) -> bool:
@@ -355,7 +327,7 @@ class SegmentationHook(BaseHook, SyncFace, SegmentationAPI):
 
     async def _aconfig(self) -> ClientConfig:
         if "config" not in self.__dict__:  # shares the cached_property's slot
-            built = self._config_of(await self.aget_connection(self.aep_conn_id))
+            built = self._config_of(await aget_connection(self.aep_conn_id, type(self)))
             await amask_secret(built.secret.reveal())
             self.__dict__["config"] = built
         config: ClientConfig = self.__dict__["config"]

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any, ClassVar, Generic, TypeVar
 
-from airflow.configuration import conf
 from airflow.sdk import BaseOperator, Context
 
+from airflow_provider_segmentation.compat import conf
 from airflow_provider_segmentation.hooks.segmentation import (
     AEPError,
     AEPJobFailedError,

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any
 
-from airflow.configuration import conf
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 
+from airflow_provider_segmentation.compat import conf
 from airflow_provider_segmentation.hooks.segmentation import (
     AEPValidationError,
     Outcome,
