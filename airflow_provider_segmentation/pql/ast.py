@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
 
@@ -29,6 +30,7 @@ TEXT_FUNCTIONS = frozenset(
 COLLECTION_FUNCTIONS = frozenset(
     {
         "intersects",
+        "intersection",
         "includes",
         "subsetOf",
         "supersetOf",
@@ -42,6 +44,47 @@ COLLECTION_FUNCTIONS = frozenset(
     }
 )
 MAP_FUNCTIONS = frozenset({"get", "keys", "values"})
+DATE_METHODS = {"getMonth": "month", "getYear": "year", "getDayOfMonth": "day"}
+CURRENT_FUNCTIONS = {"currentMonth": "month", "currentYear": "year", "currentDayOfMonth": "day"}
+AGGREGATE_METHODS = frozenset({"sum", "average", "min", "max"})
+ITEM_METHODS = {
+    **{"filter": 0, "groupBy": 0, "map": 0, "topN": 1, "bottomN": 1},
+    **dict.fromkeys(AGGREGATE_METHODS, 0),
+}
+"""Methods whose first argument is evaluated once per item of the receiver (``orders.topN(price, 5)``:
+``price`` of each order), with the number of ordinary arguments that follow it. Their tree is
+``fnApply(name, [receiver, literal variable, per-item expression, *arguments])``; ``map`` may also name
+its variables, ``(K, G) => ...``, and then has one or two of them."""
+RESERVED_WORDS = frozenset(
+    {
+        *("true", "false", "null", "now", "today", "yesterday", "tomorrow", "not", "and", "or"),
+        *("in", "notIn", "like", "occurs", "exists", "forall", "select", "let", "from", "where", "over"),
+        *("CHAIN", "chain"),
+    }
+)
+"""Words no variable may be named after."""
+KEYWORD_NAMES = frozenset(
+    {
+        "true",
+        "false",
+        "null",
+        "now",
+        "today",
+        "yesterday",
+        "tomorrow",
+        "exists",
+        "forall",
+        "select",
+        "not",
+        "let",
+    }
+)
+"""Words that never stand for a field when written bare (``now`` is the function, ``exists`` starts a
+quantifier...): the profile's field of that name is written ``$1.now``."""
+IMPLICIT_VARIABLE = re.compile(r"_item[0-9]+")
+"""The names of implicit items (``_item1`` inside ``xEvent[...]``, ``_item2`` one level deeper...):
+reserved, no quantifier, ``let`` or lambda may use them."""
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 MAX_DEPTH = 200
@@ -338,19 +381,32 @@ ARITY: dict[str, tuple[int, int | None]] = {
     "date": (1, 3),
     "inSegment": (1, 1),
     **{word: (0, 0) for word in ("now", "today", "yesterday", "tomorrow")},
+    **{name: (0, 0) for name in CURRENT_FUNCTIONS},
+    **{name: (1, 1) for name in DATE_METHODS},
     "relativePeriod": (2, 2),
     **{kind: (3, 3) for kind in ("exists", "forall", "select", "filter")},
+    "let": (3, 3),
     "aggregateOver": (5, 5),
     "occurs": (6, 6),
     "occursBetween": (3, 3),
     **{kind: (2, 2) for kind in ("occursBefore", "occursAfter", "occursOn")},
     "chain": (3, None),
-    "chainStep": (3, 4),
+    "chainStep": (3, 6),
+    "chainCount": (1, 1),
+    "chainWhere": (1, 1),
     **{name: (1, 3) for name in TEXT_FUNCTIONS},
-    **{name: (1, 2) for name in COLLECTION_FUNCTIONS},
+    **{name: (2, 2) for name in ("intersects", "intersection", "includes", "subsetOf", "supersetOf")},
+    **{name: (1, 1) for name in ("distinct", "count", "head")},
+    **{name: (1, 3) for name in AGGREGATE_METHODS},
+    "groupBy": (3, 3),
+    "map": (3, 4),
+    "topN": (4, 4),
+    "bottomN": (4, 4),
     "get": (2, 2),
     "keys": (1, 1),
     "values": (1, 1),
+    "mapEntry": (2, 2),
+    "object": (0, None),
 }
 
 

@@ -11,11 +11,11 @@ from datetime import datetime, timezone
 
 from airflow_provider_segmentation.pql import patterns
 from airflow_provider_segmentation.pql.ast import (
+    AGGREGATE_METHODS,
     FnApply,
     Literal,
     Node,
     PQLError,
-    PQLUnsupportedError,
     arity_problem,
     literal_problem,
 )
@@ -34,8 +34,9 @@ UNITS = (
     "century",
     "millennium",
 )
-PERIOD_UNITS = ("day", "week", "month", "year")
 AGGREGATES = ("sum", "count", "average", "min", "max")
+OCCURS_FORMS = ("occurs", "occursBetween", "occursBefore", "occursAfter", "occursOn")
+CLAUSES = {**dict.fromkeys(OCCURS_FORMS, "WHEN"), "chainCount": "COUNT", "chainWhere": "WHERE"}
 
 
 def _whole(value: object) -> bool:
@@ -100,19 +101,37 @@ def call_problem(node: FnApply) -> PQLError | None:
             or _literal(params[4], "the occurs direction", ("before", "after", "from"))
         )
     if fn == "relativePeriod":
-        problem_ = _literal(params[0], "the period", ("last", "this", "next")) or _literal(
+        return _literal(params[0], "the period", ("last", "this", "next")) or _literal(
             params[1], "the period unit", UNITS
         )
-        if problem_ is not None:
-            return problem_
-        which, unit = literals
-        if unit not in PERIOD_UNITS:
-            return PQLUnsupportedError(f"'{which} {unit}' is not supported; use day, week, month or year")
-        return None
     if fn in ("exists", "forall", "select"):
         return _literal(params[0], f"the variable of {fn}")
-    if fn == "filter":
-        return _literal(params[1], "the variable of a filter")
+    if fn == "let":
+        return _literal(params[0], "the variable of let")
+    if fn in ("filter", "groupBy", "topN", "bottomN") or (fn in AGGREGATE_METHODS and len(params) > 1):
+        if len(params) == 2:
+            return PQLError(f"{fn} takes a receiver alone, or a receiver, a variable and a value; not 2")
+        problem_ = _literal(params[1], f"the variable of {fn}")
+        if problem_ is None and fn in ("topN", "bottomN") and isinstance(params[3], Literal):
+            amount = params[3].value
+            if not _whole(amount) or amount < 0:
+                return PQLError(f"the amount of {fn} must be a whole number, 0 or more, not {amount!r}")
+        return problem_
+    if fn == "map":
+        problem_ = _literal(params[1], "the variable of map")
+        if problem_ is None and len(params) == 4:
+            problem_ = _literal(params[2], "the second variable of map")
+            if problem_ is None and params[1] == params[2]:
+                problem_ = PQLError("the two variables of map must have different names")
+        return problem_
+    if fn == "object":
+        if len(params) % 2:
+            return PQLError("an object takes keys and values in pairs")
+        for key in params[::2]:
+            problem_ = _literal(key, "an object key")
+            if problem_ is not None:
+                return problem_
+        return None
     if fn == "aggregateOver":
         return _literal(params[0], "the aggregate function", AGGREGATES) or _literal(
             params[1], "the variable of an aggregate"
@@ -131,9 +150,20 @@ def call_problem(node: FnApply) -> PQLError | None:
         )
         if problem_ is not None:
             return problem_
-        if len(params) == 4 and not (isinstance(params[3], FnApply) and params[3].fn.startswith("occurs")):
-            return PQLError("the WHEN of a CHAIN step must be an occurs condition")
+        kinds: list[str] = []
+        for clause in params[3:]:
+            kind = CLAUSES.get(clause.fn, "") if isinstance(clause, FnApply) else ""
+            if not kind:
+                return PQLError("after WHAT, a CHAIN step takes WHEN (an occurs), COUNT and WHERE clauses")
+            if kind in kinds:
+                return PQLError(f"a CHAIN step takes at most one {kind}")
+            kinds.append(kind)
         return None
+    if fn == "chainCount":
+        count: object = params[0].value if isinstance(params[0], Literal) else params[0]
+        if isinstance(count, int) and not isinstance(count, bool) and count >= 1:
+            return None
+        return PQLError(f"COUNT in a CHAIN step takes a whole number, 1 or more, not {count!r}")
     return None
 
 

@@ -1,13 +1,29 @@
 """pql/text <-> pql/json.
 
 pql/json is Adobe's: a JSON string of ``fnApply{fnName, params}``, ``fieldLookup{fieldName, object}``,
-``parameterReference{position}`` and ``literal{literalType, value}`` nodes. For what Adobe does not
-document this package uses one extension, consistently: lambda variables are
-``{"nodeType": "variableReference", "name": "X"}``; quantifiers are ``fnApply`` ``exists`` with params
-``[literal variable name, source, condition]``; ``occurs`` forms are ``fnApply`` ``occurs`` (comparator,
-amount, unit, direction, anchor), ``occursBefore``/``occursAfter``/``occursOn`` (anchor) and
-``occursBetween`` (start, end); ``last week`` is ``fnApply`` ``relativePeriod``; ``now``/``today`` are
-``fnApply`` with no params; arrays are literals of type ``List``.
+``parameterReference{position}`` and ``literal{literalType, value}`` nodes. Adobe documents no other
+node and no ``params`` beyond the example ``workAddress.country = "US"``, so every operator and function
+is an ``fnApply`` named as in pql/text with its receiver first (``person.birthdate.getMonth()`` is
+``getMonth[person.birthdate]``; ``currentMonth()`` has no params). For what that leaves open this package
+uses one extension, consistently, and documents it here:
+
+* lambda variables are ``{"nodeType": "variableReference", "name": "X"}``; the implicit items of
+  ``xEvent[...]``, ``WHAT(...)``/``WHERE(...)`` and per-item arguments are ``_item1``, ``_item2``... by
+  depth; ``^`` is the enclosing item's variable (or, from the outermost, ``parameterReference`` 1);
+* a construct that declares a variable has it as a ``String`` literal among its params: quantifiers
+  ``exists``/``forall``/``select`` ``[variable, source, condition]`` (``xs.exists(c)`` is ``exists``
+  with ``_itemN``); ``let`` ``[variable, value, body]``; ``aggregateOver`` ``[function, variable, source,
+  condition, value]``; the per-item methods ``filter`` (also ``xs[c]``), ``groupBy``, ``map``,
+  ``sum``/``average``/``min``/``max`` ``[receiver, variable, per-item value]``, ``topN``/``bottomN``
+  ``[receiver, variable, per-item value, amount]``, and ``map((K, G) => v)`` ``[receiver, "K", "G", v]``;
+* ``occurs`` forms are ``fnApply`` ``occurs`` (comparator, amount, unit, direction, anchor),
+  ``occursBefore``/``occursAfter``/``occursOn`` (anchor) and ``occursBetween`` (start, end); ``last week``
+  is ``fnApply`` ``relativePeriod``; ``now``/``today`` are ``fnApply`` with no params;
+* ``CHAIN(xEvent, timestamp, [A: WHAT(c) WHEN(...) COUNT(5) WHERE(d)])`` is ``chain`` ``[source,
+  timestamp field, chainStep...]``, each ``chainStep`` ``[label, variable, what, clause...]`` where a
+  clause is the WHEN's ``occurs*`` node, ``chainCount`` ``[n]`` or ``chainWhere`` ``[condition]``;
+* arrays are literals of type ``List``; ``{"k": v}`` is ``fnApply`` ``object`` ``[key, value, ...]``;
+  ``mapEntry(k, v)`` is ``fnApply`` ``mapEntry``.
 
 Every walker here is safe on any input: ``to_json`` and ``from_json`` use stacks of their own (a pql/json
 document may be nested 100,000 deep and is refused with ``PQLTooComplexError`` and the JSON path where
@@ -22,11 +38,17 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow_provider_segmentation.pql.ast import (
     CHAIN_GROUPS,
+    CURRENT_FUNCTIONS,
+    IDENTIFIER,
+    IMPLICIT_VARIABLE,
+    ITEM_METHODS,
+    KEYWORD_NAMES,
     MAX_DEPTH,
+    RESERVED_WORDS,
     FieldLookup,
     FnApply,
     Literal,
@@ -60,7 +82,8 @@ INFIX = {
     "/": 6,
     "%": 6,
 }
-PREFIX_FUNCTIONS = {"date", "if", "inSegment"}
+PREFIX_FUNCTIONS = {"date", "if", "inSegment", "mapEntry", *CURRENT_FUNCTIONS}
+OCCURS = ("occurs", "occursBetween", "occursBefore", "occursAfter", "occursOn")
 PLURALS = {"century": "centuries", "millennium": "millennia"}
 
 
@@ -381,23 +404,69 @@ def _literal_text(node: Literal) -> str:
     return repr(node.value)
 
 
+class _Scope(NamedTuple):
+    """Where a node is written: the implicit items around it (outermost first) and the declared names."""
+
+    items: tuple[str, ...] = ()
+    names: frozenset[str] = frozenset()
+
+    def implicit(self) -> str:
+        """The name the parser gives the next implicit item: ``_item1``, then ``_item2`` inside it..."""
+        return f"_item{len(self.items) + 1}"
+
+    def inside(self, variable: str) -> _Scope:
+        return _Scope((*self.items, variable), self.names)
+
+    def declaring(self, *names: str) -> _Scope:
+        return _Scope(self.items, self.names | set(names))
+
+    def up(self, variable: str) -> int | None:
+        """How many ``^`` reach the implicit item ``variable`` from here (0: the current item)."""
+        if variable not in self.items:
+            return None
+        return len(self.items) - 1 - self.items.index(variable)
+
+
+def _name(name: str, what: str) -> str:
+    if not IDENTIFIER.fullmatch(name):
+        raise PQLError(f"{what} {name!r} has no pql/text form (not a name)")
+    return name
+
+
+def _binder(name: Any, what: str) -> str:
+    """A name that a quantifier, ``let``, ``... over X`` or lambda declares, checked for pql/text."""
+    text = _name(str(name), what)
+    if text in RESERVED_WORDS or IMPLICIT_VARIABLE.fullmatch(text):
+        raise PQLError(f"{what} {text!r} has no pql/text form (a reserved word or implicit item)")
+    return text
+
+
 def to_text(node: Node, parent_precedence: int = 0) -> str:
-    """The tree as pql/text (parentheses only where needed); ``PQLError`` for a tree that has none."""
+    """The tree as pql/text (parentheses only where needed); ``PQLError`` for a tree that has none.
+
+    ``parse(to_text(tree)) == tree`` for every tree ``parse`` makes; trees from pql/json that text cannot
+    say (an implicit item named otherwise than the parser would name it, a field name that is not a
+    name...) are a ``PQLError``.
+    """
+    return _text(node, parent_precedence, _Scope())
+
+
+def _text(node: Node, parent_precedence: int, scope: _Scope) -> str:
     if isinstance(node, Literal):
         problem = literal_problem(node)
         if problem is not None:
             raise PQLError(f"this literal has no pql/text form: {problem}")
-        return _literal_text(node)
+        text = _literal_text(node)
+        return f"({text})" if parent_precedence > 7 and text.startswith("-") else text  # (-2.5).count()
     if isinstance(node, ParameterReference):
         return f"${node.position}"
     if isinstance(node, VariableReference):
-        return node.name
+        levels = scope.up(node.name)
+        if levels == 0:
+            raise PQLError("the current implicit item has no pql/text form on its own")
+        return "^" * levels if levels else node.name
     if isinstance(node, FieldLookup):
-        if isinstance(node.object, ParameterReference) and node.object.position == 1:
-            return node.field_name
-        if isinstance(node.object, VariableReference) and node.object.name.startswith("_item"):
-            return node.field_name  # a bare field inside xEvent[...] or WHAT(...)
-        return f"{to_text(node.object, 9)}.{node.field_name}"
+        return _field_text(node, scope)
     if not isinstance(node, FnApply):
         raise PQLError(f"not a PQL node: {type(node).__name__}")
     problem_ = node_problem(node)
@@ -405,62 +474,125 @@ def to_text(node: Node, parent_precedence: int = 0) -> str:
         raise problem_
     fn, params = node.fn, node.params
     if fn in INFIX and len(params) >= 2:
-        return _infix_text(node, parent_precedence)
+        return _infix_text(node, parent_precedence, scope)
     if fn == "not":
-        text = f"not {to_text(params[0], 3)}"
+        text = f"not {_text(params[0], 3, scope)}"
         return f"({text})" if parent_precedence > 3 else text
     if fn in ("now", "today", "yesterday", "tomorrow") and not params:
         return fn
     if fn == "relativePeriod":
         return f"{value_of(params[0])} {value_of(params[1])}"
-    if fn.startswith("occurs") and fn in (
-        "occurs",
-        "occursBetween",
-        "occursBefore",
-        "occursAfter",
-        "occursOn",
-    ):
-        text = _occurs_text(node)
+    if fn in OCCURS:
+        text = f"{_text(params[0], 9, scope)} occurs {_occurs_tail(node, scope)}"
         return f"({text})" if parent_precedence >= 4 else text
     if fn in ("exists", "forall", "select"):
         variable = value_of(params[0])
-        text = f"{fn} {variable} from {to_text(params[1], 9)} where ({to_text(params[2])})"
+        if fn == "exists" and variable == scope.implicit():  # written as a method: xs.exists(...)
+            return f"{_text(params[1], 9, scope)}.exists({_text(params[2], 0, scope.inside(variable))})"
+        variable = _binder(variable, f"the variable of {fn}")
+        among, where = _text(params[1], 9, scope), _text(params[2], 0, scope.declaring(variable))
+        text = f"{fn} {variable} from {among} where ({where})"
         return f"({text})" if parent_precedence > 0 else text
-    if fn == "filter":
-        return f"{to_text(params[0], 9)}[{to_text(params[2])}]"
+    if fn == "let":
+        variable = _binder(value_of(params[0]), "the variable of let")
+        bound, body = _text(params[1], 0, scope), _text(params[2], 0, scope.declaring(variable))
+        text = f"let {variable} = ({bound}) in ({body})"
+        return f"({text})" if parent_precedence > 0 else text
+    if fn in ITEM_METHODS:
+        return _item_method_text(node, scope)
     if fn == "aggregateOver":
-        function, variable, source, condition, value = params
+        function, variable_node, source, condition, value = params
+        variable = _binder(value_of(variable_node), "the variable of an aggregate")
+        inner = scope.declaring(variable)
         text = (
-            f"{value_of(function)} {to_text(value, 5)} over {value_of(variable)} from {to_text(source, 9)} "
-            f"where ({to_text(condition)})"
+            f"{value_of(function)} {_text(value, 5, inner)} over {variable} from {_text(source, 9, scope)} "
+            f"where ({_text(condition, 0, inner)})"
         )
         return f"({text})" if parent_precedence > 0 else text
     if fn == "chain":
-        steps = []
-        for step in params[2:]:
-            assert isinstance(step, FnApply)  # checked by node_problem
-            label, _, what, *when = step.params
-            text = f"{value_of(label)}: WHAT({to_text(what)})"
-            if when:
-                assert isinstance(when[0], FnApply)
-                text += f" WHEN({_occurs_text(when[0]).split(' occurs ', 1)[1]})"
-            steps.append(text)
-        return f"CHAIN({to_text(params[0], 9)}, {value_of(params[1])}, [{', '.join(steps)}])"
-    if fn == "chainStep":
-        raise PQLError("a CHAIN step has no pql/text form outside its CHAIN")
-    args: list[str] = []
+        return _chain_text(node, scope)
+    if fn in ("chainStep", "chainCount", "chainWhere"):
+        raise PQLError("a CHAIN step and its clauses have no pql/text form outside their CHAIN")
+    if fn == "object":
+        pairs = zip(params[::2], params[1::2], strict=True)
+        return "{" + ", ".join(f"{_quote(str(value_of(k)))}: {_text(v, 0, scope)}" for k, v in pairs) + "}"
     if fn in PREFIX_FUNCTIONS:
-        for param in params:
-            args.append(to_text(param))
-        return f"{fn}({', '.join(args)})"
+        return f"{fn}({', '.join(_text(param, 0, scope) for param in params)})"
     if not params:
         raise PQLError(f"the function {fn} has no receiver, so no pql/text form")
-    for param in params[1:]:
-        args.append(to_text(param))
-    return f"{to_text(params[0], 9)}.{fn}({', '.join(args)})"
+    _name(fn, "the function")
+    args = ", ".join(_text(param, 0, scope) for param in params[1:])
+    return f"{_text(params[0], 9, scope)}.{fn}({args})"
 
 
-def _infix_text(node: FnApply, parent_precedence: int) -> str:
+def _field_text(node: FieldLookup, scope: _Scope) -> str:
+    """``name`` (a field of the profile or of the current item), ``^^.name``, ``$1.name`` or ``x.name``."""
+    name, obj = _name(node.field_name, "the field name"), node.object
+    bare = name not in KEYWORD_NAMES and name not in scope.names
+    if isinstance(obj, ParameterReference) and obj.position == 1 and not scope.items and bare:
+        return name
+    if isinstance(obj, VariableReference):
+        levels = scope.up(obj.name)
+        if levels == 0:
+            if not bare:
+                raise PQLError(f"the field {name!r} of an implicit item has no pql/text form")
+            return name
+        if levels:
+            return f"{'^' * levels}.{name}"
+    return f"{_text(obj, 9, scope)}.{name}"
+
+
+def _item_method_text(node: FnApply, scope: _Scope) -> str:
+    """``orders.topN(price, 5)``, ``xEvent[...]``, ``groups.map((K, G) => ...)``."""
+    fn, params = node.fn, node.params
+    receiver = _text(params[0], 9, scope)
+    if len(params) == 1:  # orders.sum()
+        return f"{receiver}.{fn}()"
+    variable = value_of(params[1])
+    if fn == "map" and (len(params) == 4 or variable != scope.implicit()):
+        names = [_binder(value_of(param), "the variable of map") for param in params[1:-1]]
+        return f"{receiver}.map(({', '.join(names)}) => {_text(params[-1], 0, scope.declaring(*names))})"
+    if variable != scope.implicit():
+        raise PQLError(
+            f"{fn} here calls its item {variable!r}; pql/text can only write the implicit item, which "
+            f"is {scope.implicit()!r} at this depth"
+        )
+    value = _text(params[2], 0, scope.inside(variable))
+    if fn == "filter":
+        return f"{receiver}[{value}]"
+    return f"{receiver}.{fn}({', '.join([value, *(_text(param, 0, scope) for param in params[3:])])})"
+
+
+def _chain_text(node: FnApply, scope: _Scope) -> str:
+    source, timestamp_node, *steps = node.params
+    timestamp = _name(str(value_of(timestamp_node)), "the timestamp field of CHAIN")
+    texts = []
+    for step in steps:
+        assert isinstance(step, FnApply)  # checked by node_problem
+        problem = node_problem(step)
+        if problem is not None:
+            raise problem
+        label, variable_node, what, *clauses = step.params
+        variable = value_of(variable_node)
+        if variable != scope.implicit():
+            raise PQLError(f"a CHAIN step's event is {scope.implicit()!r} in pql/text, not {variable!r}")
+        inner = scope.inside(variable)
+        text = f"{_name(str(value_of(label)), 'the CHAIN step label')}: WHAT({_text(what, 0, inner)})"
+        for clause in clauses:
+            assert isinstance(clause, FnApply)  # checked by node_problem
+            if clause.fn == "chainCount":
+                text += f" COUNT({value_of(clause.params[0])})"
+            elif clause.fn == "chainWhere":
+                text += f" WHERE({_text(clause.params[0], 0, inner)})"
+            elif clause.params[0] == FieldLookup(timestamp, VariableReference(variable)):
+                text += f" WHEN({_occurs_tail(clause, inner)})"
+            else:
+                raise PQLError("the WHEN of a CHAIN step must be about the step's event timestamp")
+        texts.append(text)
+    return f"CHAIN({_text(source, 9, scope)}, {timestamp}, [{', '.join(texts)}])"
+
+
+def _infix_text(node: FnApply, parent_precedence: int, scope: _Scope) -> str:
     """``a or b or c``: a chain of one kind of infix operator is walked in a loop, not recursively."""
     precedence = INFIX[node.fn]
     rights: list[tuple[str, Node]] = []  # right operands, from the end of the chain backwards
@@ -476,22 +608,21 @@ def _infix_text(node: FnApply, parent_precedence: int) -> str:
             raise problem
         head = left
     # a comparison's operands are additive: a comparison on its left needs parentheses
-    parts = [to_text(left, precedence + 1 if precedence == 4 else precedence)]
+    parts = [_text(left, precedence + 1 if precedence == 4 else precedence, scope)]
     for op, right in reversed(rights):
-        parts.append(f" {op} {to_text(right, INFIX[op] + 1)}")
+        parts.append(f" {op} {_text(right, INFIX[op] + 1, scope)}")
     text = "".join(parts)
     return f"({text})" if precedence < parent_precedence else text
 
 
-def _occurs_text(node: FnApply) -> str:
-    subject, *rest = node.params
-    head = f"{to_text(subject, 9)} occurs"
+def _occurs_tail(node: FnApply, scope: _Scope) -> str:
+    """What follows ``occurs``: ``<= 3 days before now``, ``between A and B``, ``before A``..."""
+    rest = node.params[1:]
     if node.fn == "occurs":
         cmp, amount_node, unit_node, direction, anchor = rest
         unit, amount = str(value_of(unit_node)), value_of(amount_node)
         unit_text = unit if amount == 1 else PLURALS.get(unit, f"{unit}s")
-        return f"{head} {value_of(cmp)} {amount} {unit_text} {value_of(direction)} {to_text(anchor, 5)}"
+        return f"{value_of(cmp)} {amount} {unit_text} {value_of(direction)} {_text(anchor, 5, scope)}"
     if node.fn == "occursBetween":
-        return f"{head} between {to_text(rest[0], 5)} and {to_text(rest[1], 5)}"
-    mode = node.fn.removeprefix("occurs").lower()
-    return f"{head} {mode} {to_text(rest[0], 5)}"
+        return f"between {_text(rest[0], 5, scope)} and {_text(rest[1], 5, scope)}"
+    return f"{node.fn.removeprefix('occurs').lower()} {_text(rest[0], 5, scope)}"

@@ -3,7 +3,10 @@
 ``compile_expression`` turns the tree into nested closures once, so that scanning many profiles costs
 one Python call per node per profile. Null semantics follow PQL: a comparison with null is false,
 ``notIn`` excludes nulls, string functions are case-sensitive unless their flag says otherwise.
-Durations use calendar approximations for month (30 days) and year (365 days).
+Durations in ``occurs`` count months, years, decades, centuries and millennia on the calendar
+(``CALENDAR_MONTHS``), the other units as fixed lengths. Dates and times are ``datetime``s with a time
+zone, ``date``s (midnight UTC) or ISO 8601 strings as XDM writes them (``"1990-05-17"``,
+``"2026-11-24T12:00:00Z"``; without an offset, UTC); a ``datetime`` without a time zone is no time.
 
 Compiling checks what the tree can tell by itself (``checks.call_problem``: arity, literal dates,
 literal regular expressions, occurs parameters) and raises a ``PQLError``; running never raises. What
@@ -15,7 +18,8 @@ numbers, or joins two strings or two arrays, and a whole-number result beyond 64
 a result that is not finite is null. Chains such as ``a or b or ...`` (any length) run in a loop; other
 nesting is at most ``MAX_DEPTH`` deep, so neither compiling nor running can exhaust Python's stack.
 
-Loops over arrays (quantifiers, filters, aggregates, CHAIN) multiply: ``exists X from xEvent where
+Loops over arrays (quantifiers, filters, aggregates, CHAIN, and the per-item methods ``map``,
+``groupBy``, ``topN``/``bottomN``, ``sum(...)``...) multiply: ``exists X from xEvent where
 exists Y from xEvent where ...`` takes ``len(xEvent) ** depth`` steps. So they may nest at most
 ``MAX_LOOP_NESTING`` deep (``PQLTooComplexError`` when compiling), and one evaluation of a compiled
 expression (one profile) may take at most ``MAX_STEPS`` loop steps, past which it raises
@@ -24,16 +28,20 @@ expression (one profile) may take at most ``MAX_STEPS`` loop steps, past which i
 
 from __future__ import annotations
 
+import calendar
 import math
 import operator
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from airflow_provider_segmentation.pql import patterns
 from airflow_provider_segmentation.pql.ast import (
+    AGGREGATE_METHODS,
     COLLECTION_FUNCTIONS,
+    CURRENT_FUNCTIONS,
+    DATE_METHODS,
     MAP_FUNCTIONS,
     TEXT_FUNCTIONS,
     FieldLookup,
@@ -57,11 +65,17 @@ UNIT_SECONDS = {
     "hour": 3600,
     "day": 86400,
     "week": 604800,
-    "month": 30 * 86400,
-    "year": 365 * 86400,
-    "decade": 3650 * 86400,
-    "century": 36500 * 86400,
-    "millennium": 365000 * 86400,
+}
+CALENDAR_MONTHS = {"month": 1, "year": 12, "decade": 120, "century": 1200, "millennium": 12000}
+"""Units counted on the calendar: ``occurs <= 1 month before now`` reaches back to the same day of the
+previous month (the 30th of January from the 2nd of March, the 28th of February from the 31st of
+March), ``1 year`` to the same day of the previous year, whatever their number of days."""
+PERIOD_YEARS = {"year": 1, "decade": 10, "century": 100, "millennium": 1000}
+SHORT_PERIODS = {
+    "millisecond": timedelta(milliseconds=1),
+    "second": timedelta(seconds=1),
+    "minute": timedelta(minutes=1),
+    "hour": timedelta(hours=1),
 }
 COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq,
@@ -80,7 +94,9 @@ ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
     "%": operator.mod,
 }
 LONG_MAX = 2**63 - 1
-LOOPS = frozenset({"exists", "forall", "select", "filter", "aggregateOver", "chain"})
+LOOPS = frozenset(
+    {"exists", "forall", "select", "filter", "aggregateOver", "chain", "map", "groupBy", "topN", "bottomN"}
+)
 MAX_LOOP_NESTING = 6
 MAX_STEPS = 1_000_000
 OCCURS = ("occurs", "occursBetween", "occursBefore", "occursAfter", "occursOn")
@@ -170,12 +186,19 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple | set) else [value]
 
 
+def _intersection(items: list[Any], other: list[Any]) -> list[Any]:
+    """The distinct items of ``items`` that ``other`` holds too, in the order of ``items``."""
+    wanted = set(other)
+    return [item for item in dict.fromkeys(items) if item in wanted]
+
+
 def _collection_fn(name: str, value: Any, args: Sequence[Any]) -> Any:
     items = _as_list(value)
     other = _as_list(args[0]) if args else []
     numbers = [v for v in items if _is_number(v)]
     return {
         "intersects": lambda: bool(set(items) & set(other)),
+        "intersection": lambda: _intersection(items, other),
         "includes": lambda: args[0] in items if args else False,
         "subsetOf": lambda: set(items) <= set(other),
         "supersetOf": lambda: set(items) >= set(other),
@@ -210,14 +233,52 @@ def _date(*parts: Any) -> datetime | None:
         return None
 
 
+def _moment(value: Any) -> datetime | None:
+    """``value`` as a point in time: an aware ``datetime``, a ``date`` (midnight UTC) or an ISO 8601
+    string (UTC when it has no offset); None for anything else, a naive ``datetime`` included."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else None
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    if isinstance(value, str) and 10 <= len(value) <= 40:
+        text = value[:-1] + "+00:00" if value[-1] in "Zz" else value
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return None
+
+
 def _start_of_day(moment: datetime) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def _shift_months(moment: datetime, months: int) -> datetime:
+    """``moment`` ``months`` calendar months later (earlier when negative), the day kept or clamped to
+    the end of the month; ``ValueError`` past the years a ``datetime`` can hold."""
+    year, month = divmod(moment.year * 12 + moment.month - 1 + months, 12)
+    if not 1 <= year <= 9999:
+        raise ValueError(f"year {year} is out of range")
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
 def _period(which: str, unit: str, now: datetime) -> tuple[datetime, datetime]:
-    """[start, end) of this/last/next day, week (Monday first), month or year."""
-    today = _start_of_day(now)
+    """[start, end) of this/last/next millisecond... hour, day, week (Monday first), month, year, decade
+    (2020-2029), century (2000-2099) or millennium (2000-2999)."""
     shift = {"last": -1, "this": 0, "next": 1}[which]
+    if unit in SHORT_PERIODS:
+        step = SHORT_PERIODS[unit]
+        start = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        if unit != "millisecond":
+            start = start.replace(microsecond=0)
+        if unit in ("minute", "hour"):
+            start = start.replace(second=0)
+        if unit == "hour":
+            start = start.replace(minute=0)
+        return start + shift * step, start + (shift + 1) * step
+    today = _start_of_day(now)
     if unit == "day":
         start, step = today, timedelta(days=1)
         return start + shift * step, start + (shift + 1) * step
@@ -225,41 +286,72 @@ def _period(which: str, unit: str, now: datetime) -> tuple[datetime, datetime]:
         start = today - timedelta(days=today.weekday())
         return start + timedelta(weeks=shift), start + timedelta(weeks=shift + 1)
     if unit == "month":
-        month_index = today.year * 12 + today.month - 1 + shift
-        start = today.replace(year=month_index // 12, month=month_index % 12 + 1, day=1)
-        following = month_index + 1
-        return start, today.replace(year=following // 12, month=following % 12 + 1, day=1)
-    year = today.year + shift  # "year"; checks.call_problem refused anything else
-    return today.replace(year=year, month=1, day=1), today.replace(year=year + 1, month=1, day=1)
+        start = _shift_months(today.replace(day=1), shift)
+        return start, _shift_months(start, 1)
+    span = PERIOD_YEARS[unit]  # checks.call_problem refused anything else
+    first = today.year - today.year % span + shift * span
+    return today.replace(year=first, month=1, day=1), today.replace(year=first + span, month=1, day=1)
 
 
-def _occurs(fn: str, subject: Any, args: Sequence[Any]) -> bool:
-    if not isinstance(subject, datetime):
+def _occurs(fn: str, subject_value: Any, args: Sequence[Any]) -> bool:
+    subject = _moment(subject_value)
+    if subject is None:
         return False
     if fn == "occurs":
-        comparator, amount, unit, direction, anchor = args
-        if not isinstance(anchor, datetime):
+        comparator, amount, unit, direction, anchor_value = args
+        anchor = _moment(anchor_value)
+        if anchor is None:
             return False
-        seconds = (
-            (anchor - subject).total_seconds()
-            if direction == "before"
-            else (subject - anchor).total_seconds()
-        )
-        return seconds >= 0 and _compare(comparator, seconds, amount * UNIT_SECONDS[unit])
+        before = direction == "before"
+        seconds = ((anchor - subject) if before else (subject - anchor)).total_seconds()
+        if unit in CALENDAR_MONTHS:
+            shifted = _shift_months(anchor, (-1 if before else 1) * amount * CALENDAR_MONTHS[unit])
+            span = abs((shifted - anchor).total_seconds())
+        else:
+            span = amount * UNIT_SECONDS[unit]
+        return seconds >= 0 and _compare(comparator, seconds, span)
     if fn == "occursBetween":
-        return _compare("<=", args[0], subject) and _compare("<=", subject, args[1])
+        start, end = _moment(args[0]), _moment(args[1])
+        return _compare("<=", start, subject) and _compare("<=", subject, end)
     anchor = args[0]
     if isinstance(anchor, tuple):  # a relative period
         start, end = anchor
-    elif isinstance(anchor, datetime):
-        start, end = _start_of_day(anchor), _start_of_day(anchor) + timedelta(days=1)
     else:
-        return False
+        moment = _moment(anchor)
+        if moment is None:
+            return False
+        start, end = _start_of_day(moment), _start_of_day(moment) + timedelta(days=1)
     if fn == "occursBefore":
         return bool(subject < start)
     if fn == "occursAfter":
         return bool(subject >= end)
     return bool(start <= subject < end)
+
+
+@dataclass(frozen=True)
+class MapEntry:
+    """``mapEntry(key, value)``: what ``map`` turns into one entry of a map."""
+
+    key: Any
+    value: Any
+
+
+def _mapped(results: list[Any], from_map: bool) -> Any:
+    """``map``'s results: a map when they are all ``mapEntry``s (or a map gave none), else a list."""
+    if all(isinstance(result, MapEntry) for result in results) and (results or from_map):
+        return {result.key: result.value for result in results}
+    return results
+
+
+def _flat(values: list[Any]) -> list[Any]:
+    """One level of arrays opened: ``xEvent.sum(productListItems.priceTotal)`` adds every price."""
+    flat: list[Any] = []
+    for value in values:
+        if isinstance(value, list):
+            flat.extend(value)
+        else:
+            flat.append(value)
+    return flat
 
 
 def compile_expression(node: Node) -> Compiled:
@@ -283,6 +375,10 @@ def compile_expression(node: Node) -> Compiled:
     return evaluate
 
 
+def _is_loop(node: FnApply) -> bool:
+    return node.fn in LOOPS or (node.fn in AGGREGATE_METHODS and len(node.params) == 3)
+
+
 def _loop_nesting(node: Node) -> int:
     """The most loops (quantifiers, filters...) on one path from the root, walked with a stack."""
     deepest = 0
@@ -290,7 +386,7 @@ def _loop_nesting(node: Node) -> int:
     while stack:
         item, loops = stack.pop()
         if isinstance(item, FnApply):
-            loops += item.fn in LOOPS
+            loops += _is_loop(item)
             deepest = max(deepest, loops)
             stack.extend((param, loops) for param in item.params)
         elif isinstance(item, FieldLookup):
@@ -418,6 +514,24 @@ def _compile_fn(node: FnApply) -> Compiled:
     if fn == "inSegment":
         (segment,) = params
         return lambda ctx: ctx.in_segment(str(segment(ctx)))
+    if fn in CURRENT_FUNCTIONS:
+        part = CURRENT_FUNCTIONS[fn]
+        return lambda ctx: getattr(ctx.now, part)
+    if fn in DATE_METHODS:
+        (value,) = params
+        part = DATE_METHODS[fn]
+        return _guarded(lambda ctx: getattr(_moment(value(ctx)), part, None))
+    if fn == "mapEntry":
+        key, entry_value = params
+        return lambda ctx: MapEntry(key(ctx), entry_value(ctx))
+    if fn == "object":
+        keys = [value_of(param) for param in node.params[::2]]
+        values = params[1::2]
+        return _guarded(lambda ctx: {k: v(ctx) for k, v in zip(keys, values, strict=True)})
+    if fn == "let":
+        return _compile_let(node, params)
+    if fn in ("map", "groupBy", "topN", "bottomN") or (fn in AGGREGATE_METHODS and len(params) == 3):
+        return _compile_item_method(node, params)
     if fn == "exists":
         name = value_of(node.params[0])
         _, source, condition = params
@@ -488,6 +602,81 @@ def _compile_fn(node: FnApply) -> Compiled:
     raise PQLUnsupportedError(f"the function {fn} is not supported by the evaluator")
 
 
+_UNSET = object()
+
+
+def _compile_let(node: FnApply, params: list[Compiled]) -> Compiled:
+    """``let S = value in body``: ``value`` once, then ``body`` with ``S`` standing for it."""
+    name = value_of(node.params[0])
+    _, value, body = params
+
+    def let(ctx: Context) -> Any:
+        previous = ctx.variables.get(name, _UNSET)
+        ctx.variables[name] = value(ctx)
+        try:
+            return body(ctx)
+        finally:
+            if previous is _UNSET:
+                ctx.variables.pop(name, None)
+            else:
+                ctx.variables[name] = previous
+
+    return let
+
+
+def _compile_item_method(node: FnApply, params: list[Compiled]) -> Compiled:
+    """``map``, ``groupBy``, ``topN``/``bottomN`` and ``sum``/``average``/``min``/``max`` of a value per
+    item: one loop step per item (``MAX_STEPS``)."""
+    fn = node.fn
+    source, body = params[0], params[-1] if fn in ("map", *AGGREGATE_METHODS) else params[2]
+    names = [value_of(param) for param in node.params[1:-1]] if fn == "map" else [value_of(node.params[1])]
+
+    def per_item(ctx: Context) -> list[tuple[Any, Any]]:
+        """(item, body's value for it) for each item of the source; a map's entries with two names."""
+        value = source(ctx)
+        if len(names) == 2:
+            if not isinstance(value, Mapping):
+                raise TypeError("a map with (key, value) => ... needs a map")
+            items: list[Any] = list(value.items())
+        else:
+            items = _as_list(value)
+        results = []
+        for item in items:
+            _step(ctx)
+            if len(names) == 2:
+                ctx.variables[names[0]], ctx.variables[names[1]] = item
+            else:
+                ctx.variables[names[0]] = item
+            results.append((item, body(ctx)))
+        return results
+
+    if fn == "map":
+        return _guarded(lambda ctx: _mapped([result for _, result in per_item(ctx)], len(names) == 2))
+    if fn in AGGREGATE_METHODS:
+        return _guarded(lambda ctx: _collection_fn(fn, _flat([result for _, result in per_item(ctx)]), []))
+    if fn == "groupBy":
+
+        def group_by(ctx: Context) -> dict[Any, list[Any]]:
+            groups: dict[Any, list[Any]] = {}
+            for item, key in per_item(ctx):
+                groups.setdefault(key, []).append(item)
+            return groups
+
+        return _guarded(group_by)
+    amount = params[3]
+
+    def top_or_bottom(ctx: Context) -> list[Any] | None:
+        """topN: the N items of highest value, highest first; bottomN: the N lowest, lowest first."""
+        count = amount(ctx)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            return None
+        scored = [(key, item) for item, key in per_item(ctx) if key is not None]
+        scored.sort(key=lambda pair: pair[0], reverse=fn == "topN")  # stable: ties keep their order
+        return [item for _, item in scored[:count]]
+
+    return _guarded(top_or_bottom)
+
+
 def _guarded(function: Compiled) -> Compiled:
     """``function``, with PQL's null instead of the errors unsuitable data raises."""
 
@@ -508,7 +697,8 @@ def membership_lookup(members: Mapping[str, Set[str]], profile_id: str) -> Calla
 
 
 def _compile_chain(node: FnApply) -> Compiled:
-    """CHAIN: the steps' events occur in timestamp order, each matching its WHAT (and WHEN)."""
+    """CHAIN: the steps' events occur in timestamp order, each matching its WHAT (and WHEN, WHERE);
+    a step with COUNT(n) needs n such events, the next step starting after the n-th."""
     source, timestamp = _compile(node.params[0]), value_of(node.params[1])
     steps = []
     for step in node.params[2:]:
@@ -517,8 +707,20 @@ def _compile_chain(node: FnApply) -> Compiled:
         if problem is not None:
             raise problem
         variable = value_of(step.params[1])
-        checks = [_compile(p) for p in step.params[2:]]
-        steps.append((variable, checks))
+        checks = [_compile(step.params[2])]
+        count = 1
+        for clause in step.params[3:]:
+            assert isinstance(clause, FnApply)  # checked by node_problem
+            problem = node_problem(clause)
+            if problem is not None:
+                raise problem
+            if clause.fn == "chainCount":
+                count = value_of(clause.params[0])
+            elif clause.fn == "chainWhere":
+                checks.append(_compile(clause.params[0]))
+            else:
+                checks.append(_compile(clause))
+        steps.append((variable, checks, count))
 
     def chain(ctx: Context) -> bool:
         events = sorted(
@@ -526,14 +728,15 @@ def _compile_chain(node: FnApply) -> Compiled:
             key=lambda e: e[timestamp],
         )
         position = 0
-        for variable, checks in steps:
-            while position < len(events):
+        for variable, checks, count in steps:
+            found = 0
+            while found < count and position < len(events):
                 _step(ctx)
                 ctx.variables[variable] = events[position]
                 position += 1
                 if all(check(ctx) for check in checks):
-                    break
-            else:
+                    found += 1
+            if found < count:
                 return False
         return True
 

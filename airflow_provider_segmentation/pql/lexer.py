@@ -1,4 +1,9 @@
-"""PQL tokens: the lexer and string-literal unescaping."""
+"""PQL tokens: the lexer and string-literal unescaping.
+
+A backslash before a character that is not one of JSON's escapes (``\\w``, ``\\d``, ``\\.``) stays in the
+string with its backslash: Adobe's docs write ``emailAddress.regexGroup("@(\\w+)", 1)`` as well as
+``"@(\\\\w+)"``, and both are the pattern ``@(\\w+)``.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ _TOKEN = re.compile(
       |(?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
       |(?P<param>\$\d+)
       |(?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-      |(?P<op>=>|!=|<=|>=|=|<|>|\+|-|\*|/|%|!|\(|\)|\[|\]|,|\.|:|\^)""",
+      |(?P<op>=>|!=|<=|>=|=|<|>|\+|-|\*|/|%|!|\(|\)|\[|\]|\{|\}|,|\.|:|\^)""",
     re.VERBOSE,
 )
 _ESCAPES = {"b": "\b", "f": "\f", '"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "/": "/"}
@@ -52,9 +57,7 @@ def unescape(raw: str, text: str, pos: int) -> str:
                 out.append(chr(int(raw[index + 2 : index + 6], 16)))
                 index += 6
                 continue
-            if nxt not in _ESCAPES:
-                raise PQLSyntaxError(f"unknown escape \\{nxt}", text, pos + index)
-            out.append(_ESCAPES[nxt])
+            out.append(_ESCAPES.get(nxt, "\\" + nxt))  # \w, \d...: regular expressions keep theirs
             index += 2
         else:
             out.append(char)

@@ -5,11 +5,20 @@ Precedence, loosest first: ``or``; ``and``; ``not``/``!``; comparisons, ``in``/`
 
 Operators and parentheses are parsed with explicit stacks (operator precedence), so neither a chain of
 50,000 ``or``s nor 10,000 redundant parentheses costs Python stack. Recursion is left for the constructs
-that hold sub-expressions (arguments, lists, filters, quantifiers, aggregates, CHAIN, ``occurs``
-anchors); each such level costs a few frames and is counted, and more than ``MAX_DEPTH`` of them, or a
-tree nested deeper than ``MAX_DEPTH``, is a ``PQLTooComplexError`` with the line and column where the
-limit was hit. Literals are checked here too: numbers must be finite, ``date(...)`` of literals must be a
-real date, and literal regular expressions must compile and not backtrack catastrophically.
+that hold sub-expressions (arguments, lists, objects, filters, quantifiers, aggregates, ``let``,
+CHAIN, ``occurs`` anchors); each such level costs a few frames and is counted, and more than
+``MAX_DEPTH`` of them, or a tree nested deeper than ``MAX_DEPTH``, is a ``PQLTooComplexError`` with the
+line and column where the limit was hit. Literals are checked here too: numbers must be finite,
+``date(...)`` of literals must be a real date, and literal regular expressions must compile and not
+backtrack catastrophically.
+
+Scopes: inside ``xEvent[...]``, ``WHAT(...)``/``WHERE(...)`` of a CHAIN step and the per-item argument of
+``filter``, ``map``, ``groupBy``, ``topN``, ``bottomN``, ``sum``/``average``/``min``/``max`` and
+``exists`` (``orders.topN(price, 5)``), a bare name is a field of the current item, the implicit
+variable ``_item1`` (``_item2`` one level deeper...); ``^`` is the item one level up and, from the
+outermost level, the profile (``xEvent[productListItems[SKU = "PS" or ^^.person.gender = "female"]]``);
+``$1.name`` is always the profile's field. Quantifiers, ``... over X``, ``let S = ...`` and
+``map((K, G) => ...)`` bind the names they declare.
 """
 
 from __future__ import annotations
@@ -18,9 +27,15 @@ import math
 from dataclasses import dataclass
 
 from airflow_provider_segmentation.pql.ast import (
+    AGGREGATE_METHODS,
     COLLECTION_FUNCTIONS,
+    CURRENT_FUNCTIONS,
+    DATE_METHODS,
+    IMPLICIT_VARIABLE,
+    ITEM_METHODS,
     MAP_FUNCTIONS,
     MAX_DEPTH,
+    RESERVED_WORDS,
     TEXT_FUNCTIONS,
     FieldLookup,
     FnApply,
@@ -52,23 +67,17 @@ UNITS = (
     "millennium",
 )
 RELATIVE_WORDS = ("now", "today", "yesterday", "tomorrow")
-METHODS = TEXT_FUNCTIONS | COLLECTION_FUNCTIONS | MAP_FUNCTIONS | {"isNull", "isNotNull"}
-FUNCTIONS = frozenset({"date", "if", "inSegment", "now", "today"})
-AGGREGATES = frozenset({"sum", "count", "average", "min", "max"})
-UNSUPPORTED = frozenset(
-    {
-        "let",
-        "groupBy",
-        "topN",
-        "bottomN",
-        "map",
-        "filter",
-        "intersection",
-        "currentMonth",
-        "currentYear",
-        "currentDayOfMonth",
-    }
+METHODS = (
+    TEXT_FUNCTIONS
+    | COLLECTION_FUNCTIONS
+    | MAP_FUNCTIONS
+    | DATE_METHODS.keys()
+    | ITEM_METHODS.keys()
+    | {"isNull", "isNotNull", "exists"}
 )
+FUNCTIONS = frozenset({"date", "if", "inSegment", "now", "today", "mapEntry", *CURRENT_FUNCTIONS})
+AGGREGATES = frozenset({"sum", "count", "average", "min", "max"})
+CHAIN_CLAUSES = ("WHEN", "WHERE", "COUNT")
 
 
 BINARY = {
@@ -365,10 +374,99 @@ class Parser:
             if self.at("("):
                 if name not in METHODS:
                     raise PQLUnsupportedError(f"the function {name}() is not supported")
-                node = self.fn(name, (node, *self.parse_arguments()), name_token.pos)
+                if name in ITEM_METHODS or name == "exists":
+                    node = self.parse_item_method(name, node, name_token.pos)
+                else:
+                    node = self.fn(name, (node, *self.parse_arguments()), name_token.pos)
             else:
                 node = self.field(name, node, name_token.pos)
         return node
+
+    def parse_item_method(self, name: str, receiver: Node, position: int) -> Node:
+        """``orders.topN(price, 5)``: the first argument is evaluated per item (bare names are the item's
+        fields), the others (``5``) where the call is; ``map`` also takes ``(K, G) => ...``."""
+        opening = self.expect("(")
+        self.enter(opening.pos)
+        try:
+            if name in AGGREGATE_METHODS and self.at(")"):
+                self.advance()
+                return self.fn(name, (receiver,), position)
+            if name == "map" and self.lambda_follows():
+                names = self.parse_lambda_variables()
+                added = self.bind(names)
+                try:
+                    body = self.parse_expression(1)
+                finally:
+                    self.unbind(added)
+                binders = tuple(literal(variable) for variable in names)
+            else:
+                variable = self.push_implicit()
+                try:
+                    body = self.parse_expression(1)
+                finally:
+                    self.implicit.pop()
+                binders = (literal(variable),)
+            others: list[Node] = []
+            for _ in range(ITEM_METHODS.get(name, 0)):
+                self.expect(",")
+                others.append(self.parse_expression(1))
+            self.expect(")")
+        finally:
+            self.leave()
+        if name == "exists":  # the quantifier's node: exists _item1 from receiver where body
+            return self.fn("exists", (binders[0], receiver, body), position)
+        return self.fn(name, (receiver, *binders, body, *others), position)
+
+    def lambda_follows(self) -> bool:
+        """Does ``X =>`` or ``(K, G) =>`` start here?"""
+        if self.current.kind == "ident":
+            return self.peek().text == "=>"
+        if not self.at("("):
+            return False
+        offset = 1
+        while self.peek(offset).kind == "ident":
+            following = self.peek(offset + 1).text
+            if following == ")":
+                return self.peek(offset + 2).text == "=>"
+            if following != ",":
+                return False
+            offset += 2
+        return False
+
+    def parse_lambda_variables(self) -> list[str]:
+        names: list[str] = []
+        parenthesized = self.at("(")
+        if parenthesized:
+            self.advance()
+        while True:
+            names.append(self.binder().text)
+            if not (parenthesized and self.at(",")):
+                break
+            self.advance()
+        if parenthesized:
+            self.expect(")")
+        self.expect("=>")
+        if len(names) > 2 or len(set(names)) != len(names):
+            raise self.error("map takes one variable, or two different ones: (X) => ... or (K, G) => ...")
+        return names
+
+    def binder(self) -> Token:
+        """A name that a quantifier, ``let``, ``... over X`` or a lambda declares."""
+        token = self.current
+        if token.kind != "ident":
+            raise self.error("expected a variable name")
+        if token.text in RESERVED_WORDS or IMPLICIT_VARIABLE.fullmatch(token.text):
+            raise self.error(f"{token.text!r} cannot name a variable (a reserved word or implicit item)")
+        return self.advance()
+
+    def bind(self, names: list[str]) -> list[str]:
+        """Declare ``names``; returns those that were not declared already (to ``unbind`` afterwards)."""
+        added = [name for name in dict.fromkeys(names) if name not in self.variables]
+        self.variables.update(added)
+        return added
+
+    def unbind(self, added: list[str]) -> None:
+        self.variables.difference_update(added)
 
     def parse_arguments(self) -> tuple[Node, ...]:
         opening = self.expect("(")
@@ -414,10 +512,10 @@ class Parser:
             return node
         if self.at("["):
             return self.parse_list()
+        if self.at("{"):
+            return self.parse_object()
         if self.at("^"):
-            raise PQLUnsupportedError(
-                "the up operator ^ (e.g. ^^.person.gender inside a filter) is not supported"
-            )
+            return self.parse_up()
         if token.kind != "ident":
             raise self.error(f"unexpected {token.text or 'end of the expression'!r}")
         name = self.advance().text
@@ -425,8 +523,12 @@ class Parser:
             return literal(name == "true")
         if name == "null":
             return literal(None)
-        if name in UNSUPPORTED:
-            raise PQLUnsupportedError(f"{name} is valid PQL but not supported by this engine yet")
+        if name == "let" and self.current.kind == "ident" and self.peek().text == "=":
+            return self.parse_let(token.pos)
+        if name in ("not", "let"):  # "a = not b": not an operator here, and no field either
+            raise PQLSyntaxError(
+                f"unexpected {name!r} (the profile's field of that name is $1.{name})", self.text, token.pos
+            )
         if name in ("exists", "forall", "select"):
             return self.parse_quantifier(name, token.pos)
         if name in ("CHAIN", "chain") and self.at("("):
@@ -445,9 +547,39 @@ class Parser:
             return VariableReference(name)
         if name == self.profile_alias:
             return ParameterReference(1)
-        if self.implicit:  # inside xEvent[...] or WHAT(...): bare names are the item's fields
+        if self.implicit:  # inside xEvent[...], WHAT(...) or orders.topN(price, 5): the item's fields
             return self.field(name, VariableReference(self.implicit[-1]), token.pos)
         return self.field(name, ParameterReference(1), token.pos)
+
+    def parse_up(self) -> Node:
+        """``^^.person.gender``: each ``^`` goes one item up; from the outermost item, to the profile."""
+        start = self.current
+        levels = 0
+        while self.at("^"):
+            self.advance()
+            levels += 1
+        if not self.implicit:
+            raise PQLSyntaxError(
+                "the up operator ^ refers to an enclosing item: use it inside a filter such as xEvent[...]",
+                self.text,
+                start.pos,
+            )
+        if levels > len(self.implicit):
+            raise PQLSyntaxError(
+                f"{'^' * levels} goes {levels} levels up, but only {len(self.implicit)} enclose it "
+                "(the last ^ reaches the profile)",
+                self.text,
+                start.pos,
+            )
+        target: Node = ParameterReference(1)
+        if levels < len(self.implicit):
+            target = VariableReference(self.implicit[-1 - levels])
+        if self.at(".") and self.peek().kind == "ident":
+            self.advance()
+        if self.current.kind == "ident":
+            name_token = self.advance()
+            return self.field(name_token.text, target, name_token.pos)
+        return target
 
     def parse_list(self) -> Node:
         opening = self.expect("[")
@@ -468,6 +600,43 @@ class Parser:
         self.expect("]")
         return literal([item.value for item in items])
 
+    def parse_object(self) -> Node:
+        """``{"count": G.count(), "sum": G.sum(price)}``: keys are strings, values any expressions."""
+        opening = self.expect("{")
+        self.enter(opening.pos)
+        try:
+            params: list[Node] = []
+            while not self.at("}"):
+                key = self.current
+                if key.kind != "string":
+                    raise self.error("expected a key in double quotes")
+                self.advance()
+                self.expect(":")
+                params += [literal(unescape(key.text, self.text, key.pos)), self.parse_expression(1)]
+                if not self.at("}"):
+                    self.expect(",")
+        finally:
+            self.leave()
+        self.expect("}")
+        return self.fn("object", tuple(params), opening.pos)
+
+    def parse_let(self, position: int) -> Node:
+        """``let S = (value) in (body)``: ``value`` once, ``S`` stands for it in ``body``."""
+        self.enter(position)
+        try:
+            variable = self.binder().text
+            self.expect("=")
+            value = self.parse_expression(ADDITIVE_LEVEL)
+            self.expect("in")
+            added = self.bind([variable])
+            try:
+                body = self.parse_expression(NOT_LEVEL)
+            finally:
+                self.unbind(added)
+        finally:
+            self.leave()
+        return self.fn("let", (literal(variable), value, body), position)
+
     def push_implicit(self) -> str:
         variable = f"_item{len(self.implicit) + 1}"
         self.implicit.append(variable)
@@ -478,9 +647,9 @@ class Parser:
         depth = 0
         for index in range(self.index, len(self.tokens)):
             text = self.tokens[index].text
-            if text in ("(", "["):
+            if text in ("(", "[", "{"):
                 depth += 1
-            elif text in (")", "]"):
+            elif text in (")", "]", "}"):
                 depth -= 1
                 if depth < 0:
                     return None
@@ -491,9 +660,11 @@ class Parser:
         return None
 
     def parse_aggregate(self, function: str, over: int, position: int) -> Node:
+        saved, self.index = self.index, over + 1  # "sum X.a over X from ...": X is declared after "over"
+        variable = self.binder().text
+        self.index = saved
         self.enter(position)
-        variable = self.tokens[over + 1].text
-        self.variables.add(variable)
+        added = self.bind([variable])
         try:
             value = self.parse_expression(ADDITIVE_LEVEL)
             self.expect("over")
@@ -505,7 +676,7 @@ class Parser:
             self.advance()
             condition = self.parse_expression(NOT_LEVEL)
         finally:
-            self.variables.discard(variable)
+            self.unbind(added)
             self.leave()
         return self.fn(
             "aggregateOver", (literal(function), literal(variable), source, condition, value), position
@@ -535,12 +706,7 @@ class Parser:
                     what = self.parse_expression(1)
                     self.expect(")")
                     parts: tuple[Node, ...] = (literal(label_token.text), literal(variable), what)
-                    if self.at("WHEN"):
-                        when = self.advance()
-                        self.expect("(")
-                        subject = self.field(timestamp, VariableReference(variable), when.pos)
-                        parts += (self.parse_occurs(subject, when.pos),)
-                        self.expect(")")
+                    parts += self.parse_chain_clauses(timestamp, variable)
                 finally:
                     self.implicit.pop()
                 steps.append(self.fn("chainStep", parts, label_token.pos))
@@ -554,6 +720,27 @@ class Parser:
             raise self.error("CHAIN needs at least one step")
         return self.fn("chain", (source, literal(timestamp), *steps), position)
 
+    def parse_chain_clauses(self, timestamp: str, variable: str) -> tuple[Node, ...]:
+        """``WHEN(<= 24 hours before now)``, ``COUNT(5)`` (at least 5 such events), ``WHERE(...)`` (one
+        more condition on the event), each at most once, in any order, after a step's ``WHAT(...)``."""
+        clauses: list[Node] = []
+        seen: set[str] = set()
+        while self.at(*CHAIN_CLAUSES) and self.peek().text == "(":
+            clause = self.advance()
+            if clause.text in seen:
+                raise PQLSyntaxError(f"a CHAIN step takes one {clause.text}", self.text, clause.pos)
+            seen.add(clause.text)
+            self.expect("(")
+            if clause.text == "WHEN":
+                subject = self.field(timestamp, VariableReference(variable), clause.pos)
+                clauses.append(self.parse_occurs(subject, clause.pos))
+            elif clause.text == "WHERE":
+                clauses.append(self.fn("chainWhere", (self.parse_expression(1),), clause.pos))
+            else:
+                clauses.append(self.fn("chainCount", (literal(self.parse_number()),), clause.pos))
+            self.expect(")")
+        return tuple(clauses)
+
     def parse_quantifier(self, kind: str, position: int) -> Node:
         """``exists X from S where C``; ``, Y from T where D`` continues it inside C (built in a loop)."""
         self.enter(position)
@@ -561,17 +748,14 @@ class Parser:
         added: list[str] = []
         try:
             while True:
-                if self.current.kind != "ident":
-                    raise self.error(f"expected a variable name after {kind!r}")
-                variable_token = self.advance()
+                variable_token = self.binder()
                 variable = variable_token.text
                 self.expect("from")
                 source = self.parse_operand()
                 if not self.at("where", ":"):
                     raise self.error("expected 'where' or ':'")
                 self.advance()
-                self.variables.add(variable)
-                added.append(variable)
+                added += self.bind([variable])
                 condition = self.parse_expression(NOT_LEVEL)
                 parts.append((variable, source, condition, variable_token.pos))
                 # "exists E from xEvent where (...), I from E.productListItems where ...": nested quantifiers
@@ -580,8 +764,7 @@ class Parser:
                     continue
                 break
         finally:
-            for variable in added:
-                self.variables.discard(variable)
+            self.unbind(added)
             self.leave()
         variable, source, condition, _ = parts[-1]
         node: Node = self.fn(kind, (literal(variable), source, condition), position)

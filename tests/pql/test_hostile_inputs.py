@@ -134,6 +134,11 @@ DEEP_TEXTS = {
     "aggregates": "(sum X.a over X from xEvent where " * DEEP + "true" + ")" * DEEP + " > 1",
     "CHAIN": "CHAIN(xEvent, timestamp, [A: WHAT(" * DEEP + "true" + ")])" * DEEP,
     "lists in parentheses": "a in [(" * DEEP + "1" + ")]" * DEEP,
+    "let": "let S = 1 in " * DEEP + "S",
+    "per-item methods": "a.topN(" * DEEP + "1" + ", 2)" * DEEP,
+    "lambdas": "a.map((K, V) => " * DEEP + "K" + ")" * DEEP,
+    "objects": '{"k": ' * DEEP + "1" + "}" * DEEP,
+    "CHAIN WHERE": "CHAIN(xEvent, timestamp, [A: WHAT(true) WHERE(" * DEEP + "true" + ")])" * DEEP,
 }
 
 
@@ -375,6 +380,8 @@ TOKENS = [
     *('"x"', '"%a%_"', '"(a+)+$"', '"("', '"\\\\d+"', '"\\u0041"', '"\\ud800"', '"gold"', '"\\q"', '"'),
     *(".matches(", ".regexGroup(", ".contains(", ".count()", ".isNull()", ".get(", ".intersects(", ".max()"),
     *("date(2020, 2, 31)", "date(2020, 1, 1)", "date(year, 2, 31)", "[1, 2]", "[[1]]", "@", "\n"),
+    *("^", "^^.", "{", "}", '"k":', "let S =", "in", ".topN(", ".groupBy(", ".map(", "mapEntry(", "COUNT(2)"),
+    *("WHERE(", "currentMonth()", ".getYear()", ".intersection(", '"\\w"', "1 month", "last decade"),
 ]
 LEAVES = [
     "a",
@@ -423,6 +430,17 @@ WRAPPERS: list[Callable[[str, str, str], str]] = [
     lambda a, b, c: f"{a} occurs last week",
     lambda a, b, c: f"CHAIN(xEvent, timestamp, [A: WHAT({a}) WHEN(today)])",
     lambda a, b, c: f"inSegment({a})",
+    lambda a, b, c: f"{a}.topN({b}, 2)",
+    lambda a, b, c: f"{a}.groupBy({b}).keys()",
+    lambda a, b, c: f"{a}.map((K, V) => mapEntry(K, {b}))",
+    lambda a, b, c: f"{a}.map({b})",
+    lambda a, b, c: f"let S = ({a}) in (S {c} {b})",
+    lambda a, b, c: f"xEvent[{a} or ^.b = {b}]",
+    lambda a, b, c: f"CHAIN(xEvent, timestamp, [A: WHAT({a}) WHERE({b}) COUNT(2)])",
+    lambda a, b, c: f'{{"k": {a}, "l": {b}}}',
+    lambda a, b, c: f"{a}.getMonth() = currentMonth()",
+    lambda a, b, c: f"{a} occurs <= 1 month before {b}",
+    lambda a, b, c: f"{a}.intersection({b})",
 ]
 
 
@@ -495,6 +513,8 @@ FN_NAMES = sorted(
     {"and", "or", "not", "=", "<", "in", "like", "+", "/", "%", "if", "date", "now", "relativePeriod"}
     | {"exists", "select", "filter", "aggregateOver", "occurs", "occursOn", "occursBetween", "chain"}
     | {"chainStep", "matches", "regexGroup", "count", "get", "keys", "inSegment", "zzz", "topN"}
+    | {"let", "map", "groupBy", "sum", "object", "mapEntry", "chainCount", "chainWhere", "getMonth"}
+    | {"currentMonth", "intersection"}
 )
 pql_leaves = st.one_of(
     st.fixed_dictionaries(
@@ -513,7 +533,7 @@ pql_leaves = st.one_of(
     st.builds(
         lambda name, value: {"nodeType": "literal", "literalType": "String", "value": value},
         st.none(),
-        st.sampled_from(["(a+)+$", "(", "x", "%a%", "last", "day", "=", "sum", "X"]),
+        st.sampled_from(["(a+)+$", "(", "x", "%a%", "last", "day", "=", "sum", "X", "_item1", "month"]),
     ),
 )
 pql_docs = st.recursive(
