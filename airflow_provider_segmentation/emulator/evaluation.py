@@ -49,32 +49,48 @@ def refresh_segment_job(state: EmulatorState, sandbox: Sandbox, job: Job) -> dic
     return body
 
 
+def _select(
+    state: EmulatorState, sandbox: Sandbox, expression: str, realized: dict[str, set[str]]
+) -> tuple[frozenset[str], dict[str, int]]:
+    """The profiles an expression selects now, and their count per identity namespace (memoised)."""
+    cached = sandbox.selections.get(expression)
+    if cached is None:
+        members = frozenset(state.engine.select(expression, memberships=realized))
+        by_namespace: dict[str, int] = {}
+        for profile_id in members:
+            for namespace in _identities(dict(state.engine.profile(profile_id))):
+                by_namespace[namespace] = by_namespace.get(namespace, 0) + 1
+        cached = sandbox.selections[expression] = (members, by_namespace)
+    return cached
+
+
 def _evaluate(state: EmulatorState, sandbox: Sandbox, job: Job) -> None:
     started = state.now()
     body = job.body
     metrics = body["metrics"]
     realized_before = sandbox.realized()
+    changed = False
     for entry in body["segments"]:
         segment_id = entry["segmentId"]
         definition = sandbox.definitions.get(segment_id)
-        members = (
-            set(state.engine.select(definition["expression"]["value"], memberships=realized_before))
+        selected, by_namespace = (
+            _select(state, sandbox, definition["expression"]["value"], realized_before)
             if definition
-            else set()
+            else (frozenset(), {})
         )
+        members = set(selected)
         previous = sandbox.memberships.get(segment_id)
         before = (previous["realized"] | previous["existing"]) if previous else set()
+        changed = changed or members != before
         statuses = {"realized": members - before, "existing": members & before, "exited": before - members}
         sandbox.memberships[segment_id] = statuses
         metrics["segmentedProfileCounter"][segment_id] = len(members)
         metrics["segmentedProfileByStatusCounter"][segment_id] = {
             s: len(statuses[s]) for s in MEMBER_STATUSES
         }
-        by_namespace: dict[str, int] = {}
-        for profile_id in members:
-            for namespace in _identities(dict(state.engine.profile(profile_id))):
-                by_namespace[namespace] = by_namespace.get(namespace, 0) + 1
-        metrics["segmentedProfileByNamespaceCounter"][segment_id] = by_namespace
+        metrics["segmentedProfileByNamespaceCounter"][segment_id] = dict(by_namespace)
+    if changed:  # inSegment answers may differ now
+        sandbox.selections.clear()
     finished = state.now()
     metrics["totalProfiles"] = state.engine.total_profiles
     metrics["totalTime"]["endTimeInMs"] = int(finished * 1000)

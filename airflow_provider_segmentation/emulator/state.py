@@ -62,6 +62,9 @@ class Sandbox:
     memberships: dict[str, dict[str, set[str]]] = field(default_factory=dict)
     # dataset id -> batch id -> records
     batches: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    # expression -> (members, members per identity namespace), valid while no segment's members change:
+    # a thousand jobs of one definition evaluate it once, as AEP computes counts inside the job itself
+    selections: dict[str, tuple[frozenset[str], dict[str, int]]] = field(default_factory=dict)
 
     def realized(self) -> dict[str, set[str]]:
         """Profiles in each segment (realized or existing), for ``inSegment``."""
