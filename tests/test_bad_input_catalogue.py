@@ -466,11 +466,25 @@ CATALOGUE: list[tuple[str, Callable[[Any], Any], type[Exception], str]] = [
         pql.PQLSyntaxError,
         "line 1, column 16",
     ),
+    ("PQL nested 300 deep", lambda c: pql.parse("not " * 300 + "a = 1"), pql.PQLTooComplexError, "200"),
+    (
+        "PQL invalid regex",
+        lambda c: pql.parse('x.matches("(a")'),
+        pql.PQLSyntaxError,
+        "invalid regular expression",
+    ),
+    ("PQL number that overflows", lambda c: pql.parse("x = 1e999"), pql.PQLSyntaxError, "out of range"),
+    (
+        "PQL regexGroup without that group",
+        lambda c: pql.parse('x.regexGroup("@(\\w+)", 5) = "a"'),
+        pql.PQLSyntaxError,
+        "the pattern has 1 group",
+    ),
     (
         "PQL outside the supported set",
-        lambda c: pql.parse("orders.topN(price, 5)"),
+        lambda c: pql.parse("a.union(b)"),
         pql.PQLUnsupportedError,
-        "topN",
+        "union",
     ),
     ("malformed pql/json", lambda c: pql.from_json('{"nodeType": "fnApply"'), pql.PQLError, "not valid JSON"),
     (
