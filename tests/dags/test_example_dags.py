@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -102,8 +103,11 @@ def test_daily_schedule(airflow_home, aep_conn) -> None:
 
 def test_definition_qa(airflow_home, emulator_admin) -> None:
     output = dags_test(airflow_home, "aep_definition_qa")
-    assert "platinum: about" in output
+    assert "platinum: about" in output and "3 previewed" in output
     assert len(emulator_admin.requests("POST", "/data/core/ups/segment/conversion")) == 3
+    # previews return whole profiles (XCom): the task logs show counts and ids, never personal data
+    assert "member profiles returned to XCom" in output
+    assert not re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", output), "an e-mail address reached the logs"
 
 
 @pytest.mark.reliability
