@@ -11,9 +11,10 @@ or of the newest job when none was running) and the ids of the finished jobs at 
 that it has already handled. A poll lists the jobs created at or after the floor, newest first (it
 stops paging at the floor), and reports every job that is finished, has a wanted status (``statuses``,
 ``SUCCEEDED`` by default) and is not among the handled ids. Jobs created before the floor are never
-looked at again, so the state stays small. On the very first start (no state yet) the jobs already
-finished are recorded as handled without being reported: a new watcher does not replay history, but
-a job running then is reported when it finishes.
+looked at again, so the state stays small (a job still "running" 48 hours after its creation, such
+as an export lost to a cancel, stops holding the floor back). On the very first start (no state yet)
+the jobs already finished are recorded as handled without being reported: a new watcher does not
+replay history, but a job running then is reported when it finishes.
 
 The state lives in the watched asset's state store (Airflow 3.3+, injected by the triggerer as
 ``asset_state_store``), under a key naming the watch, and is written *before* the events of a poll
@@ -34,6 +35,7 @@ import asyncio
 import hashlib
 import json
 import random
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -64,6 +66,9 @@ STATE_VERSION = 1
 MAX_BACKOFF_SECONDS = 600.0
 MAX_SEGMENTS_IN_EVENT = 1500  # a job holds at most 1,500 segments, except a "*" schedule's run
 MAX_COUNTS_IN_EVENT = 100  # per-audience counts only for runs of up to this many audiences
+# A job still "running" this long after its creation (a lost export, whose status after a cancel AEP
+# does not document) stops holding the floor back, so that the state stays small.
+MAX_RUNNING_MS = 48 * 3600 * 1000
 
 
 @dataclass(frozen=True)
@@ -121,11 +126,12 @@ class WatchState:
 
 
 def plan(
-    state: WatchState, jobs: Sequence[WatchedJob], statuses: Iterable[str]
+    state: WatchState, jobs: Sequence[WatchedJob], statuses: Iterable[str], now_ms: int | None = None
 ) -> tuple[list[WatchedJob], WatchState]:
     """The jobs to report now, and the state that remembers them (pure; see the module's rule).
 
-    ``jobs`` are the watched jobs created at or after ``state.floor`` (all of them when there is none).
+    ``jobs`` are the watched jobs created at or after ``state.floor`` (all of them when there is none);
+    a job running for more than ``MAX_RUNNING_MS`` at ``now_ms`` no longer holds the floor back.
     """
     wanted = set(statuses)
     handled = set(state.handled)
@@ -136,7 +142,13 @@ def plan(
         handled.add(job.id)
         if state.started and job.status in wanted:
             report.append(job)
-    running = [j.created_ms for j in jobs if not j.finished and j.created_ms is not None]
+    running = [
+        j.created_ms
+        for j in jobs
+        if not j.finished
+        and j.created_ms is not None
+        and (now_ms is None or now_ms - j.created_ms <= MAX_RUNNING_MS)
+    ]
     created = [j.created_ms for j in jobs if j.created_ms is not None]
     floor = min(running) if running else max(created) if created else state.floor
     if state.floor is not None and (floor is None or floor < state.floor):
@@ -284,7 +296,7 @@ class AEPJobFinishedTrigger(BaseEventTrigger):
                         state = await self.load_state()
                     client = await hook.aclient()
                     jobs = await self._list(client, state.floor)
-                    report, following = plan(state, jobs, self.statuses)
+                    report, following = plan(state, jobs, self.statuses, now_ms=int(time.time() * 1000))
                     if following != state:
                         await self.save_state(following)
                         self._log_progress(state, following)

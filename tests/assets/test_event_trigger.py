@@ -12,7 +12,7 @@ import pytest
 
 from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID
 from airflow_provider_segmentation.hooks.segmentation import AEPValidationError, SegmentationHook
-from airflow_provider_segmentation.triggers.events import AEPJobFinishedTrigger, WatchState
+from airflow_provider_segmentation.triggers.events import AEPJobFinishedTrigger, WatchedJob, WatchState, plan
 from tests.assets.conftest import MemoryAssetStore, Watching, finished
 from tests.conftest import EmulatorAdmin
 
@@ -334,3 +334,34 @@ async def test_the_example_dags_watcher_reports_the_nightly_run(hook, emulator_a
         [event] = await watching.events_after(1)
         await polls(emulator_admin, 3)
     assert len(watching.events) == 1 and event["job_id"] == run and event["segment_ids"] == [gold.id]
+
+
+def job(ident: str, created: int, finished: bool = True, status: str = "SUCCEEDED") -> WatchedJob:
+    return WatchedJob(ident, status if finished else "PROCESSING", finished, created, {"job_id": ident})
+
+
+def test_the_rule_an_older_run_that_finishes_late_is_still_reported_and_the_state_stays_small() -> None:
+    state = WatchState()
+    report, state = plan(state, [job("history", 100)], ["SUCCEEDED"])
+    assert report == [] and state == WatchState(started=True, floor=100, handled=("history",))  # baseline
+    report, state = plan(
+        state, [job("history", 100), job("slow", 200, False), job("fast", 300)], ["SUCCEEDED"]
+    )
+    assert [j.id for j in report] == ["fast"] and state.floor == 200  # "slow" still running holds the floor
+    listed = [job("slow", 200, status="FAILED"), job("fast", 300), job("next", 400)]
+    report, state = plan(state, listed, ["SUCCEEDED", "FAILED"])
+    assert [j.id for j in report] == ["slow", "next"]
+    assert state == WatchState(started=True, floor=400, handled=("next",))  # only what can be listed again
+    report, state = plan(state, [job("next", 400), job("late-listed", 400)], ["SUCCEEDED"])
+    assert [j.id for j in report] == ["late-listed"]  # same creation time as the floor: still seen
+    report, _ = plan(state, [job("next", 400), job("late-listed", 400)], ["SUCCEEDED"])
+    assert report == []
+
+
+def test_a_job_running_for_days_stops_holding_the_floor_back() -> None:
+    state = WatchState(started=True, floor=0)
+    day = 24 * 3600 * 1000
+    _, held = plan(state, [job("stuck", 0, False), job("a", day)], ["SUCCEEDED"], now_ms=day)
+    assert held.floor == 0
+    _, moved = plan(state, [job("stuck", 0, False), job("a", day)], ["SUCCEEDED"], now_ms=3 * day)
+    assert moved.floor == day and moved.handled == ("a",)

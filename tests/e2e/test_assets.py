@@ -63,7 +63,7 @@ def consumed(deployment: Deployment, dag_id: str, run_id: str) -> list[dict[str,
 
 
 def test_a_scheduled_aep_run_starts_the_export_dag_whose_dataset_starts_the_next(
-    deployment: Deployment, asset_dags: None, monkeypatch: pytest.MonkeyPatch
+    deployment: Deployment, asset_dags: None, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     api, emulator = deployment.api, deployment.emulator
     assert emulator is not None
@@ -77,6 +77,8 @@ def test_a_scheduled_aep_run_starts_the_export_dag_whose_dataset_starts_the_next
     )
     existing = [s for s in hook.list_schedules() if s.name == SCHEDULE_NAME]
     schedule = existing[0] if existing else hook.create_schedule(SCHEDULE_NAME, cron="0 0 1 1 1 ?")
+    if not existing:  # leave no run of "nightly audiences" behind for aep_daily_schedule's sensor to find
+        request.addfinalizer(lambda: hook.delete_schedule(schedule.id))
 
     # the watcher runs in the triggerer: it looks the schedule up by name at each poll
     since = time.time()
