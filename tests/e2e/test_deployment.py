@@ -68,7 +68,13 @@ def wait_for_polling_trigger(deployment: Deployment, run_id: str, task_id: str) 
     while True:
         ti = api.task_instance(PIPELINE, run_id, task_id)
         assigned = (ti.get("trigger") or {}).get("triggerer_id") is not None
-        polls = [e for e in emulator.requests("GET", f"{SEGMENT_JOBS}/{job_id}") if e["time"] > deferred_at]
+        # the triggerer asks for this job alone (GET) or with every segment job it watches (bulk-get)
+        polls = [
+            e
+            for e in emulator.requests("GET", f"{SEGMENT_JOBS}/{job_id}")
+            + emulator.requests("POST", f"{SEGMENT_JOBS}/bulk-get")
+            if e["time"] > deferred_at
+        ]
         if ti["state"] == "deferred" and assigned and polls:
             return job_id
         assert ti["state"] == "deferred", (
