@@ -11,9 +11,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TypeVar
-
-import requests
+from typing import TYPE_CHECKING, TypeVar
 
 from airflow_provider_segmentation import __version__
 from airflow_provider_segmentation.client.api import SegmentationAPI
@@ -43,6 +41,9 @@ from airflow_provider_segmentation.client.http import (
 )
 from airflow_provider_segmentation.client.operations import AsyncFace, Operation, SyncFace
 from airflow_provider_segmentation.client.reconcile import adopt, claiming, reconciler_for
+
+if TYPE_CHECKING:
+    import requests
 
 T = TypeVar("T")
 USER_AGENT = f"airflow-provider-segmentation/{__version__}"

@@ -17,12 +17,13 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-
-import httpx
-import requests
-import urllib3.exceptions
+from typing import TYPE_CHECKING
 
 from airflow_provider_segmentation.client.errors import AEPServerError
+
+if TYPE_CHECKING:  # imported where a transport is built: a DAG file that only declares tasks never pays
+    import httpx
+    import requests
 
 DEFAULT_CALL_TIMEOUT = 120.0
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
@@ -108,6 +109,9 @@ def _too_large(request: HttpRequest, status: int, cap: int, declared: int | None
 
 def _never_connected(exc: BaseException) -> bool:
     """True when a ``requests`` error happened before a connection existed (nothing was sent)."""
+    import requests
+    import urllib3.exceptions
+
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
     seen: set[int] = set()
@@ -142,6 +146,8 @@ class SyncTransport:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        import requests
+
         self._timeout = timeout
         self._session = session or requests.Session()
         self._call_timeout = call_timeout
@@ -149,6 +155,8 @@ class SyncTransport:
         self._clock = clock
 
     def send(self, request: HttpRequest) -> HttpResponse:
+        import requests
+
         deadline = self._clock() + self._call_timeout
         connect, read = self._timeout
         try:
@@ -177,6 +185,8 @@ class SyncTransport:
         return HttpResponse(response.status_code, {k.lower(): v for k, v in response.headers.items()}, body)
 
     def _read_body(self, request: HttpRequest, response: requests.Response, deadline: float) -> bytes:
+        import urllib3.exceptions
+
         declared = _declared_length(response.headers.get("content-length"))
         if declared is not None and declared > self._cap:
             raise _too_large(request, response.status_code, self._cap, declared)
@@ -214,6 +224,8 @@ class SyncTransport:
 def _shared_ssl_context() -> ssl.SSLContext:
     """One verifying TLS context per process: each costs about a megabyte, and a triggerer runs
     hundreds of trigger clients at once."""
+    import httpx
+
     return httpx.create_ssl_context()
 
 
@@ -232,6 +244,8 @@ class AsyncTransport:
         call_timeout: float = DEFAULT_CALL_TIMEOUT,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
+        import httpx
+
         connect, read = timeout
         self._client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(read, connect=connect),
@@ -248,6 +262,8 @@ class AsyncTransport:
             raise _deadline_passed(request, self._call_timeout) from None
 
     async def _exchange(self, request: HttpRequest) -> HttpResponse:
+        import httpx
+
         try:
             async with self._client.stream(
                 request.method,

@@ -106,3 +106,18 @@ def test_reading_provider_info_imports_nothing_heavy() -> None:
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "['airflow_provider_segmentation.client.defaults']"
+
+
+def test_a_dag_file_that_declares_tasks_imports_no_http_library() -> None:
+    """Parsing a DAG file imports the operators; the HTTP libraries load only when a task really calls
+    AEP (tests/benchmarks/bench_peers.py measures the DAG-parse cost)."""
+    probe = (
+        "import sys, airflow.sdk\n"
+        "before = set(sys.modules)\n"
+        "import airflow_provider_segmentation.operators.segment_jobs\n"
+        "import airflow_provider_segmentation.operators.export_jobs\n"
+        "import airflow_provider_segmentation.sensors.segmentation\n"
+        "print(sorted(m for m in ('requests', 'httpx', 'urllib3') if m in sys.modules and m not in before))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
