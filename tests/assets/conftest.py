@@ -12,10 +12,10 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from airflow.sdk import BaseHook
 
 from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 from airflow_provider_segmentation.triggers.events import AEPJobFinishedTrigger, WatchState
+from tests.compat import BaseHook, get_connection_off_the_loop
 
 
 class MemoryAssetStore:
@@ -38,8 +38,7 @@ class MemoryAssetStore:
         return WatchState.from_json(self.values.get(trigger.state_key))
 
 
-def _forbidden(*args: object, **kwargs: object) -> None:
-    raise AssertionError("synchronous get_connection called from a trigger")
+FORBIDDEN = "synchronous get_connection called from a trigger"
 
 
 class Watching:
@@ -55,7 +54,7 @@ class Watching:
             self.events.append(dict(event.payload))
 
     async def __aenter__(self) -> Watching:
-        self._patch = mock.patch.object(BaseHook, "get_connection", classmethod(_forbidden))
+        self._patch = mock.patch.object(BaseHook, "get_connection", get_connection_off_the_loop(FORBIDDEN))
         self._patch.start()
         self.task = asyncio.create_task(self._drain())
         return self

@@ -6,7 +6,6 @@ import json
 import logging
 
 import pytest
-from airflow.sdk import BaseHook
 
 from airflow_provider_segmentation.client import (
     AEPConfigurationError,
@@ -16,6 +15,7 @@ from airflow_provider_segmentation.client import (
 )
 from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 from airflow_provider_segmentation.models import SegmentJobStatus
+from tests.compat import BaseHook, get_connection_off_the_loop
 
 US = {"name": "US", "expression": {"value": 'homeAddress.countryCode = "US"'}}
 
@@ -138,10 +138,11 @@ def test_wait_for_estimate(aep_conn: str) -> None:
 
 @pytest.fixture
 def no_sync_connection(monkeypatch: pytest.MonkeyPatch) -> None:
-    def forbidden(*args: object, **kwargs: object) -> None:
-        raise AssertionError("synchronous get_connection called from async code")
-
-    monkeypatch.setattr(BaseHook, "get_connection", classmethod(forbidden))
+    monkeypatch.setattr(
+        BaseHook,
+        "get_connection",
+        get_connection_off_the_loop("synchronous get_connection called from async code"),
+    )
 
 
 async def test_the_async_client_reads_the_connection_with_aget_connection(
@@ -244,7 +245,7 @@ def test_validate_pql_asks_aep(aep_conn: str, emulator_admin) -> None:
 def test_reading_the_connection_logs_no_masking_warning(aep_conn: str, monkeypatch, caplog) -> None:
     """Airflow masks every value of a connection's extra; a short one ('prod') made it warn in every
     task. The sandbox now lives in the schema field, which is not masked, and stays readable in logs."""
-    from airflow.sdk._shared.secrets_masker.secrets_masker import SecretsMasker
+    from tests.compat import SecretsMasker
 
     monkeypatch.setattr(SecretsMasker, "_has_warned_short_secret", False)
     with caplog.at_level(logging.WARNING):

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from unittest import mock
 
-from airflow.sdk import BaseHook
+from tests.compat import BaseHook, get_connection_off_the_loop
 
 
 class RecordingTaskInstance:
@@ -45,13 +45,12 @@ def make_context(store: MemoryTaskStateStore | None = None, try_number: int = 1)
     return context
 
 
-def _forbidden(*args: object, **kwargs: object) -> None:
-    raise AssertionError("synchronous get_connection called from a trigger")
+FORBIDDEN = "synchronous get_connection called from a trigger"
 
 
 async def run_trigger(trigger: Any) -> dict[str, Any]:
     """Drive a trigger to its single event, as the triggerer would: no synchronous connection lookups."""
-    with mock.patch.object(BaseHook, "get_connection", classmethod(_forbidden)):
+    with mock.patch.object(BaseHook, "get_connection", get_connection_off_the_loop(FORBIDDEN)):
         events = [event async for event in trigger.run()]
     assert len(events) == 1
     return dict(events[0].payload)

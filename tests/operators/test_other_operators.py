@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_segmentation.client import AEPAudienceSizeError, AEPConflictError, AEPValidationError
 from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID
@@ -27,6 +26,7 @@ from airflow_provider_segmentation.operators.segment_definitions import (
     AEPUpsertSegmentDefinitionOperator,
 )
 from airflow_provider_segmentation.operators.segment_jobs import AEPRunSegmentJobOperator
+from tests.compat import TaskDeferred
 from tests.operators.conftest import make_context, run_trigger
 
 US = 'homeAddress.countryCode = "US"'

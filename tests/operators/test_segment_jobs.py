@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_segmentation.client import (
     AEPError,
@@ -18,6 +17,7 @@ from airflow_provider_segmentation.operators.segment_jobs import (
     AEPRunSegmentJobOperator,
 )
 from airflow_provider_segmentation.triggers.segmentation import AEPJobTrigger
+from tests.compat import TaskDeferred
 from tests.operators.conftest import MemoryTaskStateStore, make_context, run_trigger
 
 JOBS = "/data/core/ups/segment/jobs"

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_segmentation.client import AEPJobFailedError
 from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
@@ -18,6 +17,7 @@ from airflow_provider_segmentation.sensors.segmentation import (
     AEPSegmentJobSensor,
 )
 from airflow_provider_segmentation.triggers.segmentation import AEPJobTrigger
+from tests.compat import TaskDeferred, trigger_log_messages
 from tests.conftest import EmulatorAdmin
 from tests.operators.conftest import make_context, run_trigger
 
@@ -137,16 +137,15 @@ async def test_a_past_deadline_ends_the_wait_before_any_paging(aep_conn, emulato
 
 
 async def test_trigger_logs_a_short_line_per_status_change_and_a_small_event(
-    aep_conn, emulator_admin, capsys
+    aep_conn, emulator_admin, capsys, caplog
 ) -> None:
     emulator_admin.configure(job_step_seconds=0.15)
     job_id = started_job()
     trigger = AEPJobTrigger(kind="segment_job", job_id=job_id, poll_interval=0.02)
     capsys.readouterr()
     event = await run_trigger(trigger)
-    # Airflow's structlog writes the triggerer's log lines to stdout here
-    lines = [line for line in capsys.readouterr().out.splitlines() if "AEPJobTrigger" in line]
-    lines = [line.split("] ", 1)[1].split(" [airflow_provider")[0] for line in lines]
+    logger = f"{AEPJobTrigger.__module__}.AEPJobTrigger"
+    lines = trigger_log_messages(logger, capsys.readouterr().out, caplog.records)
     statuses = [line.split(": ")[1].split(" (")[0] for line in lines]
     assert statuses == ["NEW", "QUEUED", "PROCESSING", "SUCCEEDED"]  # once each, many polls
     assert len(emulator_admin.requests("GET", f"/data/core/ups/segment/jobs/{job_id}")) > len(statuses)

@@ -10,11 +10,12 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from airflow.sdk import BaseHook
-from airflow.triggers.shared_stream import SharedStreamManager
 
 from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 from airflow_provider_segmentation.triggers.segmentation import WATCHED, AEPJobTrigger
+from tests.compat import BaseHook, SharedStreamManager, get_connection_off_the_loop, requires_shared_streams
+
+pytestmark = requires_shared_streams
 
 US = {"name": "US", "expression": {"value": 'homeAddress.countryCode = "US"'}}
 JOBS = "/data/core/ups/segment/jobs"
@@ -26,8 +27,7 @@ def started_jobs(count: int) -> list[str]:
     return [hook.create_segment_job([segment]).id for _ in range(count)]  # type: ignore[list-item]
 
 
-def _forbidden(*args: object, **kwargs: object) -> None:
-    raise AssertionError("synchronous get_connection called in the triggerer")
+FORBIDDEN = "synchronous get_connection called in the triggerer"
 
 
 async def run_shared(triggers: list[AEPJobTrigger], *, stop_after: int | None = None) -> list[dict[str, Any]]:
@@ -44,7 +44,7 @@ async def run_shared(triggers: list[AEPJobTrigger], *, stop_after: int | None = 
         finally:
             await manager.unsubscribe(trigger_id, key)
 
-    with mock.patch.object(BaseHook, "get_connection", classmethod(_forbidden)):
+    with mock.patch.object(BaseHook, "get_connection", get_connection_off_the_loop(FORBIDDEN)):
         try:
             return list(await asyncio.gather(*(one(i, t) for i, t in enumerate(triggers))))
         finally:
@@ -100,7 +100,7 @@ async def test_a_cancelled_trigger_leaves_the_batch(aep_conn, emulator_admin) ->
     watcher = trigger(job_id)
     manager = SharedStreamManager()
     key = watcher.shared_stream_key()
-    with mock.patch.object(BaseHook, "get_connection", classmethod(_forbidden)):
+    with mock.patch.object(BaseHook, "get_connection", get_connection_off_the_loop(FORBIDDEN)):
         events = watcher.filter_shared_stream(manager.subscribe(trigger_id=1, trigger=watcher, key=key))
         waiting = asyncio.ensure_future(events.__anext__())
         await asyncio.sleep(0.3)
