@@ -31,8 +31,9 @@ e2e: $(STAMP)
 # The client/hook/operator/sensor/trigger/emulator/PQL tests on the latest patch of every Airflow 3 minor
 # (3.0-3.3), one after the other, each in its own venv under .venv-matrix/ (built with uv when missing or
 # stale); one summary line per version at the end. AIRFLOW_MATRIX="3.0.6 3.3.2" picks versions.
+MATRIX_TESTS ?= tests
 matrix: $(STAMP)
-	$(BIN)/python tests/matrix.py --uv $(BIN)/uv
+	$(BIN)/python tests/matrix.py --uv $(BIN)/uv -- $(MATRIX_TESTS)
 
 emulator: $(STAMP)
 	$(BIN)/aep-emulator --host 127.0.0.1 --port 8765
