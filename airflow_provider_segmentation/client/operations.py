@@ -16,9 +16,12 @@ import inspect
 import json
 import re
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from itertools import islice
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 from urllib.parse import quote
 
@@ -70,6 +73,8 @@ class Operation(Generic[T]):
 class Page(Generic[T]):
     items: list[T]
     next: Operation[Page[T]] | None = None
+    # every following page, when the first page tells them (page numbers up to totalPages): fetched ahead
+    ahead: tuple[Operation[Page[T]], ...] = ()
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -241,6 +246,7 @@ def validate_choice(value: str | None, choices: Sequence[str], *, field_name: st
 # -- one declaration, two faces ------------------------------------------------------------------------
 
 P = ParamSpec("P")
+PAGES_AHEAD = 4
 
 
 class SyncFace(ABC):
@@ -251,12 +257,33 @@ class SyncFace(ABC):
         """Run one operation and return what its ``parse`` makes of the answer."""
 
     def paginate(self, operation: Operation[Page[T]]) -> Iterator[T]:
-        """Every item of a listing; the next page is fetched only when the caller gets there."""
-        current: Operation[Page[T]] | None = operation
+        """Every item of a listing; the next page is fetched only when the caller gets there. When the
+        first page says which pages follow (page numbers), up to ``PAGES_AHEAD`` of them are fetched
+        at once while the caller reads."""
+        page = self.execute(operation)
+        yield from page.items
+        if page.ahead:
+            yield from self._fetch_ahead(page.ahead)
+            return
+        current = page.next
         while current is not None:
             page = self.execute(current)
             yield from page.items
             current = page.next
+
+    def _fetch_ahead(self, operations: tuple[Operation[Page[T]], ...]) -> Iterator[T]:
+        pool = ThreadPoolExecutor(max_workers=PAGES_AHEAD, thread_name_prefix="aep-pages")
+        waiting = iter(operations)
+        pending = deque(pool.submit(self.execute, op) for op in islice(waiting, PAGES_AHEAD))
+        try:
+            while pending:
+                page = pending.popleft().result()
+                following = next(waiting, None)
+                if following is not None:
+                    pending.append(pool.submit(self.execute, following))
+                yield from page.items
+        finally:  # a caller that stops early leaves at most PAGES_AHEAD requests to finish
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 class AsyncFace(ABC):

@@ -68,7 +68,7 @@ def parse_page(model: type[M], next_page: NextPage[M], *keys: str) -> Parser[Pag
         items: list[M] = next((found for key in keys if (found := getattr(page, key)) is not None), [])
         data = page.model_extra or {}
         following = next_page(op, data) if items else None
-        return Page(items, follow(op, following, data, items))
+        return Page(items, follow(op, following, data, items), _ahead(op, following, next_page, data))
 
     return parse
 
@@ -197,6 +197,22 @@ def _check_page_counts(op: Operation[Page[M]], data: Any, count: int, *, first: 
             f"{total_pages - 1}); the page count is impossible, so the listing was stopped rather than "
             "ending early or going on"
         )
+
+
+MAX_PAGES_AHEAD = 1000
+
+
+def _ahead(
+    op: Operation[Page[M]], following: Operation[Page[M]] | None, next_page: NextPage[M], data: Any
+) -> tuple[Operation[Page[M]], ...]:
+    """For page-number listings, the first page names every page that follows: fetch them ahead."""
+    first = dict(op.params).get("page", "0")
+    if following is None or next_page is not by_page_number or op.trail is not None or first != "0":
+        return ()
+    total = _whole((data.get("page") or {}).get("totalPages")) or 0
+    if total > MAX_PAGES_AHEAD:  # an implausible count is followed page by page, under the loop guard
+        return ()
+    return tuple(op.with_params(page=n) for n in range(1, total))
 
 
 def by_page_number(op: Operation[Page[M]], data: Any) -> Operation[Page[M]] | None:
