@@ -26,9 +26,11 @@ __all__ = [
     "AIRFLOW_V_3_1_PLUS",
     "AIRFLOW_V_3_2_PLUS",
     "AIRFLOW_V_3_3_PLUS",
+    "AirflowSkipException",
     "BaseHook",
     "aget_connection",
     "amask_secret",
+    "asset_state_store",
     "conf",
     "mask_secret",
 ]
@@ -44,6 +46,12 @@ if TYPE_CHECKING or AIRFLOW_V_3_1_PLUS:
     from airflow.sdk import BaseHook
 else:
     from airflow.hooks.base import BaseHook
+
+# AirflowSkipException: airflow.sdk.exceptions since 3.2; airflow.exceptions before.
+if TYPE_CHECKING or AIRFLOW_V_3_2_PLUS:
+    from airflow.sdk.exceptions import AirflowSkipException
+else:
+    from airflow.exceptions import AirflowSkipException
 
 # conf: the Task SDK's own configuration since 3.2 (airflow.sdk.conf); airflow-core's before.
 if TYPE_CHECKING or AIRFLOW_V_3_2_PLUS:
@@ -90,3 +98,9 @@ async def aget_connection(conn_id: str, hook: type[BaseHook] | BaseHook = BaseHo
         return await hook.aget_connection(conn_id)
     connection: Connection = await sync_to_async(hook.get_connection)(conn_id)
     return connection
+
+
+def asset_state_store(trigger: object) -> Any | None:
+    """The state store of the assets an event trigger watches: the triggerer injects it as
+    ``trigger.asset_state_store`` since Airflow 3.3; None before (and outside a triggerer)."""
+    return getattr(trigger, "asset_state_store", None)

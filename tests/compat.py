@@ -30,8 +30,12 @@ __all__ = [
     "SharedStreamManager",
     "TaskDeferred",
     "get_connection_off_the_loop",
+    "requires_asset_state_store",
     "requires_connection_forms",
     "requires_shared_streams",
+    "requires_user_info_in_asset_uris",
+    "runtime_providers_manager",
+    "serialize_dag",
     "trigger_log_messages",
 ]
 
@@ -55,6 +59,17 @@ else:
 
 requires_shared_streams = pytest.mark.skipif(
     not AIRFLOW_V_3_3_PLUS, reason="shared trigger streams came in Airflow 3.3"
+)
+
+# The asset state store (AssetStateStoreAccessors, injected into event triggers): 3.3.
+requires_asset_state_store = pytest.mark.skipif(
+    not AIRFLOW_V_3_3_PLUS, reason="the asset state store came in Airflow 3.3"
+)
+
+# Airflow 3.0 drops an asset URI's user info (with a UserWarning) before the scheme's handler sees it;
+# 3.1+ hands it to the handler (and drops it, warning, only with a password).
+requires_user_info_in_asset_uris = pytest.mark.skipif(
+    not AIRFLOW_V_3_1_PLUS, reason="Airflow 3.0 drops an asset URI's user info before the scheme's handler"
 )
 
 # Connection forms: Airflow 3.2+ builds them from provider info ("conn-fields", "ui-field-behaviour");
@@ -94,3 +109,25 @@ def get_connection_off_the_loop(message: str) -> Any:
         raise AssertionError(message)
 
     return classmethod(get_connection)
+
+
+def runtime_providers_manager() -> Any:
+    """What resolves provider features (asset URI handlers...) where tasks run: the Task SDK's
+    ``ProvidersManagerTaskRuntime`` since Airflow 3.2, airflow-core's ``ProvidersManager`` before."""
+    if AIRFLOW_V_3_2_PLUS:
+        from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+        return ProvidersManagerTaskRuntime()
+    from airflow.providers_manager import ProvidersManager
+
+    return ProvidersManager()
+
+
+def serialize_dag(dag: Any) -> dict[str, Any]:
+    """A DAG as the DAG processor stores it: ``DagSerialization`` since Airflow 3.2, ``SerializedDAG``
+    before."""
+    from airflow.serialization import serialized_objects
+
+    name = "DagSerialization" if AIRFLOW_V_3_2_PLUS else "SerializedDAG"
+    serializer: Any = getattr(serialized_objects, name)
+    return dict(serializer.to_dict(dag))

@@ -31,7 +31,8 @@ VERSIONS = ("3.0.6", "3.1.8", "3.2.2", "3.3.2")
 # the FAB provider puts them there, so the legacy form path is tested too.
 EXTRAS = {"3.0": ["apache-airflow-providers-fab"], "3.1": ["apache-airflow-providers-fab"]}
 MARKERS = "not dags and not reliability and not e2e"
-TIMEOUT = 900  # seconds per pytest run
+TIMEOUT = 600  # seconds per pytest run (a full run takes about 100 s)
+STUCK = 240  # a test running this long dumps every thread's stack into the log (faulthandler)
 
 IMPORT_ALL = """
 import importlib, pathlib, sys
@@ -128,6 +129,7 @@ def test_version(uv: str, root: Path, version: str, pytest_args: list[str]) -> R
             print("  " + line[:300])
     log = venv / "pytest.log"
     cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--continue-on-collection-errors"]
+    cmd += ["-o", f"faulthandler_timeout={STUCK}"]
     cmd += ["-m", MARKERS, *(pytest_args or ["tests"])]
     exit_code: int | None = None
     try:
@@ -136,7 +138,7 @@ def test_version(uv: str, root: Path, version: str, pytest_args: list[str]) -> R
                 cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=TIMEOUT
             ).returncode
     except subprocess.TimeoutExpired:
-        result.note = f"timed out after {TIMEOUT} s"
+        result.note = f"timed out after {TIMEOUT} s (stacks in the log)"
     result.seconds = time.monotonic() - started
     text = log.read_text(errors="replace")
     result.counts = summary_counts(text)
