@@ -11,6 +11,7 @@ import path in all of 3.0-3.3 and is imported directly: ``BaseOperator``, ``Base
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ __all__ = [
     "AIRFLOW_V_3_1_PLUS",
     "AIRFLOW_V_3_2_PLUS",
     "AIRFLOW_V_3_3_PLUS",
+    "HITL_AVAILABLE",
     "AirflowSkipException",
     "BaseHook",
     "aget_connection",
@@ -52,6 +54,12 @@ if TYPE_CHECKING or AIRFLOW_V_3_2_PLUS:
     from airflow.sdk.exceptions import AirflowSkipException
 else:
     from airflow.exceptions import AirflowSkipException
+
+# Human-in-the-loop operators (providers-standard's operators.hitl): Airflow 3.1+. On 3.0 a recent
+# standard provider ships the module, but its operators refuse to run.
+HITL_AVAILABLE = (
+    AIRFLOW_V_3_1_PLUS and importlib.util.find_spec("airflow.providers.standard.operators.hitl") is not None
+)
 
 # conf: the Task SDK's own configuration since 3.2 (airflow.sdk.conf); airflow-core's before.
 if TYPE_CHECKING or AIRFLOW_V_3_2_PLUS:
