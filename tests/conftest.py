@@ -68,6 +68,7 @@ TEST_SETTINGS = {
     "max_processing_segment_jobs": 10,
     "fail_segment_jobs": False,
     "fail_export_jobs": False,
+    "capture_bodies": False,
 }
 
 

@@ -69,7 +69,8 @@ def captured(emulator: EmulatorServer) -> Iterator[list[Exchange]]:
         finally:
             client.close()
         entries = [e for e in admin.requests() if e["path"].startswith(scenario.BASE)]
-        yield [Exchange.from_log(entry) for entry in entries]
     finally:
+        # Restored before the tests read the capture: the session emulator serves other modules next.
         admin.configure(capture_bodies=False)
         admin.reset()
+    yield [Exchange.from_log(entry) for entry in entries]
