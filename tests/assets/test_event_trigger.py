@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from typing import Any
 
 import pytest
@@ -58,11 +59,12 @@ async def fire(admin: EmulatorAdmin, hook: SegmentationHook, schedule_id: str) -
 async def polls(admin: EmulatorAdmin, count: int) -> None:
     """Wait until the watcher has listed the jobs ``count`` more times (it is alive and found nothing)."""
     before = len(await asyncio.to_thread(admin.requests, "GET", JOBS))
-    for _ in range(600):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         if len(await asyncio.to_thread(admin.requests, "GET", JOBS)) >= before + count:
             return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"the watcher did not poll {count} times")
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the watcher did not poll {count} times in 30 s")
 
 
 def started(store: MemoryAssetStore, trigger: AEPJobFinishedTrigger) -> bool:
