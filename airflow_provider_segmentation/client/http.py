@@ -232,8 +232,9 @@ def _shared_ssl_context() -> ssl.SSLContext:
 class AsyncTransport:
     """Sends ``HttpRequest`` objects over one ``httpx.AsyncClient`` (close it with ``aclose``).
 
-    The whole exchange runs under ``asyncio.wait_for`` (the total deadline); the body is streamed and
-    its bytes counted as they arrive.
+    The whole exchange runs as a task under the total deadline; the body is streamed and its bytes
+    counted as they arrive. A cancel always wins over an answer that lands at the same moment (unlike
+    ``asyncio.wait_for`` before Python 3.12, which drops it: a trigger would then poll on for ever).
     """
 
     def __init__(
@@ -256,10 +257,18 @@ class AsyncTransport:
         self._cap = max_response_bytes
 
     async def send(self, request: HttpRequest) -> HttpResponse:
+        exchange = asyncio.ensure_future(self._exchange(request))
         try:
-            return await asyncio.wait_for(self._exchange(request), self._call_timeout)
-        except asyncio.TimeoutError:
-            raise _deadline_passed(request, self._call_timeout) from None
+            await asyncio.wait((exchange,), timeout=self._call_timeout)
+        except BaseException:  # cancelled while waiting: the exchange stops too, its answer unread
+            if not exchange.cancel() and not exchange.cancelled():
+                exchange.exception()  # answered or failed just now: read, so nothing is logged as lost
+            raise
+        if not exchange.done():
+            exchange.cancel()
+            await asyncio.wait((exchange,))  # let it close its connection
+            raise _deadline_passed(request, self._call_timeout)
+        return exchange.result()
 
     async def _exchange(self, request: HttpRequest) -> HttpResponse:
         import httpx
