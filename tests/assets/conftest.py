@@ -14,7 +14,8 @@ from unittest import mock
 import pytest
 
 from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
-from airflow_provider_segmentation.triggers.events import AEPJobFinishedTrigger, WatchState
+from airflow_provider_segmentation.triggers.events import AEPJobFinishedTrigger
+from airflow_provider_segmentation.triggers.watch_state import WatchState
 from tests.compat import BaseHook, get_connection_off_the_loop
 
 

@@ -13,7 +13,8 @@ import pytest
 
 from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID
 from airflow_provider_segmentation.hooks.segmentation import AEPValidationError, SegmentationHook
-from airflow_provider_segmentation.triggers.events import AEPJobFinishedTrigger, WatchedJob, WatchState, plan
+from airflow_provider_segmentation.triggers.events import AEPJobFinishedTrigger
+from airflow_provider_segmentation.triggers.watch_state import WatchedJob, WatchState, plan
 from tests.assets.conftest import MemoryAssetStore, Watching, finished
 from tests.conftest import EmulatorAdmin
 
