@@ -22,9 +22,9 @@ from datetime import datetime
 from typing import Any
 
 from airflow.sdk import dag, task
-from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_provider_segmentation.assets import aep_dataset_asset, aep_schedule_asset
+from airflow_provider_segmentation.compat import AirflowSkipException
 from airflow_provider_segmentation.operators.export_jobs import AEPExportAudienceOperator
 
 SANDBOX = os.environ.get("AEP_SANDBOX", "prod")

@@ -6,7 +6,6 @@ command uses the same); these operators add the connection, templating and XCom.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,10 +14,10 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 
 from airflow_provider_segmentation import audiences
+from airflow_provider_segmentation.compat import HITL_AVAILABLE
 from airflow_provider_segmentation.hooks.segmentation import AEPValidationError, SegmentationHook
 from airflow_provider_segmentation.operators.base import AEPBaseOperator
 
-HITL_AVAILABLE = importlib.util.find_spec("airflow.providers.standard.operators.hitl") is not None
 AUTO = "auto"
 
 

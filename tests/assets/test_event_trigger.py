@@ -16,6 +16,7 @@ from airflow_provider_segmentation.hooks.segmentation import AEPValidationError,
 from airflow_provider_segmentation.triggers.events import AEPJobFinishedTrigger
 from airflow_provider_segmentation.triggers.watch_state import WatchedJob, WatchState, plan
 from tests.assets.conftest import MemoryAssetStore, Watching, finished
+from tests.compat import requires_asset_state_store
 from tests.conftest import EmulatorAdmin
 
 JOBS = "/data/core/ups/segment/jobs"
@@ -255,6 +256,7 @@ async def test_exports_into_a_dataset_are_reported_with_their_audiences(
     assert event["batch_ids"]
 
 
+@requires_asset_state_store
 async def test_the_state_lives_in_every_watched_assets_store_through_airflows_accessors(
     hook, schedule, emulator_admin, monkeypatch
 ) -> None:

@@ -4,6 +4,7 @@ facets that the OpenLineage provider's own extractor machinery picks up."""
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -176,8 +177,8 @@ class NoOpenLineage:
             raise ImportError(f"{name} is not installed")
 sys.meta_path.insert(0, NoOpenLineage())
 from datetime import datetime
+from pathlib import Path
 from airflow.sdk import DAG
-from airflow.serialization.serialized_objects import DagSerialization
 from airflow_provider_segmentation.assets import aep_dataset_asset, aep_schedule_asset
 from airflow_provider_segmentation.operators.export_jobs import AEPExportAudienceOperator
 from airflow_provider_segmentation.operators.segment_jobs import AEPRunSegmentJobOperator
@@ -185,8 +186,10 @@ with DAG("d", schedule=[aep_schedule_asset("prod", "s1")], start_date=datetime(2
     AEPRunSegmentJobOperator(task_id="run", segment_ids=["a"]) >> AEPExportAudienceOperator(
         task_id="export", segment_ids=["a"], dataset_id="d1", sandbox="prod"
     )
-DagSerialization.to_dict(dag)
+from tests.compat import serialize_dag
+serialize_dag(dag)
 assert dag.get_task("export").outlets == [aep_dataset_asset("prod", "d1")]
 assert not [m for m in sys.modules if m.startswith(("openlineage", "airflow_provider_segmentation.lineage"))]
 """
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    root = Path(__file__).resolve().parents[2]  # where `tests.compat` imports from
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, cwd=root)

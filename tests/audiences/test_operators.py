@@ -9,9 +9,9 @@ import pytest
 
 from airflow_provider_segmentation import audiences
 from airflow_provider_segmentation.client import AEPValidationError
+from airflow_provider_segmentation.compat import HITL_AVAILABLE
 from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 from airflow_provider_segmentation.operators.audiences import (
-    HITL_AVAILABLE,
     AEPApplyAudiencesOperator,
     AEPPlanAudiencesOperator,
     approval_gate,
