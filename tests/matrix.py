@@ -32,6 +32,12 @@ VERSIONS = ("3.0.6", "3.1.8", "3.2.2", "3.3.2")
 # Airflow 3.0/3.1 build connection forms from the hook's wtforms widgets, only with flask-appbuilder:
 # the FAB provider puts them there, so the legacy form path is tested too.
 EXTRAS = {"3.0": ["apache-airflow-providers-fab"], "3.1": ["apache-airflow-providers-fab"]}
+# What Airflow's constraints files pin and these releases' own metadata leaves open. Installed without
+# constraints, `airflow dags test` fails every task on 3.0.6 and 3.2.2 (the deployment itself too):
+# FastAPI 0.132 rejects the Task SDK's JSON bodies sent without a Content-Type (3.0.6), cadwyn 8 needs a
+# newer FastAPI than that, and svcs 26 breaks 3.2.2's in-process execution API ("no attribute
+# svcs_registry"). The pins are the versions 3.3.2 resolves; 3.1 and 3.3 cap them themselves.
+PINS = {"3.0": ["fastapi<0.132", "cadwyn<8"], "3.2": ["fastapi<0.137", "cadwyn<8", "svcs<26"]}
 MARKERS = "not reliability and not e2e"
 TIMEOUT = 900  # seconds per pytest run (a full run takes about 3 min)
 STUCK = 240  # a test running this long dumps every thread's stack into the log (faulthandler)
@@ -79,8 +85,7 @@ def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
 
 def ensure_venv(uv: str, venv: Path, version: str) -> str | None:
     """Build or refresh the venv for ``version``; None when ready, else what went wrong."""
-    extras = EXTRAS.get(minor(version), [])
-    wanted = [f"apache-airflow=={version}", *extras]
+    wanted = [f"apache-airflow=={version}", *EXTRAS.get(minor(version), []), *PINS.get(minor(version), [])]
     digest = hashlib.sha256((REPO / "pyproject.toml").read_bytes() + " ".join(wanted).encode()).hexdigest()
     stamp = venv / ".matrix-installed"
     if stamp.is_file() and stamp.read_text() == digest and (venv / "bin" / "python").exists():

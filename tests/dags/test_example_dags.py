@@ -44,7 +44,11 @@ def dags_test(env: dict[str, str], dag_id: str) -> str:
         [AIRFLOW, "dags", "test", dag_id], env=env, capture_output=True, text=True, timeout=150
     )
     output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-4000:]
+    if done.returncode != 0:  # the task errors first (a failed run's tail is warnings), then the tail
+        errors = [line for line in output.splitlines() if re.search(r"ERROR|Traceback|Error\b", line)]
+        pytest.fail(
+            f"`airflow dags test {dag_id}` failed:\n" + "\n".join(errors[:60]) + "\n...\n" + output[-1500:]
+        )
     return output
 
 
