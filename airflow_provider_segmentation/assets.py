@@ -33,6 +33,7 @@ from urllib.parse import SplitResult, quote, unquote, urlsplit
 from airflow.sdk import Asset, AssetAlias, AssetWatcher
 
 from airflow_provider_segmentation.client.config import validate_sandbox
+from airflow_provider_segmentation.compat import alias_event_extra
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.openlineage.facet import Dataset as OpenLineageDataset
@@ -231,7 +232,7 @@ def emit_export_event(
             return asset
     for outlet in outlets:
         if isinstance(outlet, AssetAlias) and outlet.name == EXPORT_ALIAS:
-            events[outlet].add(asset, extra=extra)
+            events[outlet].add(asset, extra=alias_event_extra(extra))
             return asset
     return None
 

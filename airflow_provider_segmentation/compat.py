@@ -12,6 +12,7 @@ import path in all of 3.0-3.3 and is imported directly: ``BaseOperator``, ``Base
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ __all__ = [
     "AirflowSkipException",
     "BaseHook",
     "aget_connection",
+    "alias_event_extra",
     "amask_secret",
     "asset_state_store",
     "conf",
@@ -106,6 +108,25 @@ async def aget_connection(conn_id: str, hook: type[BaseHook] | BaseHook = BaseHo
         return await hook.aget_connection(conn_id)
     connection: Connection = await sync_to_async(hook.get_connection)(conn_id)
     return connection
+
+
+def alias_event_extra(extra: dict[str, Any]) -> dict[str, Any]:
+    """An asset event's extra as Airflow can record it when emitted through an ``AssetAlias``.
+
+    Airflow 3.0 hashes the extra's items (``frozenset(extra.items())``) while it records alias events,
+    so a list in it fails the task's final state update; there list values travel comma-joined
+    (``"a,b"``) and objects as JSON text. 3.1+ records any JSON as it is.
+    """
+    if AIRFLOW_V_3_1_PLUS:
+        return extra
+    return {
+        key: ",".join(map(str, value))
+        if isinstance(value, list | tuple)
+        else json.dumps(value, sort_keys=True)
+        if isinstance(value, dict)
+        else value
+        for key, value in extra.items()
+    }
 
 
 def asset_state_store(trigger: object) -> Any | None:
