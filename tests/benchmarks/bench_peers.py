@@ -35,6 +35,7 @@ OURS = [
     "airflow_provider_segmentation.operators.schedules",
     "airflow_provider_segmentation.operators.previews",
     "airflow_provider_segmentation.operators.pql",
+    "airflow_provider_segmentation.operators.audiences",
     "airflow_provider_segmentation.sensors.segmentation",
 ]
 DBT_CLOUD = ["airflow.providers.dbt.cloud.operators.dbt", "airflow.providers.dbt.cloud.sensors.dbt"]

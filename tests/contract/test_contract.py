@@ -15,21 +15,19 @@ from collections import Counter
 import pytest
 
 from tests.contract.spec import (
-    MISSING_SPEC,
     SPEC_SHA256,
     Exchange,
     contract,
     operation_object,
     operations,
     raw_spec,
+    require_spec,
     spec_digest,
-    spec_path,
 )
 from tests.contract.spec_exceptions import SPEC_EXCEPTIONS
 
 pytestmark = pytest.mark.contract
-if spec_path() is None:
-    pytest.skip(MISSING_SPEC, allow_module_level=True)
+require_spec()
 
 OPERATIONS = sorted(operations())
 

@@ -24,11 +24,10 @@ from schemathesis.core import NotSet
 
 from airflow_provider_segmentation.emulator.server import EmulatorServer
 from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID, EmulatorSettings
-from tests.contract.spec import BASE_PATH, MISSING_SPEC, contract, spec_path
+from tests.contract.spec import BASE_PATH, contract, require_spec
 
 pytestmark = pytest.mark.fuzz
-if spec_path() is None:
-    pytest.skip(MISSING_SPEC, allow_module_level=True)
+require_spec()
 
 MAX_EXAMPLES = 30
 PATH_KINDS = {  # path parameter -> the kind of resource it names

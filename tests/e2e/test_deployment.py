@@ -1,7 +1,8 @@
 """What a user of the provider sees in a real Airflow 3 deployment, driven only through the REST API.
 
 Tests 1-3 and 7 read the one manual run of each example DAG made by the ``example_runs`` fixture;
-tests 5 and 6 make runs of their own.
+tests 5 and 6 make runs of their own; test 8 reads the run the scheduler made when the fixture unpaused
+``aep_daily_schedule``.
 """
 
 from __future__ import annotations
@@ -257,3 +258,25 @@ def test_manual_run_of_the_schedule_dag_succeeds(
     # the sensor returned the schedule's run: a succeeded segment job
     found = deployment.api.xcom(SCHEDULE_DAG, str(result.run_id), "wait_for_scheduled_run")
     assert found.get("job_id") and found.get("status") == "SUCCEEDED", found
+
+
+# 8 ------------------------------------------------------------------------------------------------------
+def test_the_run_the_scheduler_makes_on_unpause_of_the_schedule_dag_succeeds(
+    deployment: Deployment, example_runs: dict[str, RunResult]
+) -> None:
+    """Unpausing ``aep_daily_schedule`` makes a scheduled run (data interval of zero length at 02:00 UTC).
+
+    Its sensor's window starts ``lookback`` before the run, so it reports the AEP run that the schedule
+    made this night (here: the one the harness fired), as the manual run does, instead of waiting a day.
+    """
+    api = deployment.api
+    runs = api.get(f"/dags/{SCHEDULE_DAG}/dagRuns")["dag_runs"]
+    scheduled = [r for r in runs if r["run_type"] == "scheduled"]
+    assert len(scheduled) == 1, f"unpausing made no scheduled run (or several): {runs}"
+    run = scheduled[0]
+    assert run["data_interval_start"] == run["data_interval_end"], run  # CronTriggerTimetable's runs
+    run_id = str(run["dag_run_id"])
+    assert api.wait_for_run(SCHEDULE_DAG, run_id, RUN_TIMEOUT) == "success"
+    found = api.xcom(SCHEDULE_DAG, run_id, "wait_for_scheduled_run")
+    manual = api.xcom(SCHEDULE_DAG, str(run_of(example_runs, SCHEDULE_DAG).run_id), "wait_for_scheduled_run")
+    assert found["status"] == "SUCCEEDED" and found["job_id"] == manual["job_id"], (found, manual)
