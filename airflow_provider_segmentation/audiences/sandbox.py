@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from airflow_provider_segmentation.client.api import SegmentationAPI
-from airflow_provider_segmentation.client.client import SegmentationClient
+from airflow_provider_segmentation.client.client import SegmentationAPI, SegmentationClient
 from airflow_provider_segmentation.client.config import validate_sandbox
 from airflow_provider_segmentation.client.operations import Operation, Page
 from airflow_provider_segmentation.models import SegmentDefinition

@@ -6,7 +6,8 @@ secret would hand a cached token to anyone who knows it; the digest is an HMAC w
 random key, so the key never holds the secret nor anything that could be brute-forced offline.
 The cache is shared by every client in the process, sync or async, so that 1,000 triggers in one
 triggerer make one IMS call per token lifetime. A token is refreshed ``lead`` seconds before it
-expires, and can be invalidated when the gateway rejects it.
+expires, and can be invalidated when the gateway rejects it. A token that IMS says lives under
+``MIN_CACHED_LIFETIME_SECONDS`` is not cached: it serves the request that asked for it, with a warning.
 """
 
 from __future__ import annotations
@@ -15,21 +16,26 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import quote_plus, urlencode
+from urllib.parse import urlencode
 
-from airflow_provider_segmentation.client.config import ClientConfig, has_control_characters
+from airflow_provider_segmentation.client.config import ClientConfig
 from airflow_provider_segmentation.client.errors import AEPAuthError, AEPServerError, parse_error_body
 from airflow_provider_segmentation.client.http import HttpRequest, HttpResponse
 
+log = logging.getLogger("airflow_provider_segmentation.client")
 TokenKey = tuple[str, str, str, str, str]
 REFRESH_LEAD_SECONDS = 300.0
+MIN_CACHED_LIFETIME_SECONDS = 60.0
 _PROCESS_KEY = os.urandom(32)
+_HEADER_TOKEN = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what an Authorization header can carry
 
 
 @dataclass(frozen=True)
@@ -69,24 +75,17 @@ def build_token_request(config: ClientConfig, user_agent: str) -> HttpRequest:
     )
 
 
-def redact(text: str, secret: str) -> str:
-    """``text`` without ``secret`` in any spelling a server might echo (plain, form- or URL-encoded)."""
-    if not secret:
-        return text
-    for spelling in {secret, quote_plus(secret), quote_plus(secret, safe="")}:
-        text = text.replace(spelling, "***")
-    return text
+def parse_token_response(response: HttpResponse, *, now: float) -> AccessToken:
+    """Read IMS's answer (which the call flow has scrubbed of the client secret); a refusal becomes an
+    ``AEPAuthError`` that names the fix.
 
-
-def parse_token_response(response: HttpResponse, *, now: float, secret: str) -> AccessToken:
-    """Read IMS's answer; a refusal becomes an ``AEPAuthError`` that never repeats the secret.
-
-    A token with no value, or a lifetime that is not a positive number, is refused: it would be sent
-    as ``Bearer `` or minted again on every call.
+    Refused as an ``AEPServerError``: a token that an ``Authorization`` header cannot carry (empty, or
+    not visible ASCII), and a lifetime that is not a positive number of seconds (a boolean ``true`` is
+    not one, although Python would read it as 1).
     """
     if response.status != 200:
         code, message = parse_error_body(response.body)
-        message = redact(message or "no details", secret)
+        message = message or "no details"
         if response.status in (400, 401, 403):
             raise AEPAuthError(
                 f"Adobe IMS rejected the credential ({message}): check the Client ID, Client secret and "
@@ -99,15 +98,19 @@ def parse_token_response(response: HttpResponse, *, now: float, secret: str) -> 
         )
     try:
         data = json.loads(response.body)
-        value = data["access_token"]
-        lifetime = float(data["expires_in"])
+        value, expires_in = data["access_token"], data["expires_in"]
+        lifetime = float(expires_in)
     except (ValueError, KeyError, TypeError):
         raise AEPServerError("IMS answered 200 without an access_token and expires_in", status=200) from None
-    if not isinstance(value, str) or not value.strip() or has_control_characters(value):
-        raise AEPServerError("IMS answered 200 with an empty or malformed access_token", status=200)
-    if not math.isfinite(lifetime) or lifetime <= 0:
+    if not isinstance(value, str) or not _HEADER_TOKEN.fullmatch(value):
         raise AEPServerError(
-            f"IMS answered 200 with expires_in={data['expires_in']!r}, which is not a positive number of "
+            "IMS sent an unusable access_token (empty, or not visible ASCII), which an Authorization "
+            "header cannot carry; try again later, or ask Adobe support if it persists",
+            status=200,
+        )
+    if isinstance(expires_in, bool) or not math.isfinite(lifetime) or lifetime <= 0:
+        raise AEPServerError(
+            f"IMS answered 200 with expires_in={expires_in!r}, which is not a positive number of "
             "seconds; the token cannot be cached",
             status=200,
         )
@@ -137,6 +140,17 @@ class TokenCache:
         return token if token.expires_at - self.clock() > lead else None
 
     def store(self, key: TokenKey, token: AccessToken) -> None:
+        """Keep ``token`` for later requests, unless it lives under ``MIN_CACHED_LIFETIME_SECONDS``: it
+        could expire on the way (or, at 0.001 s, before the next request anyway), so it serves only the
+        request that minted it, and every request mints its own until IMS issues longer-lived tokens."""
+        if token.lifetime < MIN_CACHED_LIFETIME_SECONDS:
+            log.warning(
+                "IMS issued an access token that lives %.3g s (expires_in), under %.0f s: it is used for "
+                "one request and not cached, so each request mints its own",
+                token.lifetime,
+                MIN_CACHED_LIFETIME_SECONDS,
+            )
+            return
         with self._guard:
             self._tokens[key] = token
 

@@ -1,7 +1,13 @@
 """The Airflow-free clients: ``SegmentationClient`` (sync) and ``AsyncSegmentationClient`` (async).
 
-Both drive the same ``call_flow``; they differ only in how they send bytes, sleep and lock the token
-cache. Tokens come from the process-wide cache, so every client with the same credential shares one.
+``SegmentationAPI`` gathers the 35 operations of ``segmentation.yaml``, each declared once in its
+resource group's module of ``client/api`` (``definitions``, ``segment_jobs``, ``exports``, ``previews``,
+``schedules``, ``audiences``, ``search``); a runner that inherits it (these clients, the hook) has every
+operation as a method, and ``SegmentationAPI.<name>.build(...)`` returns the ``Operation`` itself.
+
+Both clients drive the same ``call_flow``; they differ only in how they send bytes, sleep and lock the
+token cache. Tokens come from the process-wide cache, so every client with the same credential shares
+one.
 """
 
 from __future__ import annotations
@@ -14,14 +20,19 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
 from airflow_provider_segmentation import __version__
-from airflow_provider_segmentation.client.api import SegmentationAPI
+from airflow_provider_segmentation.client.api.audiences import Audiences
+from airflow_provider_segmentation.client.api.definitions import SegmentDefinitions
+from airflow_provider_segmentation.client.api.exports import ExportJobs
+from airflow_provider_segmentation.client.api.previews import Previews
+from airflow_provider_segmentation.client.api.schedules import Schedules
+from airflow_provider_segmentation.client.api.search import Search
+from airflow_provider_segmentation.client.api.segment_jobs import SegmentJobs
 from airflow_provider_segmentation.client.auth import (
     PROCESS_TOKEN_CACHE,
     AccessToken,
     TokenCache,
     build_token_request,
     parse_token_response,
-    redact,
     token_key,
 )
 from airflow_provider_segmentation.client.config import ClientConfig
@@ -40,7 +51,7 @@ from airflow_provider_segmentation.client.http import (
     TransportError,
 )
 from airflow_provider_segmentation.client.operations import AsyncFace, Operation, SyncFace
-from airflow_provider_segmentation.client.reconcile import adopt, claiming, reconciler_for
+from airflow_provider_segmentation.client.reconcile import ServerClock, adopt, claiming, reconciler_for
 
 if TYPE_CHECKING:
     import requests
@@ -50,6 +61,10 @@ USER_AGENT = f"airflow-provider-segmentation/{__version__}"
 IMS_REFUSALS = frozenset({400, 401, 403})  # read by parse_token_response, which names the fix
 TokenCallback = Callable[[str], None]  # told each new token before anything can log it (masking)
 AsyncTokenCallback = Callable[[str], Awaitable[None]]
+
+
+class SegmentationAPI(SegmentDefinitions, SegmentJobs, ExportJobs, Previews, Schedules, Audiences, Search):
+    """Every operation of the Segmentation Service, declared once in its group's module."""
 
 
 class _ClientBase:
@@ -66,6 +81,7 @@ class _ClientBase:
         self._tokens = token_cache
         self._token_key = token_key(config)
         self._rng = rng or random.Random()
+        self._server_clock = ServerClock()  # from the Date of platform answers; for reconciling creates
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(client_id={self.config.client_id!r}, sandbox={self.config.sandbox!r})"
@@ -81,9 +97,13 @@ class _ClientBase:
             rng=self._rng,
             reconcile=None
             if reconciler is None
-            else lambda since: adopt(
-                reconciler, since, self._operation_flow(reconciler.lookup), operation=op.name
+            else lambda sent_at: adopt(
+                reconciler,
+                self._server_clock.created_since(sent_at),
+                self._operation_flow(reconciler.lookup),
+                operation=op.name,
             ),
+            on_answer=self._server_clock.observe,
         )
         return flow if reconciler is None else claiming(flow)
 
@@ -98,7 +118,7 @@ class _ClientBase:
             needs_token=False,
             handled_statuses=IMS_REFUSALS,
             service="IMS",
-            redact=lambda text: redact(text, self.config.secret.reveal()),
+            secrets=(self.config.secret.reveal(),),
         )
 
     def _reusable_token(self, stale: str | None) -> str | None:
@@ -109,7 +129,7 @@ class _ClientBase:
         return cached.value if cached is not None else None
 
     def _read_token(self, response: HttpResponse) -> AccessToken:
-        return parse_token_response(response, now=self._clock(), secret=self.config.secret.reveal())
+        return parse_token_response(response, now=self._clock())
 
 
 class SegmentationClient(_ClientBase, SyncFace, SegmentationAPI):
@@ -158,7 +178,7 @@ class SegmentationClient(_ClientBase, SyncFace, SegmentationAPI):
                 return done.value
             if isinstance(command, Send):
                 try:
-                    reply = self._transport.send(command.request)
+                    reply = self._transport.send(command.request, command.timeout)
                 except TransportError as exc:
                     reply = exc
             elif isinstance(command, Sleep):
@@ -230,7 +250,7 @@ class AsyncSegmentationClient(_ClientBase, AsyncFace, SegmentationAPI):
                 return done.value
             if isinstance(command, Send):
                 try:
-                    reply = await self._transport.send(command.request)
+                    reply = await self._transport.send(command.request, command.timeout)
                 except TransportError as exc:
                     reply = exc
             elif isinstance(command, Sleep):

@@ -21,6 +21,7 @@ BASE_PATH = "/data/core/ups"
 
 _SANDBOX_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HOST_NAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")  # a DNS name (or a compose service)
 
 
 class Secret:
@@ -47,7 +48,10 @@ class Secret:
         return bool(self._value.strip())
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and hmac.compare_digest(self._value, other._value)
+        """Constant-time, on UTF-8 bytes (``compare_digest`` refuses a ``str`` that is not ASCII)."""
+        return isinstance(other, Secret) and hmac.compare_digest(
+            self._value.encode("utf-8", "surrogatepass"), other._value.encode("utf-8", "surrogatepass")
+        )
 
     def __hash__(self) -> int:
         return hash(Secret)
@@ -64,14 +68,31 @@ def has_control_characters(value: str) -> bool:
 
 
 def validate_header_value(value: str, *, field_name: str) -> str:
-    """A value that goes into an HTTP header: no CR, LF or other control characters (header injection)."""
+    """A value that goes into an HTTP header: printable ASCII, without surrounding spaces (no CR or LF,
+    which would inject headers, and nothing that the HTTP libraries cannot encode)."""
     if not isinstance(value, str) or has_control_characters(value) or value != value.strip():
         raise AEPConfigurationError(
             f"{field_name} {value!r} has a control character (a newline?) or surrounding spaces: remove "
             "them; it is sent in an HTTP header",
             field=field_name,
         )
+    if not value.isascii():
+        odd = next(c for c in value if not c.isascii())
+        raise AEPConfigurationError(
+            f"{field_name} {value!r} has a non-ASCII character ({odd!r}), which an HTTP header cannot "
+            "carry: copy the value again from the Developer Console (a look-alike letter may have slipped "
+            "in)",
+            field=field_name,
+        )
     return value
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def is_loopback(host: str) -> bool:
@@ -85,13 +106,36 @@ def is_loopback(host: str) -> bool:
 
 
 def validate_host(value: str, *, field_name: str) -> str:
-    """An https URL (or http to a loopback address), with no user:password part and no control chars."""
+    """``scheme://host[:port]`` (a trailing ``/`` is allowed): https, or http to a loopback address; no
+    user:password part, no path, query or fragment (the client appends the API paths itself, and a
+    fragment would swallow them), no control characters."""
     example = DEFAULT_IMS_HOST if field_name == "ims_host" else DEFAULT_PLATFORM_HOST
     text = str(value or "")
     parsed = urlparse(text)
-    if has_control_characters(text) or parsed.scheme not in ("http", "https") or not parsed.hostname:
+    if (
+        has_control_characters(text)
+        or parsed.scheme not in ("http", "https")
+        or not parsed.hostname
+        or not (_HOST_NAME.fullmatch(parsed.hostname) or _is_address(parsed.hostname))
+    ):
         raise AEPConfigurationError(
             f"{field_name} {text!r} is not a URL: use e.g. {example}", field=field_name
+        )
+    beyond_host = text[len(f"{parsed.scheme}://{parsed.netloc}") :]
+    if beyond_host not in ("", "/"):
+        raise AEPConfigurationError(
+            f"{field_name} {text!r} has more than a scheme and host ({beyond_host!r}): give only "
+            f"scheme://host[:port], e.g. {example}; the client adds the API paths itself",
+            field=field_name,
+        )
+    try:
+        port = parsed.port
+    except ValueError:  # not a number, or above 65535
+        port = 0
+    if port == 0:
+        raise AEPConfigurationError(
+            f"{field_name} {text!r} has a port that is not a number from 1 to 65535: use e.g. {example}",
+            field=field_name,
         )
     if parsed.username is not None or parsed.password is not None:
         raise AEPConfigurationError(

@@ -3,10 +3,11 @@
 They only move bytes. Building requests, deciding on retries, mapping errors and parsing bodies are
 shared pure functions elsewhere, so the sync and async paths cannot drift apart.
 
-Both bound each exchange the same way: a total deadline (``call_timeout``: connect, send, headers and
-the whole body, however slowly it trickles in; the read timeout alone is per read) ends in a
-``TransportError``, and an answer above ``max_response_bytes`` (after decompression) is refused while it
-streams in, never read whole, with an ``AEPServerError`` that is not retried.
+Both bound each exchange the same way: a total deadline (``call_timeout``, or less when the caller
+passes what is left of its own budget: connect, send, headers and the whole body, however slowly it
+trickles in; the read timeout alone is per read) ends in a ``DeadlineExceeded``, and an answer above
+``max_response_bytes`` (after decompression) is refused while it streams in, never read whole, with an
+``AEPServerError`` that is not retried.
 """
 
 from __future__ import annotations
@@ -76,12 +77,14 @@ class TransportError(Exception):
         self.sent = sent
 
 
-def _deadline_passed(request: HttpRequest, seconds: float) -> TransportError:
-    return TransportError(
-        f"no complete answer to {request.method} {request.url} within the total deadline of {seconds:g} s "
-        "(call_timeout): the server is too slow or trickles its answer",
-        sent=True,
-    )
+class DeadlineExceeded(TransportError):
+    """The answer did not arrive whole within the ``seconds`` this exchange was given."""
+
+    def __init__(self, request: HttpRequest, seconds: float, *, sent: bool = True) -> None:
+        super().__init__(
+            f"no complete answer to {request.method} {request.url} within {seconds:.3g} s", sent=sent
+        )
+        self.seconds = seconds
 
 
 def _size(count: int) -> str:
@@ -154,10 +157,12 @@ class SyncTransport:
         self._cap = max_response_bytes
         self._clock = clock
 
-    def send(self, request: HttpRequest) -> HttpResponse:
+    def send(self, request: HttpRequest, timeout: float | None = None) -> HttpResponse:
+        """One exchange, ended after ``timeout`` seconds (default ``call_timeout``) however it goes."""
         import requests
 
-        deadline = self._clock() + self._call_timeout
+        seconds = self._call_timeout if timeout is None else min(timeout, self._call_timeout)
+        deadline = self._clock() + seconds
         connect, read = self._timeout
         try:
             response = self._session.request(
@@ -166,25 +171,28 @@ class SyncTransport:
                 params=list(request.params),
                 headers=dict(request.headers),
                 data=request.body,
-                timeout=(connect, min(read, self._call_timeout)),
+                timeout=(min(connect, seconds), min(read, seconds)),
                 allow_redirects=False,
                 verify=True,
                 stream=True,
             )
         except requests.exceptions.RequestException as exc:
+            sent = not _never_connected(exc)
             if self._clock() >= deadline:
-                raise _deadline_passed(request, self._call_timeout) from None
+                raise DeadlineExceeded(request, seconds, sent=sent) from None
             raise TransportError(
-                f"{type(exc).__name__} on {request.method} {request.url}", sent=not _never_connected(exc)
+                f"{type(exc).__name__} on {request.method} {request.url}", sent=sent
             ) from None
         try:
-            body = self._read_body(request, response, deadline)
+            body = self._read_body(request, response, deadline, seconds)
         except BaseException:
             response.close()  # drops the connection: the rest of the answer is never read
             raise
         return HttpResponse(response.status_code, {k.lower(): v for k, v in response.headers.items()}, body)
 
-    def _read_body(self, request: HttpRequest, response: requests.Response, deadline: float) -> bytes:
+    def _read_body(
+        self, request: HttpRequest, response: requests.Response, deadline: float, seconds: float
+    ) -> bytes:
         import urllib3.exceptions
 
         declared = _declared_length(response.headers.get("content-length"))
@@ -197,14 +205,14 @@ class SyncTransport:
         while True:
             remaining = deadline - self._clock()
             if remaining <= 0:
-                raise _deadline_passed(request, self._call_timeout)
+                raise DeadlineExceeded(request, seconds)
             if sock is not None:
                 sock.settimeout(min(self._timeout[1], remaining))  # urllib3 resets it on the next request
             try:
                 chunk = raw.read1(min(_CHUNK, self._cap - size + 1), decode_content=True)
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 if self._clock() >= deadline:
-                    raise _deadline_passed(request, self._call_timeout) from None
+                    raise DeadlineExceeded(request, seconds) from None
                 raise TransportError(
                     f"{type(exc).__name__} while reading the answer to {request.method} {request.url}",
                     sent=True,
@@ -256,10 +264,12 @@ class AsyncTransport:
         self._call_timeout = call_timeout
         self._cap = max_response_bytes
 
-    async def send(self, request: HttpRequest) -> HttpResponse:
+    async def send(self, request: HttpRequest, timeout: float | None = None) -> HttpResponse:
+        """One exchange, ended after ``timeout`` seconds (default ``call_timeout``) however it goes."""
+        seconds = self._call_timeout if timeout is None else min(timeout, self._call_timeout)
         exchange = asyncio.ensure_future(self._exchange(request))
         try:
-            await asyncio.wait((exchange,), timeout=self._call_timeout)
+            await asyncio.wait((exchange,), timeout=seconds)
         except BaseException:  # cancelled while waiting: the exchange stops too, its answer unread
             if not exchange.cancel() and not exchange.cancelled():
                 exchange.exception()  # answered or failed just now: read, so nothing is logged as lost
@@ -267,7 +277,7 @@ class AsyncTransport:
         if not exchange.done():
             exchange.cancel()
             await asyncio.wait((exchange,))  # let it close its connection
-            raise _deadline_passed(request, self._call_timeout)
+            raise DeadlineExceeded(request, seconds)
         return exchange.result()
 
     async def _exchange(self, request: HttpRequest) -> HttpResponse:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import logging
 import re
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -30,6 +31,7 @@ from pydantic import BaseModel, ValidationError
 from airflow_provider_segmentation.client.errors import AEPServerError, AEPValidationError
 from airflow_provider_segmentation.client.http import HttpResponse
 
+log = logging.getLogger("airflow_provider_segmentation.client")
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
@@ -197,16 +199,36 @@ def parse_optional(model: type[M]) -> Parser[M | None]:
 
 
 def parse_bulk(model: type[M]) -> Parser[dict[str, M]]:
-    """207 bulk-get answers: ``{"results": {id: object | {"errors": {"404": [...]}}}}``; ids in error are
-    left out (a job's own ``errors`` is a list, a per-id failure is a dict keyed by status)."""
+    """207 bulk-get answers, ``{"results": {id: object | {"errors": {"404": [...]}}}}``, read per id.
 
-    def parse(response: HttpResponse, _op: Operation[dict[str, M]]) -> dict[str, M]:
-        results = (decode(response) or {}).get("results") or {}
-        return {
-            key: to_model(model, value)
-            for key, value in results.items()
-            if not isinstance(value.get("errors"), dict)
-        }
+    An id whose entry is a per-id failure (``errors`` keyed by status; a job's own ``errors`` is a list)
+    or cannot be read (not an object, or not a ``model``) is left out, with a warning naming the id and
+    why, never the entry: an id missing from the result means "no answer for it this time".
+    """
+
+    def parse(response: HttpResponse, op: Operation[dict[str, M]]) -> dict[str, M]:
+        data = decode(response)
+        results = (data.get("results") if isinstance(data, dict) else data) or {}
+        if not isinstance(results, dict):
+            raise AEPServerError(
+                f"{op.name}: AEP answered HTTP {response.status} without a results object (id -> entry)",
+                status=response.status,
+            )
+        found: dict[str, M] = {}
+        for key, value in results.items():
+            if not isinstance(value, dict):
+                why = f"its entry is a {type(value).__name__}, not an object"
+            elif isinstance(value.get("errors"), dict):
+                why = f"AEP answered {', '.join(map(str, value['errors']))} for it"
+            else:
+                try:
+                    found[key] = model.model_validate(value)
+                    continue
+                except ValidationError as exc:
+                    fields = ", ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors())
+                    why = f"its entry is not a readable {model.__name__} ({fields})"
+            log.warning("%s: id %r is left out of the result: %s", op.name, key, why)
+        return found
 
     return parse
 
@@ -232,7 +254,7 @@ def validate_ids(
     ]
 
 
-def validate_choice(value: str | None, choices: Sequence[str], *, field_name: str) -> str | None:
+def validate_choice(value: str | None, choices: tuple[str, ...], *, field_name: str) -> str | None:
     if value is None:
         return None
     text = value.value if isinstance(value, Enum) else str(value)
@@ -258,32 +280,49 @@ class SyncFace(ABC):
 
     def paginate(self, operation: Operation[Page[T]]) -> Iterator[T]:
         """Every item of a listing; the next page is fetched only when the caller gets there. When the
-        first page says which pages follow (page numbers), up to ``PAGES_AHEAD`` of them are fetched
-        at once while the caller reads."""
+        first page names the pages that follow (page numbers), up to ``PAGES_AHEAD`` are fetched at once
+        while the caller reads; each is parsed in its turn, under the loop guard, as on the async face."""
         page = self.execute(operation)
         yield from page.items
-        if page.ahead:
-            yield from self._fetch_ahead(page.ahead)
-            return
-        current = page.next
-        while current is not None:
-            page = self.execute(current)
-            yield from page.items
+        fetched = self._fetch_ahead(page.ahead)
+        try:
             current = page.next
+            while current is not None:
+                early = next(fetched, None)
+                if early is not None and dict(early[0].params) == dict(current.params):
+                    page = current.parse(early[1], current)
+                else:  # the listing left the page numbers of its first page: page by page from here
+                    fetched.close()
+                    page = self.execute(current)
+                yield from page.items
+                current = page.next
+        finally:  # a caller that stops early leaves at most PAGES_AHEAD requests to finish
+            fetched.close()
 
-    def _fetch_ahead(self, operations: tuple[Operation[Page[T]], ...]) -> Iterator[T]:
+    def _fetch_ahead(
+        self, operations: tuple[Operation[Page[T]], ...]
+    ) -> Generator[tuple[Operation[Page[T]], HttpResponse], None, None]:
+        """Each operation with its answer, unparsed, in order; up to ``PAGES_AHEAD`` requested at once."""
+        if not operations:
+            return
         pool = ThreadPoolExecutor(max_workers=PAGES_AHEAD, thread_name_prefix="aep-pages")
         waiting = iter(operations)
-        pending = deque(pool.submit(self.execute, op) for op in islice(waiting, PAGES_AHEAD))
+        pending = deque((op, pool.submit(self.execute, _unparsed(op))) for op in islice(waiting, PAGES_AHEAD))
         try:
             while pending:
-                page = pending.popleft().result()
+                op, answer = pending.popleft()
+                response = answer.result()
                 following = next(waiting, None)
                 if following is not None:
-                    pending.append(pool.submit(self.execute, following))
-                yield from page.items
-        finally:  # a caller that stops early leaves at most PAGES_AHEAD requests to finish
+                    pending.append((following, pool.submit(self.execute, _unparsed(following))))
+                yield op, response
+        finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _unparsed(operation: Operation[Any]) -> Operation[HttpResponse]:
+    """The same request, whose answer is kept as it came (a page to parse later, in its turn)."""
+    return replace(operation, parse=lambda response, _op: response)
 
 
 class AsyncFace(ABC):

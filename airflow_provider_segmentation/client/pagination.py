@@ -237,12 +237,11 @@ def by_links_next_or_start(op: Operation[Page[M]], data: Any) -> Operation[Page[
 
 
 def by_page_next(op: Operation[Page[M]], data: Any) -> Operation[Page[M]] | None:
-    """Schedules and audiences: ``start=_page.next`` while it moves forward."""
+    """Schedules and audiences: ``start=_page.next``. A ``next`` that is absent, null, empty or 0 ends
+    the listing (AEP ends some listings with ``next: 0``), as does one naming this very page; one that
+    points back to a page already fetched is a loop, refused by ``follow``."""
     following = (data.get("_page") or {}).get("next")
-    current = dict(op.params).get("start")
-    if following in (None, "") or str(following) == str(current):
-        return None
-    if current is None and str(following) == "0":
+    if following in (None, "") or str(following) in ("0", str(dict(op.params).get("start"))):
         return None
     return op.with_params(start=following)
 

@@ -7,19 +7,23 @@ import dataclasses
 import json
 import pickle
 import random
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 
 from airflow_provider_segmentation.client import (
     AEPAuthError,
     AEPConfigurationError,
+    AEPError,
     AEPServerError,
     AsyncSegmentationClient,
     RetrySettings,
     SegmentationClient,
 )
-from airflow_provider_segmentation.client.api import SegmentationAPI as api
 from airflow_provider_segmentation.client.auth import build_token_request
+from airflow_provider_segmentation.client.client import SegmentationAPI as api
 from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 from tests.client.conftest import make_config
 from tests.scripted_server import Answer, ScriptedServer, Seen
@@ -83,12 +87,30 @@ def test_connection_test_rejects_a_wrong_secret_after_a_right_one(
         ("platform_host", "https://user:pass@platform.adobe.io", "user name or password"),
         ("ims_host", "https://:pw@ims-na1.adobelogin.com", "user name or password"),
         ("platform_host", "https://platform.adobe.io\r\nX-Evil: 1", "not a URL"),
+        ("platform_host", "https://platform.adobe.io/?x=1#f", r"more than a scheme and host \('/\?x=1#f'\)"),
+        ("platform_host", "https://platform.adobe.io#f", "more than a scheme and host"),
+        ("ims_host", "https://ims-na1.adobelogin.com/ims/token/v3", "more than a scheme and host"),
+        ("ims_host", "https://ims-na1.adobelogin.com?", "scheme://host"),
+        ("platform_host", "https://platform.adobe.io:99999", "port"),
     ],
 )
 def test_hosts_that_would_leak_credentials_are_refused(emulator, field, value, words) -> None:
     with pytest.raises(AEPConfigurationError, match=words) as excinfo:
         make_config(emulator, **{field: value})
     assert excinfo.value.field == field
+
+
+def test_a_host_with_a_trailing_slash_still_reaches_the_api(emulator, emulator_admin) -> None:
+    client = SegmentationClient(make_config(emulator, platform_host=emulator.url + "/"))
+    assert list(client.list_schedules()) == []
+    assert emulator_admin.requests("GET")[-1]["path"] == "/data/core/ups/config/schedules"
+
+
+def test_configs_with_a_non_ascii_secret_compare(emulator) -> None:
+    """``hmac.compare_digest`` refuses non-ASCII ``str``: a config with such a secret raised TypeError."""
+    same = make_config(emulator, client_secret="pässwörd-€")
+    assert same == make_config(emulator, client_secret="pässwörd-€")
+    assert same != make_config(emulator, client_secret="passwort-€")
 
 
 @pytest.mark.parametrize("host", ["http://127.0.0.1:8765", "http://localhost:1", "http://[::1]:2"])
@@ -116,6 +138,106 @@ def test_bearer_token_is_not_in_request_reprs(client: SegmentationClient) -> Non
     request = flow.send(token).request  # type: ignore[union-attr]
     assert request.headers["Authorization"] == f"Bearer {token}"
     assert token not in repr(request)
+
+
+SECRET = "p@ss+wörd/with=specials-€-and-then-some"
+SPELLINGS = [SECRET, quote_plus(SECRET), quote(SECRET, safe=""), json.dumps(SECRET)[1:-1]]
+
+
+def _fragments(text: str, size: int = 6) -> set[str]:
+    return {text[i : i + size] for i in range(len(text) - size + 1)}
+
+
+def assert_no_trace_of(secrets: list[str], error: BaseException) -> None:
+    """Not the secret, nor any 6 characters of it in any spelling (a cut-off prefix is a leak too)."""
+    fields = [
+        str(error),
+        repr(error.args),
+        str(getattr(error, "error_code", "")),
+        getattr(error, "message", ""),
+    ]
+    text = " ".join(fields)
+    leaked = {piece for secret in secrets for piece in _fragments(secret) if piece in text}
+    assert not leaked, f"{leaked} in {text!r}"
+
+
+ECHOES = [
+    pytest.param(lambda form: {"error": form}, "application/json", id="echo-in-error"),
+    pytest.param(
+        lambda form: {"error_code": form, "message": "bad"}, "application/json", id="echo-in-error_code"
+    ),
+    pytest.param(
+        lambda form: {"error": "invalid_client", "error_description": form},
+        "application/json",
+        id="echo-in-desc",
+    ),
+    pytest.param(lambda form: f"<html><title>{form}</title></html>", "text/html", id="echo-in-an-html-page"),
+    pytest.param(lambda form: f"rejected: {form}", "text/plain", id="echo-in-plain-text"),
+]
+
+
+def ims_echoing(shape: Callable[[str], Any], content_type: str, status: int) -> ScriptedServer:
+    """An IMS that echoes its form body (client secret included) in the error's ``shape``."""
+
+    def answer(seen: Seen) -> Answer:
+        body = shape(seen.body.decode())
+        encoded = body.encode() if isinstance(body, str) else json.dumps(body, ensure_ascii=False).encode()
+        return Answer(status, encoded, {"Content-Type": content_type})
+
+    return ScriptedServer(answer)
+
+
+@pytest.mark.parametrize("status", [400, 500])
+@pytest.mark.parametrize(("shape", "content_type"), ECHOES)
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+async def test_an_ims_echo_of_the_secret_reaches_no_field_of_the_error(
+    emulator, shape, content_type: str, status: int, asynchronous: bool
+) -> None:
+    with ims_echoing(shape, content_type, status) as ims:
+        config = make_config(
+            emulator, ims_host=ims.url, client_secret=SECRET, retry=RetrySettings(max_attempts=1)
+        )
+        with pytest.raises((AEPAuthError, AEPServerError)) as excinfo:
+            if asynchronous:
+                async with AsyncSegmentationClient(config) as aclient:
+                    await aclient.get_segment_job("job-1")
+            else:
+                SegmentationClient(config).access_token()
+    print(excinfo.value)
+    assert quote_plus(SECRET).encode() in ims.seen[0].body  # the echo did carry the secret
+    assert_no_trace_of(SPELLINGS, excinfo.value)
+    assert "IMS" in str(excinfo.value)
+
+
+PLATFORM_ECHOES = [
+    pytest.param(400, lambda auth: {"error_code": auth, "message": auth}, "application/json", id="json-400"),
+    pytest.param(502, lambda auth: f"<html><title>{auth}</title></html>", "text/html", id="html-502"),
+    pytest.param(500, lambda auth: f"no: {auth}", "text/plain", id="plain-500"),
+    pytest.param(200, lambda auth: f"{{bad json {auth}", "application/json", id="garbage-200"),
+]
+
+
+@pytest.mark.parametrize(("status", "shape", "content_type"), PLATFORM_ECHOES)
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+async def test_a_platform_echo_of_the_bearer_token_reaches_no_field_of_the_error(
+    emulator, emulator_admin, status: int, shape, content_type: str, asynchronous: bool
+) -> None:
+    def answer(seen: Seen) -> Answer:
+        body = shape(seen.headers["authorization"])
+        encoded = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        return Answer(status, encoded, {"Content-Type": content_type})
+
+    with ScriptedServer(answer) as platform:
+        config = make_config(emulator, platform_host=platform.url, retry=RetrySettings(max_attempts=1))
+        with pytest.raises(AEPError) as excinfo:
+            if asynchronous:
+                async with AsyncSegmentationClient(config) as aclient:
+                    await aclient.get_segment_job("job-1")
+            else:
+                SegmentationClient(config).get_segment_job("job-1")
+    token = platform.seen[0].headers["authorization"].removeprefix("Bearer ")
+    print(excinfo.value)
+    assert_no_trace_of([token], excinfo.value)
 
 
 def echoing_ims(status: int) -> ScriptedServer:

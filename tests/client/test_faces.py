@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 from airflow_provider_segmentation.client import AsyncSegmentationClient, ClientConfig, SegmentationClient
-from airflow_provider_segmentation.client.api import SegmentationAPI
+from airflow_provider_segmentation.client.client import SegmentationAPI
 from airflow_provider_segmentation.client.operations import Call, Pages
 from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 from airflow_provider_segmentation.client import SegmentationClient
-from airflow_provider_segmentation.client.api import SegmentationAPI as api
+from airflow_provider_segmentation.client.client import SegmentationAPI as api
 from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID
 
 

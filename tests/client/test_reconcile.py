@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import random
+import time
+import uuid
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 
 import pytest
 import requests
 
 from airflow_provider_segmentation.client import (
     AEPConnectionError,
+    AEPServerError,
     AsyncSegmentationClient,
     SegmentationClient,
+    reconcile,
 )
-from airflow_provider_segmentation.client.api import SegmentationAPI as api
+from airflow_provider_segmentation.client.client import SegmentationAPI as api
 from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID
 from tests.client.conftest import make_config
+from tests.scripted_server import Answer, ScriptedServer, Seen
 
 JOBS = "/data/core/ups/segment/jobs"
 EXPORTS = "/data/core/ups/export/jobs"
@@ -97,3 +106,80 @@ async def test_the_async_client_reconciles_the_same_way(emulator, emulator_admin
         job = await aclient.execute(api.create_segment_job.build([seg]))
     assert [j.id for j in client.list_segment_jobs()] == [job.id]
     assert len(emulator_admin.requests("POST", JOBS)) == 1
+
+
+class ServerWithItsOwnClock:
+    """A platform whose clock is ``offset`` seconds off ours (its ``Date`` says so). The first create
+    makes a job and loses the answer (503); another caller made an identical job 5 s before it."""
+
+    def __init__(self, offset: float, segments: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+        self.offset = offset
+        self.segments = [{"segmentId": s} for s in segments]
+        self.ours = f"ours-{uuid.uuid4()}"
+        self.listed: list[dict[str, Any]] = []
+        monkeypatch.setattr(
+            BaseHTTPRequestHandler,
+            "date_time_string",
+            lambda _h, _t=None: formatdate(self.now(), usegmt=True),
+        )
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def job(self, job_id: str, created: float) -> dict[str, Any]:
+        return {"id": job_id, "status": "NEW", "segments": self.segments, "creationTime": int(created * 1000)}
+
+    def __call__(self, seen: Seen) -> Answer:
+        if seen.method == "POST" and not self.listed:
+            created = self.now()
+            self.listed = [self.job(self.ours, created), self.job(f"theirs-{uuid.uuid4()}", created - 5)]
+            return Answer(503, b'{"title": "lost", "detail": "gateway timeout"}')
+        if seen.method == "POST":  # a retry of the create: a second job, the duplicate to avoid
+            return Answer(200, json.dumps(self.job(f"again-{uuid.uuid4()}", self.now())).encode())
+        return Answer(200, json.dumps({"children": self.listed, "_page": {}}).encode())
+
+
+@pytest.mark.parametrize("offset", [3600.0, -3600.0, 0.0], ids=["ahead-1h", "behind-1h", "in-step"])
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+async def test_the_lookup_reads_creation_times_on_the_servers_clock(
+    emulator, emulator_admin, monkeypatch, offset: float, asynchronous: bool
+) -> None:
+    """The window opens at the attempt on AEP's clock (from its Date header), a couple of seconds early:
+    an identical job another caller made 5 s before is not adopted, whichever way the clocks differ (a
+    30 s window on the client's clock adopted it, or, an hour off, missed the job and made a second)."""
+    script = ServerWithItsOwnClock(offset, ["seg-1"], monkeypatch)
+    with ScriptedServer(script) as server:
+        config = make_config(emulator, platform_host=server.url)
+        if asynchronous:
+
+            async def no_wait(_seconds: float) -> None:
+                return None
+
+            async with AsyncSegmentationClient(config, sleep=no_wait, rng=random.Random(1)) as aclient:
+                job = await aclient.create_segment_job(["seg-1"])
+        else:
+            job = SegmentationClient(config, sleep=lambda _s: None, rng=random.Random(1)).create_segment_job(
+                ["seg-1"]
+            )
+    assert job.id == script.ours
+    assert [seen.method for seen in server.seen] == ["POST", "GET"]
+
+
+def test_a_job_for_every_definition_is_not_reconciled(emulator, emulator_admin, monkeypatch) -> None:
+    """A run-all job ("*") cannot be told from the schedule's daily one: its lost answer is an error,
+    never an adoption (here the only listed "*" job is not this create's)."""
+    script = ServerWithItsOwnClock(0.0, ["*"], monkeypatch)
+    with ScriptedServer(script) as server:
+        client = SegmentationClient(make_config(emulator, platform_host=server.url), sleep=lambda _s: None)
+        with pytest.raises(AEPServerError, match="HTTP 503"):
+            client.create_segment_job(["*"])
+    assert [seen.method for seen in server.seen] == ["POST"]  # no lookup, no second create
+
+
+def test_the_ids_this_process_claimed_are_bounded(
+    client: SegmentationClient, emulator_admin, monkeypatch
+) -> None:
+    monkeypatch.setattr(reconcile, "CLAIMED_IDS_KEPT", 3)
+    seg = segment_id(client)
+    made = [client.create_segment_job([seg]).id for _ in range(5)]
+    assert list(reconcile._claimed)[-3:] == made[-3:] and len(reconcile._claimed) == 3

@@ -20,6 +20,7 @@ from airflow_provider_segmentation.client import (
 )
 from airflow_provider_segmentation.client.auth import TokenCache
 from tests.client.conftest import SleepRecorder, make_config
+from tests.scripted_server import Answer, ScriptedServer
 
 DEFINITIONS = "/data/core/ups/segment/definitions"
 JOBS = "/data/core/ups/segment/jobs"
@@ -39,6 +40,39 @@ def test_429_honours_retry_after(client: SegmentationClient, sleeps: SleepRecord
     assert list(client.list_segment_definitions()) == []
     assert sleeps.delays == [7.0, 7.0]
     assert [r["status"] for r in emulator_admin.requests("GET", DEFINITIONS)] == [429, 429, 200]
+
+
+@pytest.mark.parametrize("value", ["-5", "nan", "inf", "-inf", "soon"])
+def test_a_retry_after_that_is_no_delay_falls_back_to_the_backoff(emulator, emulator_admin, value) -> None:
+    """Read as 0 s, such a value sent the retries out back to back; it is treated as absent instead."""
+    answers = iter(
+        [Answer(503, b"", {"Retry-After": value}), Answer(200, b'{"id": "job-1", "status": "NEW"}')]
+    )
+    sleeps = SleepRecorder()
+    with ScriptedServer(lambda _seen: next(answers)) as server:
+        config = make_config(emulator, platform_host=server.url)
+        assert (
+            SegmentationClient(config, sleep=sleeps, rng=random.Random(1)).get_segment_job("job-1").id
+            == "job-1"
+        )
+    assert len(server.seen) == 2 and len(sleeps.delays) == 1
+    assert 0.5 <= sleeps.delays[0] <= 1  # the first backoff step (base 1 s, jittered), not 0 s
+
+
+def test_a_retry_after_of_0_or_a_past_date_means_now(emulator, emulator_admin) -> None:
+    answers = iter(
+        [
+            Answer(429, b"", {"Retry-After": "0"}),
+            Answer(429, b"", {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}),
+            Answer(200, b'{"id": "job-1", "status": "NEW"}'),
+        ]
+    )
+    sleeps = SleepRecorder()
+    with ScriptedServer(lambda _seen: next(answers)) as server:
+        SegmentationClient(make_config(emulator, platform_host=server.url), sleep=sleeps).get_segment_job(
+            "job-1"
+        )
+    assert sleeps.delays == [0.0, 0.0]
 
 
 def test_5xx_backs_off_exponentially_with_jitter(
@@ -123,6 +157,15 @@ def test_unreachable_host_is_a_connection_error(emulator, sleeps: SleepRecorder)
         SegmentationClient(config, sleep=sleeps, token_cache=TokenCache()).access_token()
 
 
+def test_a_connection_broken_mid_answer_is_not_called_unreachable(
+    client: SegmentationClient, emulator, emulator_admin
+) -> None:
+    emulator_admin.inject_fault(method="GET", path=DEFINITIONS, kind="drop", count=10)
+    with pytest.raises(AEPConnectionError) as excinfo:
+        list(client.list_segment_definitions())
+    assert f"the connection to {emulator.url} broke before the answer was complete" in str(excinfo.value)
+
+
 def test_html_gateway_page_becomes_a_clear_server_error(client: SegmentationClient, emulator_admin) -> None:
     emulator_admin.inject_fault(
         method="GET", path=DEFINITIONS, kind="status", status=502, html=True, count=10
@@ -140,6 +183,21 @@ def test_token_is_minted_once_and_shared(emulator, emulator_admin) -> None:
     list(first.list_segment_definitions())
     list(second.list_schedules())
     assert len(emulator_admin.requests("POST", "/ims/token/v3")) == 1
+
+
+def test_a_token_that_lives_under_a_minute_serves_one_request_only(
+    client: SegmentationClient, emulator_admin, caplog: pytest.LogCaptureFixture
+) -> None:
+    """IMS tokens of 30 s are not cached (they could expire on the way): each request mints its own, and
+    a warning says why."""
+    emulator_admin.configure(token_lifetime_seconds=30)
+    caplog.set_level(logging.WARNING)
+    list(client.list_schedules())
+    list(client.list_schedules())
+    statuses = [(r["path"], r["status"]) for r in emulator_admin.requests()]
+    assert statuses == [("/ims/token/v3", 200), ("/data/core/ups/config/schedules", 200)] * 2
+    warnings = [r.getMessage() for r in caplog.records if "lives 30 s" in r.getMessage()]
+    assert len(warnings) == 2 and "not cached" in warnings[0]
 
 
 def test_token_refreshes_before_expiry(emulator, emulator_admin) -> None:
