@@ -13,6 +13,22 @@ from airflow_provider_segmentation.emulator.server import EmulatorServer
 from airflow_provider_segmentation.emulator.settings import EmulatorSettings
 
 
+def mint_token(url: str, client_id: str, client_secret: str, scope: str = "openid") -> str:
+    """A token from the emulator's IMS, minted over the wire as a client would (``url``: the emulator)."""
+    response = requests.post(
+        f"{url}/ims/token/v3",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "scope": scope,
+        },
+        timeout=10,
+    )
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
 class EmulatorAdmin:
     """The emulator's ``/_emulator/`` admin routes, for tests to count calls and inject faults."""
 
@@ -69,6 +85,7 @@ TEST_SETTINGS = {
     "fail_segment_jobs": False,
     "fail_export_jobs": False,
     "capture_bodies": False,
+    "max_job_bulk_get_ids": 1500,
 }
 
 

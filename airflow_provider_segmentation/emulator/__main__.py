@@ -9,6 +9,7 @@ from pathlib import Path
 import uvicorn
 
 from airflow_provider_segmentation.emulator.app import create_app
+from airflow_provider_segmentation.emulator.gateway import exposure_warning
 from airflow_provider_segmentation.emulator.server import connection_json
 from airflow_provider_segmentation.emulator.settings import (
     DEFAULT_CLIENT_ID,
@@ -76,7 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         f"export AIRFLOW_CONN_AEP_DEFAULT='{connection_json(settings, url, settings.sandboxes[0])}'",
         flush=True,
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    warning = exposure_warning(settings)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level="warning", access_log=False, date_header=False
+    )
     return 0
 
 

@@ -18,12 +18,14 @@ import random
 import secrets
 import time
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from airflow_provider_segmentation.emulator.settings import DEFAULT_CLIENT_SECRET, EmulatorSettings
 from airflow_provider_segmentation.emulator.state import EmulatorState
 from airflow_provider_segmentation.emulator.wire import gateway_error, problem, upapi_error
 
@@ -42,6 +44,27 @@ def listens_on_loopback(host: str) -> bool:
         return False
 
 
+def exposure_warning(settings: EmulatorSettings) -> str | None:
+    """A warning when the emulator listens beyond loopback behind the publicly documented credential,
+    which opens its admin routes (read and change all state) to anyone who can reach it; else None."""
+    if listens_on_loopback(settings.host) or settings.client_secret != DEFAULT_CLIENT_SECRET:
+        return None
+    return (
+        f"WARNING: the emulator listens on {settings.host}, beyond loopback, with the default client "
+        f"secret {DEFAULT_CLIENT_SECRET!r}, which is published: anyone who can reach port {settings.port} "
+        "can read and change its state through /_emulator/. Start it with --client-id and "
+        "--client-secret of your own (EmulatorSettings(client_id=..., client_secret=...))."
+    )
+
+
+def credential_matches(given: str, expected: str) -> bool:
+    """Constant-time comparison of UTF-8 bytes (``compare_digest`` refuses non-ASCII ``str``); a secret
+    from a command line that is not UTF-8 carries surrogates, which ``surrogatepass`` keeps comparable."""
+    return secrets.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
+
+
 class DropConnection(Exception):
     """Raised after the response has started so that the server aborts the connection mid-answer."""
 
@@ -52,7 +75,7 @@ class Fault:
     path: str
     kind: str
     status: int = 503
-    retry_after: float | None = None
+    retry_after: float | str | None = None
     latency_seconds: float = 0.0
     count: int | None = None
     probability: float | None = None
@@ -74,26 +97,59 @@ class Fault:
         return self.rng.random() < (self.probability if self.probability is not None else 1.0)
 
 
-def parse_fault(spec: dict[str, Any]) -> Fault:
-    kind = spec.get("kind", "status")
+MAX_FAULT_SECONDS = 600.0  # latency and Retry-After: longer would outlive any test
+
+
+def parse_fault(spec: Any) -> Fault:
+    """A fault from its admin spec; ``ValueError`` names a field of the wrong type or range, so that a bad
+    spec is refused when it is sent, never when a request it matches is answered."""
+    if not isinstance(spec, dict):
+        raise ValueError("send an object")
+    kind, status = spec.get("kind", "status"), spec.get("status", 503)
     if kind not in ("status", "drop", "latency"):
         raise ValueError("kind must be status, drop or latency")
-    status = int(spec.get("status", 503))
-    if kind == "status" and status not in (429, 500, 502, 503, 504):
+    if kind == "status" and (isinstance(status, bool) or status not in (429, 500, 502, 503, 504)):
         raise ValueError("status must be one of 429, 500, 502, 503, 504")
+    method, path, seed, count = spec.get("method", "*"), spec.get("path"), spec.get("seed"), spec.get("count")
+    if not isinstance(method, str) or not isinstance(path, str):
+        raise ValueError("method and path must be strings (path is required)")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, str))):
+        raise ValueError("seed must be an integer or a string")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+        raise ValueError("count must be a whole number from 0")
+    retry_after = spec.get("retry_after")  # seconds, or an HTTP date as text
     return Fault(
-        method=str(spec.get("method", "*")).upper(),
-        path=str(spec["path"]),
+        method=method.upper(),
+        path=path,
         kind=kind,
         status=status,
-        retry_after=spec.get("retry_after"),
-        latency_seconds=float(spec.get("latency_seconds", 0.0)),
-        count=spec.get("count"),
-        probability=spec.get("probability"),
-        html=bool(spec.get("html", False)),
-        after=bool(spec.get("after", False)),
-        rng=random.Random(spec.get("seed")),
+        retry_after=retry_after
+        if isinstance(retry_after, str)
+        else _number(spec, "retry_after", MAX_FAULT_SECONDS),
+        latency_seconds=_number(spec, "latency_seconds", MAX_FAULT_SECONDS) or 0.0,
+        count=count,
+        probability=_number(spec, "probability", 1.0),
+        html=_flag(spec, "html"),
+        after=_flag(spec, "after"),
+        rng=random.Random(seed),
     )
+
+
+def _number(spec: dict[str, Any], key: str, high: float) -> float | None:
+    """``spec[key]``, a number from 0 to ``high``, or None when it is absent."""
+    value = spec.get(key)
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= high
+    ):
+        raise ValueError(f"{key} must be a number from 0 to {high:g}")
+    return value
+
+
+def _flag(spec: dict[str, Any], key: str) -> bool:
+    value = spec.get(key, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false")
+    return value
 
 
 @dataclass
@@ -136,10 +192,24 @@ class GatewayMiddleware:
         self.app = app
         self.state = state
 
+    def _dated(self, send: Send) -> Send:
+        """Answers carry the emulator clock's time in ``Date``, as AEP's carry AEP's: a client that reads
+        the server's clock from ``Date`` (to compare it with creation times) must see the stepped clock."""
+
+        async def dated_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                headers.append((b"date", formatdate(self.state.clock.now(), usegmt=True).encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return dated_send
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        send = self._dated(send)
         request = Request(scope)
         path, method = request.url.path, request.method
         started = time.time()
@@ -195,7 +265,8 @@ class GatewayMiddleware:
                 user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
             except (ValueError, UnicodeDecodeError):
                 return False
-            return secrets.compare_digest(user, settings.client_id) and secrets.compare_digest(
+            # both compared, so the time taken does not tell whether the client id was right
+            return credential_matches(user, settings.client_id) & credential_matches(
                 password, settings.client_secret
             )
         if scheme.lower() == "bearer":

@@ -9,11 +9,12 @@ why. Routes keep reading the raw JSON once it is known to fit (so numbers are st
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from airflow_provider_segmentation.emulator.wire import AEPHttpError, bad_request
+from airflow_provider_segmentation.models import ScheduleState
 
 MAX_PATCH_OPERATIONS = 100
 PQL_ERROR_CODE = "UPAPI-113040-400"  # the code of pql_text's "Invalid PQL expression"
@@ -97,9 +98,19 @@ class IdRef(Closed):
 
 
 class BulkGet(Body):
-    """``{"ids": [{"id": ...}]}`` of the three bulk-get operations (the route checks the count)."""
+    """``{"ids": [{"id": ...}]}`` of the three bulk-get operations (``bulk_ids`` checks the count)."""
 
     ids: list[IdRef]
+
+
+def bulk_ids(body: Any, *, maximum: int) -> list[str]:
+    """The ids of a bulk-get body ``{"ids": [{"id": ...}]}``: 1 to ``maximum`` of them, else AEP's 400."""
+    ids = [ref.id for ref in parse(BulkGet, body).ids]
+    if not 1 <= len(ids) <= maximum:
+        raise bad_request(
+            f"The number of requested IDs is invalid. Cannot be 0 or exceed {maximum}.", "UPAPI-113015-400"
+        )
+    return ids
 
 
 # -- segment definitions, conversion, jobs -------------------------------------------------------------
@@ -230,6 +241,15 @@ class CreatePreview(Body):
 # -- schedules ----------------------------------------------------------------------------------------
 
 
+SCHEDULE_STATES = tuple(s.value for s in ScheduleState)  # the known ones: AEP refuses any other
+
+
+def known_schedule_state(value: str) -> str:
+    if value not in SCHEDULE_STATES:
+        raise ValueError(f"state must be {' or '.join(SCHEDULE_STATES)}")
+    return value
+
+
 class ScheduleProperties(Body):
     segments: list[str] = Field(min_length=1)
 
@@ -242,7 +262,7 @@ class ScheduleCreate(Body):
     type: Literal["batch_segmentation", "export"]
     properties: ScheduleProperties
     schedule: str | None = None
-    state: Literal["active", "inactive"] | None = None
+    state: Annotated[str, AfterValidator(known_schedule_state)] | None = None
 
 
 class SchedulePatchOperation(Closed):

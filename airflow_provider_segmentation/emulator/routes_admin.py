@@ -9,13 +9,15 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from airflow_provider_segmentation.emulator.gateway import parse_fault
+from airflow_provider_segmentation.emulator.gateway import credential_matches, parse_fault
 from airflow_provider_segmentation.emulator.schedules import trigger_now
 from airflow_provider_segmentation.emulator.settings import RUNTIME_SETTINGS
 from airflow_provider_segmentation.emulator.wire import emulator
 
 ims_router = APIRouter()
 admin_router = APIRouter(prefix="/_emulator")
+# The largest number a runtime setting takes (seconds, job counts, ids): beyond it no test means anything.
+MAX_SETTING = 10**9
 
 
 @ims_router.post("/ims/token/v3")
@@ -36,7 +38,7 @@ async def token(request: Request) -> JSONResponse:
             {"error": "invalid_client", "error_description": "invalid client_id parameter"},
             status_code=400,
         )
-    if not secrets.compare_digest(form.get("client_secret", ""), state.settings.client_secret):
+    if not credential_matches(form.get("client_secret", ""), state.settings.client_secret):
         return JSONResponse(
             {"error": "invalid_client", "error_description": "invalid client_secret parameter"},
             status_code=401,
@@ -85,7 +87,7 @@ async def add_fault(request: Request) -> JSONResponse:
     state = emulator(request)
     try:
         fault = parse_fault(await request.json())
-    except (KeyError, TypeError, ValueError) as exc:
+    except ValueError as exc:
         return JSONResponse({"error": f"bad fault spec: {exc}"}, status_code=400)
     ident = state.new_id()
     with state.lock:
@@ -113,16 +115,40 @@ def expire_tokens(request: Request) -> dict[str, int]:
 @admin_router.patch("/settings")
 async def patch_settings(request: Request) -> JSONResponse:
     state = emulator(request)
-    changes = await request.json()
+    try:
+        changes = await request.json()
+    except ValueError:
+        changes = None
     if not isinstance(changes, dict):
         return JSONResponse({"error": "send an object of settings"}, status_code=400)
     unknown = set(changes) - set(RUNTIME_SETTINGS)
     if unknown:
         return JSONResponse({"error": f"unknown settings: {sorted(unknown)}"}, status_code=400)
+    wrong = sorted(
+        key for key, value in changes.items() if not _fits(key, value, getattr(state.settings, key))
+    )
+    if wrong:
+        return JSONResponse(
+            {
+                "error": f"bad values for {wrong}: flags take true or false, numbers 0 to {MAX_SETTING:,} "
+                "(max_job_bulk_get_ids at least 1)"
+            },
+            status_code=400,
+        )
     with state.lock:
         for key, value in changes.items():
             setattr(state.settings, key, type(getattr(state.settings, key))(value))
     return JSONResponse({key: getattr(state.settings, key) for key in RUNTIME_SETTINGS})
+
+
+def _fits(key: str, value: Any, current: Any) -> bool:
+    """A runtime setting's new value has the setting's JSON type (no ``"false"`` read as true) and range."""
+    if isinstance(current, bool) or isinstance(value, bool):
+        return isinstance(current, bool) and isinstance(value, bool)
+    if not isinstance(value, int if isinstance(current, int) else (int, float)):
+        return False
+    minimum = 1 if key == "max_job_bulk_get_ids" else 0
+    return minimum <= value <= MAX_SETTING
 
 
 @admin_router.get("/datasets")

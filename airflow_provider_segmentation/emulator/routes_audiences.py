@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from airflow_provider_segmentation.emulator.requests import (
     AudienceBody,
     AudiencePatchOperation,
-    BulkGet,
+    bulk_ids,
     parse,
     parse_list,
 )
@@ -20,11 +20,14 @@ from airflow_provider_segmentation.emulator.wire import (
     AEPHttpError,
     bad_request,
     emulator,
+    existing,
     int_param,
     json_body,
     next_start,
     no_content,
+    not_found,
     paged_query,
+    removed,
     sandbox_of,
 )
 
@@ -32,10 +35,6 @@ MAX_BULK_IDS = 100
 IMMUTABLE = ("id", "audienceId", "namespace", "imsOrgId", "sandbox", "creationTime")
 
 router = APIRouter(prefix="/data/core/ups")
-
-
-def _not_found(ident: str) -> AEPHttpError:
-    return AEPHttpError(404, "UPAPI-113430-404", f"Audience with id '{ident}' not found")
 
 
 def _checked(state: EmulatorState, body: Any) -> dict[str, Any]:
@@ -113,10 +112,9 @@ async def create_audience(request: Request) -> JSONResponse:
 
 @router.get("/audiences/{audience_id}")
 def get_audience(audience_id: str, request: Request) -> JSONResponse:
-    sandbox = sandbox_of(request)
-    if audience_id not in sandbox.audiences:
-        raise _not_found(audience_id)
-    return JSONResponse(sandbox.audiences[audience_id])
+    state, sandbox = emulator(request), sandbox_of(request)
+    with state.lock:
+        return JSONResponse(existing(sandbox.audiences, audience_id, "Audience", sandbox))
 
 
 def _apply(document: dict[str, Any], operation: AudiencePatchOperation) -> None:
@@ -137,9 +135,7 @@ async def patch_audience(audience_id: str, request: Request) -> JSONResponse:
     state, sandbox = emulator(request), sandbox_of(request)
     operations = parse_list(AudiencePatchOperation, await json_body(request), "JSON Patch")
     with state.lock:
-        audience = sandbox.audiences.get(audience_id)
-        if audience is None:
-            raise _not_found(audience_id)
+        audience = existing(sandbox.audiences, audience_id, "Audience", sandbox)
         updated = _deep_copy(audience)
         for operation in operations:
             _apply(updated, operation)
@@ -162,9 +158,7 @@ async def put_audience(audience_id: str, request: Request) -> JSONResponse:
     state, sandbox = emulator(request), sandbox_of(request)
     body = _checked(state, await json_body(request))
     with state.lock:
-        current = sandbox.audiences.get(audience_id)
-        if current is None:
-            raise _not_found(audience_id)
+        current = existing(sandbox.audiences, audience_id, "Audience", sandbox)
         if body.get("namespace", current["namespace"]) != current["namespace"]:
             raise bad_request("Namespace is immutable")
         replaced = {
@@ -185,22 +179,17 @@ async def put_audience(audience_id: str, request: Request) -> JSONResponse:
 def delete_audience(audience_id: str, request: Request) -> Response:
     state, sandbox = emulator(request), sandbox_of(request)
     with state.lock:
-        if sandbox.audiences.pop(audience_id, None) is None:
-            raise _not_found(audience_id)
+        removed(sandbox.audiences, audience_id, "Audience", sandbox)
     return no_content()
 
 
 @router.post("/audiences/bulk-get")
 async def bulk_get(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
-    ids = [ref.id for ref in parse(BulkGet, await json_body(request)).ids]
-    if not 1 <= len(ids) <= MAX_BULK_IDS:
-        raise bad_request(
-            "The number of requested IDs is invalid. Cannot be 0 or exceed 100.", "UPAPI-113015-400"
-        )
+    ids = bulk_ids(await json_body(request), maximum=MAX_BULK_IDS)
     found = {i: sandbox.audiences[i] for i in ids if i in sandbox.audiences}
     if not found:
-        raise _not_found(", ".join(ids))
+        raise not_found("Audience", ", ".join(ids), sandbox)
     results = {
         i: found.get(i)
         or {
@@ -263,7 +252,7 @@ def search_taxonomy(request: Request) -> JSONResponse:
     entity_id = request.query_params.get("entityId")
     audience = sandbox.audiences.get(entity_id or "")
     if audience is None:
-        raise _not_found(str(entity_id))
+        raise not_found("Audience", str(entity_id), sandbox)
     return JSONResponse(
         {
             "taxonomy": [

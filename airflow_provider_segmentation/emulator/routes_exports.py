@@ -22,10 +22,11 @@ from airflow_provider_segmentation.emulator.wire import (
     AEPHttpError,
     bad_request,
     emulator,
+    existing,
     int_param,
     json_body,
     message,
-    not_found,
+    removed,
     sandbox_of,
 )
 from airflow_provider_segmentation.models import ExportJobStatus, PreviewState
@@ -87,10 +88,9 @@ async def create_export(request: Request) -> JSONResponse:
             "UPLIB-101554-422",
             f"Dataset '{dataset_id}' was not found in Catalog or is not based on the Profile union schema",
         )
-    for entry in (export.filter.segments if export.filter else None) or []:
-        if entry.segmentId not in sandbox.definitions:
-            raise not_found("Segment definition", entry.segmentId, sandbox)
     with state.lock:
+        for entry in (export.filter.segments if export.filter else None) or []:
+            existing(sandbox.definitions, entry.segmentId, "Segment definition", sandbox)
         job_id = state.next_number()
         created = state.now_ms()
         destination = body["destination"]
@@ -122,9 +122,7 @@ async def create_export(request: Request) -> JSONResponse:
 def get_export(job_id: str, request: Request) -> JSONResponse:
     state, sandbox = emulator(request), sandbox_of(request)
     with state.lock:
-        job = sandbox.export_jobs.get(job_id)
-        if job is None:
-            raise not_found("Export job", job_id, sandbox)
+        job = existing(sandbox.export_jobs, job_id, "Export job", sandbox)
         return JSONResponse(refresh_export_job(state, sandbox, job))
 
 
@@ -132,11 +130,7 @@ def get_export(job_id: str, request: Request) -> JSONResponse:
 def cancel_export(job_id: str, request: Request) -> JSONResponse:
     state, sandbox = emulator(request), sandbox_of(request)
     with state.lock:
-        job = sandbox.export_jobs.get(job_id)
-        if job is None:
-            raise not_found("Export job", job_id, sandbox)
-        if state.in_progress(job):
-            job.cancelled_at = state.now()
+        state.cancel(existing(sandbox.export_jobs, job_id, "Export job", sandbox))
     return message("Export job has been marked for cancelling")
 
 
@@ -175,9 +169,7 @@ def get_preview(preview_id: str, request: Request) -> JSONResponse:
     offset = int_param(request, "offset", 0, maximum=10**9)
     limit = int_param(request, "limit", 1000, minimum=1, maximum=1000)
     with state.lock:
-        job = sandbox.previews.get(preview_id)
-        if job is None:
-            raise not_found("Preview", preview_id, sandbox)
+        job = existing(sandbox.previews, preview_id, "Preview", sandbox)
         state_name = refresh_preview(state, job)
         members: list[str] = job.body.get("_members", [])
         page = members[offset : offset + limit]
@@ -207,8 +199,7 @@ def get_preview(preview_id: str, request: Request) -> JSONResponse:
 def delete_preview(preview_id: str, request: Request) -> JSONResponse:
     state, sandbox = emulator(request), sandbox_of(request)
     with state.lock:
-        if sandbox.previews.pop(preview_id, None) is None:
-            raise not_found("Preview", preview_id, sandbox)
+        removed(sandbox.previews, preview_id, "Preview", sandbox)
     return message(f"Preview {preview_id} has been deleted")
 
 
@@ -216,9 +207,7 @@ def delete_preview(preview_id: str, request: Request) -> JSONResponse:
 def get_estimate(preview_id: str, request: Request) -> JSONResponse:
     state, sandbox = emulator(request), sandbox_of(request)
     with state.lock:
-        job = sandbox.previews.get(preview_id)
-        if job is None:
-            raise not_found("Estimate", preview_id, sandbox)
+        job = existing(sandbox.previews, preview_id, "Estimate", sandbox)
         state_name = refresh_preview(state, job)
         size = len(job.body.get("_members", []))
     total = state.engine.total_profiles

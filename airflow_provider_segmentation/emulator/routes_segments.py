@@ -10,12 +10,12 @@ from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_segmentation.emulator.evaluation import new_segment_job, refresh_segment_job
 from airflow_provider_segmentation.emulator.requests import (
-    BulkGet,
     ConversionRequest,
     CreateSegmentDefinition,
     PatchSegmentDefinition,
     RunAllSegmentJob,
     SegmentJobRequest,
+    bulk_ids,
     parse,
     parse_list,
 )
@@ -25,19 +25,20 @@ from airflow_provider_segmentation.emulator.wire import (
     AEPHttpError,
     bad_request,
     emulator,
+    existing,
     int_param,
     json_body,
     message,
     no_content,
-    not_found,
     paged_query,
+    removed,
     sandbox_of,
 )
 from airflow_provider_segmentation.models import SegmentJobStatus
 from airflow_provider_segmentation.pql import PQLError
 
 MAX_SEGMENTS_PER_JOB = 1500
-MAX_BULK_IDS = 1500
+MAX_DEFINITION_BULK_IDS = 1500
 
 router = APIRouter(prefix="/data/core/ups")
 
@@ -114,10 +115,9 @@ async def create_definition(request: Request) -> JSONResponse:
 
 @router.get("/segment/definitions/{segment_id}")
 def get_definition(segment_id: str, request: Request) -> JSONResponse:
-    sandbox = sandbox_of(request)
-    if segment_id not in sandbox.definitions:
-        raise not_found("Segment definition", segment_id, sandbox)
-    return JSONResponse(sandbox.definitions[segment_id])
+    state, sandbox = emulator(request), sandbox_of(request)
+    with state.lock:
+        return JSONResponse(existing(sandbox.definitions, segment_id, "Segment definition", sandbox))
 
 
 @router.patch("/segment/definitions/{segment_id}")
@@ -126,9 +126,7 @@ async def patch_definition(segment_id: str, request: Request) -> JSONResponse:
     body = await json_body(request)
     parse(PatchSegmentDefinition, body)
     with state.lock:
-        current = sandbox.definitions.get(segment_id)
-        if current is None:
-            raise not_found("Segment definition", segment_id, sandbox)
+        current = existing(sandbox.definitions, segment_id, "Segment definition", sandbox)
         if body.get("expression") is not None:
             pql_text(state, body["expression"])
         for key in ("name", "description", "expression", "evaluationInfo", "mergePolicyId", "ttlInDays"):
@@ -142,15 +140,14 @@ async def patch_definition(segment_id: str, request: Request) -> JSONResponse:
 def delete_definition(segment_id: str, request: Request) -> JSONResponse:
     state, sandbox = emulator(request), sandbox_of(request)
     with state.lock:
-        if sandbox.definitions.pop(segment_id, None) is None:
-            raise not_found("Segment definition", segment_id, sandbox)
+        removed(sandbox.definitions, segment_id, "Segment definition", sandbox)
     return message(f"Segment definition with id '{segment_id}' has been deleted")
 
 
 @router.post("/segment/definitions/bulk-get")
 async def bulk_get_definitions(request: Request) -> JSONResponse:
     sandbox = sandbox_of(request)
-    ids = bulk_ids(await json_body(request), maximum=MAX_BULK_IDS)
+    ids = bulk_ids(await json_body(request), maximum=MAX_DEFINITION_BULK_IDS)
     return JSONResponse(
         {"results": {i: sandbox.definitions.get(i) or _missing(request, i) for i in ids}}, status_code=207
     )
@@ -224,8 +221,7 @@ async def create_job(request: Request) -> JSONResponse:
     segment_ids = _job_entries(await json_body(request), sandbox)
     with state.lock:
         for segment_id in segment_ids:
-            if segment_id not in sandbox.definitions:
-                raise not_found("Segment definition", segment_id, sandbox)
+            existing(sandbox.definitions, segment_id, "Segment definition", sandbox)
         if state.active_segment_jobs(sandbox) >= state.settings.max_processing_segment_jobs:
             raise AEPHttpError(
                 429,
@@ -242,9 +238,7 @@ async def create_job(request: Request) -> JSONResponse:
 def get_job(job_id: str, request: Request) -> JSONResponse:
     state, sandbox = emulator(request), sandbox_of(request)
     with state.lock:
-        job = sandbox.segment_jobs.get(job_id)
-        if job is None:
-            raise not_found("Segment job", job_id, sandbox)
+        job = existing(sandbox.segment_jobs, job_id, "Segment job", sandbox)
         return JSONResponse(refresh_segment_job(state, sandbox, job))
 
 
@@ -252,18 +246,14 @@ def get_job(job_id: str, request: Request) -> JSONResponse:
 def cancel_job(job_id: str, request: Request) -> Response:
     state, sandbox = emulator(request), sandbox_of(request)
     with state.lock:
-        job = sandbox.segment_jobs.get(job_id)
-        if job is None:
-            raise not_found("Segment job", job_id, sandbox)
-        if state.in_progress(job):
-            job.cancelled_at = state.now()
+        state.cancel(existing(sandbox.segment_jobs, job_id, "Segment job", sandbox))
     return no_content()
 
 
 @router.post("/segment/jobs/bulk-get")
 async def bulk_get_jobs(request: Request) -> JSONResponse:
     state, sandbox = emulator(request), sandbox_of(request)
-    ids = bulk_ids(await json_body(request), maximum=MAX_BULK_IDS)
+    ids = bulk_ids(await json_body(request), maximum=state.settings.max_job_bulk_get_ids)
     with state.lock:
         results = {
             i: refresh_segment_job(state, sandbox, sandbox.segment_jobs[i])
@@ -315,16 +305,6 @@ def _property_matches(job: dict[str, Any], expression: str | None) -> bool:
     for part in path.split("."):
         current = current.get(part) if isinstance(current, dict) else None
     return str(current) == value
-
-
-def bulk_ids(body: Any, *, maximum: int) -> list[str]:
-    """The ids of a bulk-get body ``{"ids": [{"id": ...}]}``: 1 to ``maximum`` of them, else a 400."""
-    ids = [ref.id for ref in parse(BulkGet, body).ids]
-    if not 1 <= len(ids) <= maximum:
-        raise bad_request(
-            f"The number of requested IDs is invalid. Cannot be 0 or exceed {maximum}.", "UPAPI-113015-400"
-        )
-    return ids
 
 
 def _missing(request: Request, ident: str) -> dict[str, Any]:

@@ -1,22 +1,26 @@
 """Schedules (``/config/schedules``) and the segment jobs an active schedule starts.
 
-An active ``batch_segmentation`` schedule fires at each time of its Quartz cron (evaluated with croniter,
-which Airflow already ships; the optional 7th year field is ignored) since it was activated; each fire
-becomes a segment job with ``source: "scheduler"`` and ``properties.scheduleId``/``runId``, created when
-jobs are next listed or read. ``POST /_emulator/schedules/{id}/trigger`` fires a schedule now.
+A cron is checked as AEP checks it (``airflow_provider_segmentation.cron``: Quartz syntax, and it must
+fire at least once from now on the emulator's clock); a bad one is a 400 and nothing is stored. An
+active ``batch_segmentation`` schedule fires at each time of its Quartz cron (year field included) since
+it was activated; each fire becomes a segment job with ``source: "scheduler"`` and
+``properties.scheduleId``/``runId``, created when jobs are next listed or read.
+``POST /_emulator/schedules/{id}/trigger`` fires a schedule now.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from itertools import islice
 from typing import Any
 
-from croniter import croniter
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from airflow_provider_segmentation.cron import QuartzCron, QuartzCronError, check_quartz_cron
 from airflow_provider_segmentation.emulator.evaluation import new_segment_job
 from airflow_provider_segmentation.emulator.requests import (
+    SCHEDULE_STATES,
     ScheduleCreate,
     SchedulePatchOperation,
     parse,
@@ -26,37 +30,41 @@ from airflow_provider_segmentation.emulator.state import EmulatorState, Sandbox
 from airflow_provider_segmentation.emulator.wire import (
     bad_request,
     emulator,
+    existing,
     json_body,
     next_start,
     no_content,
-    not_found,
     paged_query,
+    removed,
     sandbox_of,
 )
 from airflow_provider_segmentation.models import ScheduleState
 
 MAX_RUNS_PER_READ = 50
 DEFAULT_CRON = "0 0 1 * * ?"  # the docs: "if omitted, the system generates one"
-SCHEDULE_STATES = tuple(s.value for s in ScheduleState)
 
 
-def _valid_cron(expression: Any) -> bool:
-    if not isinstance(expression, str) or len(expression.split()) not in (6, 7):
-        return False
-    return bool(croniter.is_valid(" ".join(expression.split()[:6]), second_at_beginning=True))
+def _checked_cron(state: EmulatorState, cron: str) -> str:
+    """``cron`` if AEP would accept it now, else AEP's 400 naming the problem."""
+    try:
+        check_quartz_cron(cron, now=_utc(state.now()))
+    except QuartzCronError as exc:
+        raise bad_request(f"Invalid cron expression: schedule {exc}") from None
+    return cron
 
 
 def _fire_times(cron: str, since: float, until: float) -> list[float]:
-    it = croniter(
-        " ".join(cron.split()[:6]), datetime.fromtimestamp(since, tz=timezone.utc), second_at_beginning=True
-    )
-    times: list[float] = []
-    while len(times) < MAX_RUNS_PER_READ:
-        fire = it.get_next(datetime).timestamp()
-        if fire > until:
-            break
-        times.append(fire)
-    return times
+    """The fire times in (since, until], at most ``MAX_RUNS_PER_READ``; none for a cron that cannot fire
+    (stored schedules were checked, but one that is not Quartz cron must never break a listing)."""
+    try:
+        times = QuartzCron.parse(cron).fire_times(_utc(since), _utc(until))
+    except QuartzCronError:
+        return []
+    return [fire.timestamp() for fire in islice(times, MAX_RUNS_PER_READ)]
+
+
+def _utc(epoch_seconds: float) -> datetime:
+    return datetime.fromtimestamp(epoch_seconds, tz=timezone.utc)
 
 
 def fire_schedule(state: EmulatorState, sandbox: Sandbox, schedule: dict[str, Any], at: float) -> None:
@@ -116,9 +124,7 @@ def list_schedules(request: Request) -> JSONResponse:
 async def create_schedule(request: Request) -> JSONResponse:
     state, sandbox = emulator(request), sandbox_of(request)
     body = parse(ScheduleCreate, await json_body(request))
-    cron = body.schedule if body.schedule is not None else DEFAULT_CRON
-    if not _valid_cron(cron):
-        raise bad_request(f"schedule '{cron}' is not a valid Quartz cron expression")
+    cron = _checked_cron(state, body.schedule if body.schedule is not None else DEFAULT_CRON)
     now = state.now()
     schedule: dict[str, Any] = {
         "id": state.new_id(),
@@ -140,10 +146,9 @@ async def create_schedule(request: Request) -> JSONResponse:
 
 @router.get("/config/schedules/{schedule_id}")
 def get_schedule(schedule_id: str, request: Request) -> JSONResponse:
-    sandbox = sandbox_of(request)
-    if schedule_id not in sandbox.schedules:
-        raise not_found("Schedule", schedule_id, sandbox)
-    return JSONResponse(public(sandbox.schedules[schedule_id]))
+    state, sandbox = emulator(request), sandbox_of(request)
+    with state.lock:
+        return JSONResponse(public(existing(sandbox.schedules, schedule_id, "Schedule", sandbox)))
 
 
 @router.patch("/config/schedules/{schedule_id}")
@@ -153,12 +158,10 @@ async def patch_schedule(schedule_id: str, request: Request) -> Response:
     for op in operations:
         if op.path == "/state" and op.value not in SCHEDULE_STATES:
             raise bad_request("state must be active or inactive")
-        if op.path == "/schedule" and not _valid_cron(op.value):
-            raise bad_request(f"schedule '{op.value}' is not a valid Quartz cron expression")
+        if op.path == "/schedule":
+            _checked_cron(state, op.value)
     with state.lock:
-        schedule = sandbox.schedules.get(schedule_id)
-        if schedule is None:
-            raise not_found("Schedule", schedule_id, sandbox)
+        schedule = existing(sandbox.schedules, schedule_id, "Schedule", sandbox)
         for op in operations:
             key = op.path.lstrip("/")
             if (
@@ -176,8 +179,7 @@ async def patch_schedule(schedule_id: str, request: Request) -> Response:
 def delete_schedule(schedule_id: str, request: Request) -> Response:
     state, sandbox = emulator(request), sandbox_of(request)
     with state.lock:
-        if sandbox.schedules.pop(schedule_id, None) is None:
-            raise not_found("Schedule", schedule_id, sandbox)
+        removed(sandbox.schedules, schedule_id, "Schedule", sandbox)
     return no_content()
 
 

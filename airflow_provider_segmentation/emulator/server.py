@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 import time
@@ -12,7 +13,10 @@ import uvicorn
 
 from airflow_provider_segmentation.emulator.app import create_app
 from airflow_provider_segmentation.emulator.engine import AudienceEngine
+from airflow_provider_segmentation.emulator.gateway import exposure_warning
 from airflow_provider_segmentation.emulator.settings import EmulatorSettings
+
+log = logging.getLogger(__name__)
 
 
 def connection_json(settings: EmulatorSettings, url: str, sandbox: str = "prod") -> str:
@@ -55,12 +59,16 @@ class EmulatorServer:
             with socket.socket() as sock:
                 sock.bind((self.settings.host, 0))
                 self.settings.port = sock.getsockname()[1]
+        warning = exposure_warning(self.settings)
+        if warning:
+            log.warning(warning)
         config = uvicorn.Config(
             self.app,
             host=self.settings.host,
             port=self.settings.port,
             log_level="warning",
             access_log=False,
+            date_header=False,  # the gateway dates answers on the emulator's clock
             lifespan="off",
         )
         self._server = uvicorn.Server(config)

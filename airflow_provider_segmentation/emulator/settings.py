@@ -19,6 +19,7 @@ RUNTIME_SETTINGS = (
     "fail_segment_jobs",
     "fail_export_jobs",
     "capture_bodies",
+    "max_job_bulk_get_ids",
 )
 
 
@@ -37,6 +38,8 @@ class EmulatorSettings:
     seed: int = 42
     fail_segment_jobs: bool = False
     fail_export_jobs: bool = False
+    # Most ids ``POST /segment/jobs/bulk-get`` answers (AEP's limit); lower it to test a client's batching.
+    max_job_bulk_get_ids: int = 1500
     # Keep raw request and response bodies (and the request's headers, token redacted) in the admin
     # request log, for contract tests; off by default because bodies can be large.
     capture_bodies: bool = False

@@ -122,8 +122,14 @@ class EmulatorState:
         if job.cancelled_at is not None:
             cancelling, cancelled = job.cancel_steps
             return cancelled if now - job.cancelled_at >= step else cancelling
-        index = max(0, int((now - job.started) / step)) if step > 0 else len(job.steps)
+        # min() first: a tiny step makes the quotient infinite, which int() refuses
+        index = max(0, int(min((now - job.started) / step, len(job.steps)))) if step > 0 else len(job.steps)
         return job.steps[index] if index < len(job.steps) else job.final
+
+    def cancel(self, job: Job) -> None:
+        """Start cancelling a job still in one of its steps; a finished one stays as it is."""
+        if self.in_progress(job):
+            job.cancelled_at = self.now()
 
     def in_progress(self, job: Job) -> bool:
         """Still in one of its steps (so it can be cancelled, and counts against the 429 limit)."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import math
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from airflow_provider_segmentation.emulator.state import EmulatorState, Sandbox
 
 UPAPI_TYPE = "https://ns.adobe.com/aep/errors/"
+T = TypeVar("T")
 
 
 class AEPHttpError(Exception):
@@ -49,9 +51,27 @@ def problem(status: int, title: str, detail: str) -> JSONResponse:
 
 
 def not_found(kind: str, ident: str, sandbox: Sandbox) -> AEPHttpError:
+    if kind == "Audience":  # the audiences service words its 404 its own way
+        return AEPHttpError(404, "UPAPI-113430-404", f"Audience with id '{ident}' not found")
     return AEPHttpError(
         404, "UPAPI-113000-404", f"{kind} with id '{ident}' not found in sandbox '{sandbox.name}'"
     )
+
+
+def existing(store: dict[str, T], ident: str, kind: str, sandbox: Sandbox) -> T:
+    """``store[ident]``, or AEP's 404 for a ``kind`` with that id; call it under the state lock."""
+    item = store.get(ident)
+    if item is None:
+        raise not_found(kind, ident, sandbox)
+    return item
+
+
+def removed(store: dict[str, T], ident: str, kind: str, sandbox: Sandbox) -> T:
+    """``store.pop(ident)``, or AEP's 404 for a ``kind`` with that id; call it under the state lock."""
+    item = store.pop(ident, None)
+    if item is None:
+        raise not_found(kind, ident, sandbox)
+    return item
 
 
 def bad_request(message: str, code: str = "UPAPI-113434-400") -> AEPHttpError:
@@ -80,11 +100,26 @@ def int_param(request: Request, name: str, default: int, *, minimum: int = 0, ma
 
 
 async def json_body(request: Request) -> Any:
+    """The body as JSON, or AEP's 400. Strict JSON only: ``NaN``, ``Infinity``, numbers beyond a double
+    and lone UTF-16 surrogates (``"\\ud800"``) are refused, as they could be stored but never answered."""
     raw = await request.body()
     try:
-        return json.loads(raw)
+        value = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
     except (ValueError, RecursionError):
         raise AEPHttpError(400, "UPLIB-101206-500", "The request body is not valid JSON") from None
+    return value
+
+
+def _not_json(constant: str) -> float:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is beyond a double")
+    return number
 
 
 def sandbox_of(request: Request) -> Sandbox:

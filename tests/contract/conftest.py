@@ -6,28 +6,18 @@ import random
 from collections.abc import Iterator
 
 import pytest
-import requests
 
 from airflow_provider_segmentation.client import ClientConfig, SegmentationClient
 from airflow_provider_segmentation.client.auth import PROCESS_TOKEN_CACHE
 from airflow_provider_segmentation.emulator.server import EmulatorServer
-from tests.conftest import TEST_SETTINGS, EmulatorAdmin
+from tests.conftest import TEST_SETTINGS, EmulatorAdmin, mint_token
 from tests.contract import scenario
 from tests.contract.spec import Exchange
 
 
 def platform_headers(emulator: EmulatorServer) -> dict[str, str]:
     settings = emulator.settings
-    token = requests.post(
-        f"{emulator.url}/ims/token/v3",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": settings.client_id,
-            "client_secret": settings.client_secret,
-            "scope": "openid,AdobeID",
-        },
-        timeout=10,
-    ).json()["access_token"]
+    token = mint_token(emulator.url, settings.client_id, settings.client_secret, scope="openid,AdobeID")
     return {
         "Authorization": f"Bearer {token}",
         "x-api-key": settings.client_id,

@@ -24,6 +24,7 @@ from schemathesis.core import NotSet
 
 from airflow_provider_segmentation.emulator.server import EmulatorServer
 from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID, EmulatorSettings
+from tests.conftest import mint_token
 from tests.contract.spec import BASE_PATH, contract, require_spec
 
 pytestmark = pytest.mark.fuzz
@@ -143,16 +144,7 @@ def seed(target: Target) -> None:
 def target() -> Iterator[Target]:
     settings_ = EmulatorSettings(port=0, profiles=200, seed=3, job_step_seconds=0.01)
     with EmulatorServer(settings_) as server:
-        token = requests.post(
-            f"{server.url}/ims/token/v3",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": settings_.client_id,
-                "client_secret": settings_.client_secret,
-                "scope": "openid,AdobeID",
-            },
-            timeout=10,
-        ).json()["access_token"]
+        token = mint_token(server.url, settings_.client_id, settings_.client_secret, scope="openid,AdobeID")
         headers = {
             "Authorization": f"Bearer {token}",
             "x-api-key": settings_.client_id,

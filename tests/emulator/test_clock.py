@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from email.utils import parsedate_to_datetime
 
 import pytest
 import requests
@@ -11,41 +12,10 @@ from airflow_provider_segmentation.emulator.clock import EmulatorClock
 from airflow_provider_segmentation.emulator.server import EmulatorServer
 from airflow_provider_segmentation.emulator.settings import EmulatorSettings
 from airflow_provider_segmentation.models import ExportJobStatus, PreviewState, SegmentJobStatus
+from tests.emulator.conftest import TOKEN_LIFETIME_SECONDS
 
 BASE = "/data/core/ups"
 PQL = {"type": "PQL", "format": "pql/text", "value": 'homeAddress.countryCode = "US"'}
-
-
-@pytest.fixture
-def platform(emulator, emulator_admin):
-    """A plain-HTTP caller of the platform routes, with a token (valid for 30 emulator days) and the
-    gateway's headers."""
-    emulator_admin.configure(token_lifetime_seconds=30 * 86400)
-    settings = emulator.settings
-    token = requests.post(
-        f"{emulator.url}/ims/token/v3",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": settings.client_id,
-            "client_secret": settings.client_secret,
-            "scope": "openid",
-        },
-        timeout=10,
-    ).json()["access_token"]
-    session = requests.Session()
-    session.headers.update(
-        {
-            "Authorization": f"Bearer {token}",
-            "x-api-key": settings.client_id,
-            "x-gw-ims-org-id": settings.org_id,
-            "x-sandbox-name": "prod",
-        }
-    )
-
-    def call(method: str, path: str, body: object = None) -> requests.Response:
-        return session.request(method, f"{emulator.url}{BASE}{path}", json=body, timeout=10)
-
-    return call
 
 
 def test_a_segment_job_moves_new_queued_processing_succeeded_by_stepping_the_clock(
@@ -142,7 +112,7 @@ def test_an_active_schedule_fires_when_the_clock_passes_its_time(emulator_admin,
 def test_tokens_expire_on_the_emulator_clock(emulator, emulator_admin, platform) -> None:
     emulator_admin.advance_clock(0, frozen=True)
     assert platform("GET", "/config/schedules").status_code == 200
-    emulator_admin.advance_clock(30 * 86400 - 1)
+    emulator_admin.advance_clock(TOKEN_LIFETIME_SECONDS - 1)
     assert platform("GET", "/config/schedules").status_code == 200
     emulator_admin.advance_clock(2)
     refused = platform("GET", "/config/schedules")
@@ -185,3 +155,13 @@ def test_the_default_clock_is_real_time() -> None:
     assert abs(clock.now() - time.time()) < 1 and not clock.frozen
     clock.advance(10)
     assert 9 < clock.now() - time.time() < 11
+
+
+def test_answers_are_dated_on_the_emulators_clock(emulator, emulator_admin) -> None:
+    """A client reads AEP's clock from ``Date`` (to compare creation times): it must be the stepped one."""
+    before = requests.get(f"{emulator.url}/_emulator/requests", timeout=10)
+    emulator_admin.advance_clock(3 * 3600, frozen=True)
+    after = requests.get(f"{emulator.url}/_emulator/requests", timeout=10)
+    skew = parsedate_to_datetime(after.headers["Date"]) - parsedate_to_datetime(before.headers["Date"])
+    assert abs(skew.total_seconds() - 3 * 3600) < 5
+    assert len(after.raw.headers.getlist("Date")) == 1  # uvicorn's own (real-time) Date is off

@@ -3,57 +3,14 @@ and nothing AEP would refuse is stored. Also AEP's way of ending lists and the f
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-import requests
 
 from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID
+from tests.emulator.conftest import assert_aep_400
 
 BASE = "/data/core/ups"
 PQL = {"type": "PQL", "format": "pql/text", "value": 'homeAddress.countryCode = "US"'}
 SCHEMA = {"name": "_xdm.context.profile"}
-
-
-@pytest.fixture
-def platform(emulator, emulator_admin):
-    settings = emulator.settings
-    token = requests.post(
-        f"{emulator.url}/ims/token/v3",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": settings.client_id,
-            "client_secret": settings.client_secret,
-            "scope": "openid",
-        },
-        timeout=10,
-    ).json()["access_token"]
-    session = requests.Session()
-    session.headers.update(
-        {
-            "Authorization": f"Bearer {token}",
-            "x-api-key": settings.client_id,
-            "x-gw-ims-org-id": settings.org_id,
-            "x-sandbox-name": "prod",
-            "x-ups-search-version": "1.0",
-            "x-request-id": "req-1",
-        }
-    )
-
-    def call(method: str, path: str, body: Any = None, **params: Any) -> requests.Response:
-        return session.request(method, f"{emulator.url}{BASE}{path}", json=body, params=params, timeout=10)
-
-    return call
-
-
-def assert_aep_400(response: requests.Response, *words: str) -> None:
-    assert response.status_code == 400, response.text
-    body = response.json()
-    assert body["status"] == 400 and body["requestId"] == "req-1"
-    [error] = body["errors"]["400"]
-    assert body["type"].endswith(error["code"]) and error["code"].startswith("UPAPI-")
-    for word in words:
-        assert word in error["message"]
 
 
 # Cause 1: bulk-get bodies were not type-checked.
@@ -274,3 +231,41 @@ def test_bodies_are_captured_only_when_asked(emulator_admin, platform) -> None:
     assert '"name":"captured"' in captured["response_body"] and captured["status"] == 201
     assert captured["request_headers"]["authorization"] == "Bearer <redacted>"
     assert captured["response_headers"]["content-type"] == "application/json"
+
+
+# Cause 4: JSON that Python reads but cannot write back (NaN, Infinity, numbers beyond a double, lone
+# surrogates) was stored, and every later listing of the sandbox answered 500.
+@pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity", "1e999", '"\\ud800"'])
+@pytest.mark.parametrize(
+    ("method", "path", "template"),
+    [
+        (
+            "POST",
+            "/segment/definitions",
+            '{"name": "x", "schema": {"name": "_xdm.context.profile"}, "expression": %s, "note": @}',
+        ),
+        ("POST", "/audiences", '{"name": "x", "expression": %s, "note": @}'),
+        (
+            "POST",
+            "/config/schedules",
+            '{"name": "x", "type": "batch_segmentation", "properties": {"segments": ["*"]}, "note": @}',
+        ),
+    ],
+)
+def test_json_that_cannot_be_answered_back_is_a_400_and_not_stored(
+    platform, raw, method, path, template
+) -> None:
+    pql = '{"type": "PQL", "format": "pql/text", "value": "homeAddress.countryCode = \\"US\\""}'
+    body = template.replace("%s", pql).replace("@", raw)
+    answer = platform(method, path, raw=body)
+    assert_aep_400(answer, "not valid JSON")
+    for listing in ("/segment/definitions", "/audiences", "/config/schedules"):
+        assert platform("GET", listing).status_code == 200
+
+
+def test_a_patch_value_that_cannot_be_answered_back_is_a_400(platform) -> None:
+    audience = platform("POST", "/audiences", {"name": "x", "expression": PQL}).json()
+    patch = '[{"op": "add", "path": "/description", "value": NaN}]'
+    answer = platform("PATCH", f"/audiences/{audience['id']}", raw=patch)
+    assert_aep_400(answer, "not valid JSON")
+    assert platform("GET", f"/audiences/{audience['id']}").json().get("description") is None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import os
+import base64
+import logging
 import signal
+import socket
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pytest
 import requests
@@ -18,6 +21,7 @@ from airflow_provider_segmentation.emulator.settings import (
     DEFAULT_ORG_ID,
     EmulatorSettings,
 )
+from tests.conftest import mint_token
 
 BASE = "/data/core/ups"
 
@@ -55,6 +59,8 @@ def headers(token: str, **changes: str | None) -> dict[str, str]:
     ("form", "status", "error"),
     [
         ({"client_secret": "nope"}, 401, "invalid_client"),
+        ({"client_secret": "nöpe-秘密"}, 401, "invalid_client"),
+        ({"client_id": "clïent"}, 400, "invalid_client"),
         ({"client_id": "other"}, 400, "invalid_client"),
         ({"grant_type": "password"}, 400, "unsupported_grant_type"),
         ({"scope": ""}, 400, "invalid_scope"),
@@ -204,53 +210,37 @@ def test_seeded_probability_faults_are_reproducible(emulator, emulator_admin, to
         ]
 
     def new_token() -> str:
-        return str(
-            requests.post(
-                f"{emulator.url}/ims/token/v3",
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": DEFAULT_CLIENT_ID,
-                    "client_secret": DEFAULT_CLIENT_SECRET,
-                    "scope": "openid",
-                },
-                timeout=5,
-            ).json()["access_token"]
-        )
+        return mint_token(emulator.url, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
 
     first = run()
     assert first == run() and 503 in first and 200 in first
 
 
-def test_cli_prints_the_connection_and_stops_cleanly(tmp_path) -> None:
-    import socket
-
+def start_cli(*args: str, **popen: Any) -> tuple[subprocess.Popen[str], int]:
+    """``aep-emulator --port <a free port> *args`` in a subprocess."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "airflow_provider_segmentation.emulator",
-            "--port",
-            str(port),
-            "--profiles",
-            "100",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ),
-    )
+    command = [sys.executable, "-m", "airflow_provider_segmentation.emulator", "--port", str(port), *args]
+    return subprocess.Popen(command, text=True, **popen), port
+
+
+def wait_until_serving(proc: subprocess.Popen[str], port: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/_emulator/datasets", timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+
+
+def test_cli_prints_the_connection_and_stops_cleanly() -> None:
+    proc, port = start_cli("--profiles", "100", stdout=subprocess.PIPE)
     try:
         lines = [proc.stdout.readline() for _ in range(4)]
         assert any("AIRFLOW_CONN_AEP_DEFAULT=" in line and f"127.0.0.1:{port}" in line for line in lines)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/_emulator/datasets", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        wait_until_serving(proc, port)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=15) == 0
     finally:
@@ -270,16 +260,7 @@ def test_admin_routes_need_the_credential_beyond_loopback() -> None:
             f"{base}/_emulator/requests", auth=(settings.client_id, settings.client_secret), timeout=10
         )
         assert basic.status_code == 200
-        token = requests.post(
-            f"{base}/ims/token/v3",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": settings.client_id,
-                "client_secret": settings.client_secret,
-                "scope": "openid",
-            },
-            timeout=10,
-        ).json()["access_token"]
+        token = mint_token(base, settings.client_id, settings.client_secret)
         bearer = requests.get(
             f"{base}/_emulator/requests", headers={"Authorization": f"Bearer {token}"}, timeout=10
         )
@@ -288,3 +269,89 @@ def test_admin_routes_need_the_credential_beyond_loopback() -> None:
 
 def test_admin_routes_answer_on_loopback_without_credentials(emulator) -> None:
     assert requests.get(f"{emulator.url}/_emulator/requests", timeout=10).status_code == 200
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    """A Basic header of UTF-8 bytes (``requests``' ``auth=`` would send latin-1)."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def test_non_ascii_credentials_are_compared_not_a_500() -> None:
+    settings = EmulatorSettings(host="0.0.0.0", port=0, profiles=50, client_secret="sécret-秘密")
+    with EmulatorServer(settings):
+        base = f"http://127.0.0.1:{settings.port}"
+        form = {"grant_type": "client_credentials", "client_id": settings.client_id, "scope": "openid"}
+        right = requests.post(
+            f"{base}/ims/token/v3", data={**form, "client_secret": "sécret-秘密"}, timeout=10
+        )
+        assert right.status_code == 200 and right.json()["access_token"]
+        wrong = requests.post(f"{base}/ims/token/v3", data={**form, "client_secret": "sécret-秘"}, timeout=10)
+        assert (wrong.status_code, wrong.json()["error"]) == (401, "invalid_client")
+        admin = f"{base}/_emulator/requests"
+        assert (
+            requests.get(admin, headers=basic(settings.client_id, "sécret-秘密"), timeout=10).status_code
+            == 200
+        )
+        for user, password in [(settings.client_id, "sécret"), ("clïent", "sécret-秘密"), ("ü", "ü")]:
+            refused = requests.get(admin, headers=basic(user, password), timeout=10)
+            assert refused.status_code == 401 and "credential" in refused.json()["error"]
+
+
+def test_serving_beyond_loopback_with_the_default_credential_warns(caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="airflow_provider_segmentation.emulator")
+    with EmulatorServer(EmulatorSettings(host="0.0.0.0", port=0, profiles=50)):
+        pass
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "0.0.0.0" in warning and DEFAULT_CLIENT_SECRET in warning and "--client-secret" in warning
+    assert ":0 " not in warning and "port 0" not in warning  # the port it really listens on
+    assert "anyone who can reach" in warning
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        EmulatorSettings(host="0.0.0.0", port=0, profiles=50, client_secret="a-secret-of-our-own"),
+        EmulatorSettings(host="127.0.0.1", port=0, profiles=50),
+    ],
+)
+def test_no_warning_with_an_own_secret_or_on_loopback(caplog, settings) -> None:
+    caplog.set_level(logging.WARNING, logger="airflow_provider_segmentation.emulator")
+    with EmulatorServer(settings):
+        pass
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_the_cli_warns_beyond_loopback_with_the_default_credential() -> None:
+    proc, port = start_cli(
+        "--host", "0.0.0.0", "--profiles", "50", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        wait_until_serving(proc, port)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    assert "listens on 0.0.0.0, beyond loopback, with the default client secret" in stderr
+    assert "--client-id and --client-secret" in stderr
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"path": BASE + "/segment/definitions", "count": "3"},
+        {"path": BASE + "/segment/definitions", "probability": "often"},
+        {"path": BASE + "/segment/definitions", "probability": 2},
+        {"path": BASE + "/segment/definitions", "html": "false"},
+        {"path": BASE + "/segment/definitions", "kind": "latency", "latency_seconds": -1},
+        {"path": BASE + "/segment/definitions", "kind": "latency", "latency_seconds": 1e9},
+        {"path": BASE + "/segment/definitions", "status": True},
+        {"path": BASE + "/segment/definitions", "seed": [1]},
+        {"path": BASE + "/segment/definitions", "method": 7},
+        {"count": 1},
+    ],
+)
+def test_a_bad_fault_spec_is_refused_and_requests_keep_their_answers(emulator, token, spec) -> None:
+    refused = requests.post(f"{emulator.url}/_emulator/faults", json=spec, timeout=5)
+    assert refused.status_code == 400 and refused.json()["error"].startswith("bad fault spec")
+    answer = requests.get(f"{emulator.url}{BASE}/segment/definitions", headers=headers(token), timeout=5)
+    assert answer.status_code == 200

@@ -11,13 +11,14 @@ from airflow_provider_segmentation.client.operations import (
     validate_ids,
 )
 from airflow_provider_segmentation.models import (
+    ScheduleState,
     SegmentJobStatus,
 )
 
 SEGMENT_JOB_STATUSES = tuple(s.value for s in SegmentJobStatus)
 EXPORT_JOB_LIST_STATUSES = ("NEW", "SUCCEEDED", "FAILED")  # the spec's filter enum
 PQL_FORMATS = ("pql/text", "pql/json")
-SCHEDULE_STATES = ("active", "inactive")
+SCHEDULE_STATES = tuple(s.value for s in ScheduleState)
 PROFILE_SCHEMA = "_xdm.context.profile"
 SEARCH_HEADERS = {"x-ups-search-version": "1.0"}
 
