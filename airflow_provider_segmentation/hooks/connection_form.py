@@ -69,9 +69,14 @@ def legacy_field_behaviour() -> dict[str, Any]:
 
 def legacy_form_widgets() -> dict[str, Any]:
     """``get_connection_form_widgets()`` format (Airflow 3.0-3.1): wtforms string fields."""
-    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-    from flask_babel import lazy_gettext
-    from wtforms import StringField
+    try:
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import StringField
+    except ImportError:
+        # Only the Airflow 3.0/3.1 form path has the flask stack (the FAB provider). Without it there is
+        # no custom widget to build: Airflow 3.2+ builds the form from provider info (CONN_FIELDS).
+        return {}
 
     return {
         name: StringField(

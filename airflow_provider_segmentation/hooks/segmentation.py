@@ -6,24 +6,28 @@ secret and every minted access token with Airflow's secret masker, and exposes e
 triggers the same 35 operations awaited; that path reads the connection with ``aget_connection`` and
 masks with Airflow's async masker, so nothing blocks the triggerer's event loop.
 
-Operators, sensors and triggers import from here and from ``models`` only: the errors, the job event
-and the waiting vocabulary are re-exported below.
+Operators, sensors and triggers import from here and from ``models`` only (the job event and the job
+kinds live in ``models``): every error of the client and the waiting vocabulary are re-exported below,
+and this ``__all__`` is the one list of them the Airflow faces use.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import cached_property
 from types import TracebackType
 from typing import Any, TypeVar
 
-from airflow_provider_segmentation.client.api import SegmentationAPI
 from airflow_provider_segmentation.client.api.definitions import EVALUATIONS, definition_body
 from airflow_provider_segmentation.client.api.exports import MEMBER_STATUSES, export_request
 from airflow_provider_segmentation.client.api.segment_jobs import MAX_IDS_PER_BULK_GET
-from airflow_provider_segmentation.client.client import AsyncSegmentationClient, SegmentationClient
+from airflow_provider_segmentation.client.client import (
+    AsyncSegmentationClient,
+    SegmentationAPI,
+    SegmentationClient,
+)
 from airflow_provider_segmentation.client.config import (
     DEFAULT_IMS_HOST,
     DEFAULT_PLATFORM_HOST,
@@ -45,12 +49,15 @@ from airflow_provider_segmentation.client.errors import (
     AEPJobFailedError,
     AEPNotFoundError,
     AEPPermissionError,
+    AEPRateLimitError,
+    AEPServerError,
     AEPTimeoutError,
     AEPValidationError,
 )
-from airflow_provider_segmentation.client.operations import Operation, SyncFace, validate_ids
+from airflow_provider_segmentation.client.operations import Operation, SyncFace, check_id, validate_ids
 from airflow_provider_segmentation.client.waiting import (
     Fetch,
+    Job,
     Outcome,
     PollFlow,
     Wait,
@@ -62,7 +69,7 @@ from airflow_provider_segmentation.client.waiting import (
 )
 from airflow_provider_segmentation.compat import BaseHook, aget_connection, amask_secret, mask_secret
 from airflow_provider_segmentation.hooks import connection_form
-from airflow_provider_segmentation.models import Estimate, ExportJob, SegmentJob
+from airflow_provider_segmentation.models import Estimate, ExportJob, JobKind, SegmentJob
 
 __all__ = [  # what the Airflow faces (operators, sensors, triggers) take from here
     "EVALUATIONS",
@@ -72,19 +79,25 @@ __all__ = [  # what the Airflow faces (operators, sensors, triggers) take from h
     "AEPAuthError",
     "AEPConfigurationError",
     "AEPConflictError",
+    "AEPConnectionError",
     "AEPError",
     "AEPJobCancelledError",
     "AEPJobFailedError",
     "AEPNotFoundError",
+    "AEPPermissionError",
+    "AEPRateLimitError",
+    "AEPServerError",
     "AEPTimeoutError",
     "AEPValidationError",
     "AsyncSegmentationClient",
     "Fetch",
+    "Job",
     "Outcome",
     "PollFlow",
     "RetrySettings",
     "SegmentationHook",
     "Wait",
+    "check_id",
     "check_task_sandbox",
     "definition_body",
     "export_request",
@@ -96,7 +109,6 @@ __all__ = [  # what the Airflow faces (operators, sensors, triggers) take from h
     "status_of",
     "validate_ids",
     "validate_quartz_cron",
-    "wait",
 ]
 
 T = TypeVar("T")
@@ -108,7 +120,11 @@ def is_template(value: Any) -> bool:
 
 
 def check_task_sandbox(sandbox: str | None) -> str | None:
-    """A task's ``sandbox`` argument: None (use the connection's), a template, or a valid name."""
+    """A task's ``sandbox`` argument: None (use the connection's), a template, or a valid name.
+
+    This is the config's own rule (``validate_sandbox``), applied early so that a DAG with a bad literal
+    sandbox fails when it is parsed; a rendered one is checked when the hook builds its config.
+    """
     if sandbox is None or is_template(sandbox):
         return sandbox
     return validate_sandbox(sandbox, field_name="sandbox")
@@ -127,21 +143,21 @@ def config_from_connection(conn: Any, sandbox: str | None = None) -> ClientConfi
         value = extra.get(name, extra.get(prefix + name))
         return str(value).strip() if value not in (None, "") else None
 
-    # The sandbox is the connection's schema field; extra 'sandbox' is read for older connections.
+    # The sandbox is the connection's schema field; extra 'sandbox' is read for older connections. A
+    # task's sandbox overrides it. Whether the name is valid is the config's rule (ClientConfig).
     connection_sandbox = (conn.schema or "").strip() or field("sandbox")
-    if sandbox is None and connection_sandbox is None:
+    chosen_sandbox = sandbox if sandbox is not None else connection_sandbox
+    if chosen_sandbox is None:
         raise AEPConfigurationError(
             "Sandbox name is empty: set it to the lowercase name of your AEP sandbox (e.g. 'prod'), or "
             "pass sandbox= to the task",
             field="sandbox",
         )
-    chosen_sandbox = sandbox if sandbox is not None else connection_sandbox
-    validate_sandbox(chosen_sandbox, field_name="sandbox" if sandbox is not None else "Sandbox name")
     return ClientConfig(
         client_id=conn.login or "",
         client_secret=conn.password or "",
         org_id=field("ims_org_id") or "",
-        sandbox=str(chosen_sandbox),
+        sandbox=chosen_sandbox,
         scopes=field("scopes") or DEFAULT_SCOPES,
         ims_host=field("ims_host") or DEFAULT_IMS_HOST,
         platform_host=field("platform_host") or DEFAULT_PLATFORM_HOST,
@@ -183,7 +199,7 @@ class SegmentationHook(BaseHook, SyncFace, SegmentationAPI):
     ) -> None:
         super().__init__()
         self.aep_conn_id = aep_conn_id
-        self.sandbox = sandbox  # a task's override; validated once, by the config
+        self.sandbox = sandbox  # a task's override; the config validates it (validate_sandbox)
         self.retry = retry
         self._async_client: AsyncSegmentationClient | None = None
 
@@ -221,13 +237,36 @@ class SegmentationHook(BaseHook, SyncFace, SegmentationAPI):
     def execute(self, operation: Operation[T]) -> T:
         return self.client.execute(operation)
 
+    def wait_for_job(
+        self,
+        fetch: Callable[[], Job],
+        *,
+        kind: JobKind,
+        ident: str,
+        poll_interval: float,
+        timeout: float | None,
+        on_status: Callable[[str, float], None] | None = None,
+    ) -> Job:
+        """Poll ``fetch`` until the job succeeds; ``AEPJobFailedError`` or ``AEPTimeoutError`` otherwise.
+
+        Nothing is cancelled here: what a timeout means for the job is the caller's policy.
+        """
+        return wait(
+            fetch,
+            kind=kind.label,
+            ident=ident,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            on_status=on_status,
+        )
+
     def wait_for_segment_job(
         self, job_id: str, *, poll_interval: float = 30, timeout: float | None = None
     ) -> SegmentJob:
-        """Poll until the job succeeds; ``AEPJobFailedError`` or ``AEPTimeoutError`` (not cancelled)."""
-        return wait(
+        """Poll until the segment job succeeds (see ``wait_for_job``)."""
+        return self.wait_for_job(
             lambda: self.get_segment_job(job_id),
-            kind="segment job",
+            kind=JobKind.SEGMENT_JOB,
             ident=job_id,
             poll_interval=poll_interval,
             timeout=timeout,
@@ -236,10 +275,10 @@ class SegmentationHook(BaseHook, SyncFace, SegmentationAPI):
     def wait_for_export_job(
         self, job_id: str, *, poll_interval: float = 30, timeout: float | None = None
     ) -> ExportJob:
-        """Poll until the export succeeds; ``AEPJobFailedError`` or ``AEPTimeoutError`` (not cancelled)."""
-        return wait(
+        """Poll until the export job succeeds (see ``wait_for_job``)."""
+        return self.wait_for_job(
             lambda: self.get_export_job(job_id),
-            kind="export job",
+            kind=JobKind.EXPORT_JOB,
             ident=job_id,
             poll_interval=poll_interval,
             timeout=timeout,
@@ -248,14 +287,24 @@ class SegmentationHook(BaseHook, SyncFace, SegmentationAPI):
     def wait_for_estimate(
         self, preview_id: str, *, poll_interval: float = 5, timeout: float | None = None
     ) -> Estimate:
-        """Poll until the estimate is ready; ``AEPJobFailedError`` or ``AEPTimeoutError``."""
-        return wait(
+        """Poll until the preview's estimate is ready (see ``wait_for_job``)."""
+        return self.wait_for_job(
             lambda: self.get_estimate(preview_id),
-            kind="estimate",
+            kind=JobKind.ESTIMATE,
             ident=preview_id,
             poll_interval=poll_interval,
             timeout=timeout,
         )
+
+    def cancel_job(self, kind: JobKind, job_id: str) -> None:
+        """Stop a job of ``kind``: cancel a segment job (a schedule's run too) or an export job; delete a
+        preview (AEP cannot cancel one; deleting it ends its estimate)."""
+        if kind is JobKind.EXPORT_JOB:
+            self.cancel_export_job(job_id)
+        elif kind is JobKind.ESTIMATE:
+            self.delete_preview(job_id)
+        else:
+            self.cancel_segment_job(job_id)
 
     def validate_pql(self, text: str) -> str:
         """Ask AEP whether ``text`` is valid PQL; returns its pql/json, raises ``AEPValidationError`` with

@@ -8,19 +8,15 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Context
 
 from airflow_provider_segmentation.assets import emit_export_event, export_outlet
-from airflow_provider_segmentation.hooks.segmentation import (
-    MEMBER_STATUSES,
-    AEPValidationError,
-    export_request,
-    is_template,
-    validate_ids,
-)
+from airflow_provider_segmentation.hooks.segmentation import check_id, export_request, is_template
 from airflow_provider_segmentation.links import AEPExportJobLink
-from airflow_provider_segmentation.models import ExportJob
+from airflow_provider_segmentation.models import ExportJob, JobKind
 from airflow_provider_segmentation.operators.base import AEPJobOperator
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
+
+TO_BE_RENDERED = "to-be-rendered"  # stands in for a templated id while the known arguments are checked
 
 
 class AEPExportAudienceOperator(AEPJobOperator[ExportJob]):
@@ -43,7 +39,7 @@ class AEPExportAudienceOperator(AEPJobOperator[ExportJob]):
 
     template_fields: Sequence[str] = ("segment_ids", "dataset_id", "fields", "merge_policy_id", "sandbox")
     operator_extra_links = (AEPExportJobLink(),)
-    job_kind = "export_job"
+    job_kind = JobKind.EXPORT_JOB
     link_kind = "export_job"
     state_store_key = "aep_export_job_id"
 
@@ -61,47 +57,43 @@ class AEPExportAudienceOperator(AEPJobOperator[ExportJob]):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        unknown = [s for s in status if s not in MEMBER_STATUSES]
-        if not status or unknown:
-            raise AEPValidationError(
-                f"status {list(status)!r} must be a non-empty subset of {MEMBER_STATUSES}", field="status"
-            )
-        if not is_template(segment_ids):
-            validate_ids(segment_ids, field_name="segment_ids")
-        if not is_template(dataset_id) and (not isinstance(dataset_id, str) or not dataset_id.strip()):
-            raise AEPValidationError(
-                f"dataset_id {dataset_id!r} is empty: pass the id of a dataset on the Profile union schema",
-                field="dataset_id",
-            )
         self.segment_ids = segment_ids
         self.dataset_id = dataset_id
         self.fields = fields
-        self.status = list(status)
+        self.status = status
         self.merge_policy_id = merge_policy_id
         self.segment_per_batch = segment_per_batch
         self.evaluate_first = evaluate_first
+        # What is known now is checked now, by the client's own rules; a template once it is rendered.
+        self.build_request(
+            [TO_BE_RENDERED] if is_template(segment_ids) else segment_ids,
+            TO_BE_RENDERED if is_template(dataset_id) else dataset_id,
+        )
         self.emit_asset_event = emit_asset_event and self.wait_for_completion
         if self.emit_asset_event:
             self.outlets = [*self.outlets, export_outlet(self.sandbox, dataset_id)]
         self.finished_export: dict[str, Any] | None = None
 
-    def submit(self, context: Context) -> ExportJob:
-        request = export_request(
-            self.segment_ids,
-            self.dataset_id,
+    def build_request(self, segment_ids: Sequence[str], dataset_id: str) -> dict[str, Any]:
+        """The export's body (``export_request``); the dataset id is also refused locally if it is not
+        an id (a rendered ``"a/b\\n"``), before any HTTP call."""
+        body = export_request(
+            segment_ids,
+            dataset_id,
             fields=self.fields,
             status=self.status,
             merge_policy_id=self.merge_policy_id,
             segment_per_batch=self.segment_per_batch,
             evaluate_first=self.evaluate_first,
         )
-        return self.hook.create_export_job(request)
+        check_id(dataset_id, field_name="dataset_id")
+        return body
+
+    def submit(self, context: Context) -> ExportJob:
+        return self.hook.create_export_job(self.build_request(self.segment_ids, self.dataset_id))
 
     def fetch(self, job_id: str) -> ExportJob:
         return self.hook.get_export_job(job_id)
-
-    def cancel(self, job_id: str) -> None:
-        self.hook.cancel_export_job(job_id)
 
     def summarize(self, job: ExportJob) -> dict[str, Any]:
         return {**job.summary(), "dataset_id": job.summary()["dataset_id"] or self.dataset_id}

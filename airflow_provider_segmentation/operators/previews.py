@@ -12,7 +12,7 @@ from airflow_provider_segmentation.hooks.segmentation import (
     AEPError,
     AEPValidationError,
 )
-from airflow_provider_segmentation.models import Estimate
+from airflow_provider_segmentation.models import Estimate, JobKind
 from airflow_provider_segmentation.operators.base import AEPJobOperator
 
 
@@ -20,7 +20,7 @@ class _PreviewOperator(AEPJobOperator[Estimate]):
     """Create a preview (which also starts its estimate) and wait for RESULT_READY."""
 
     template_fields: Sequence[str] = ("expression", "sandbox")
-    job_kind = "estimate"
+    job_kind = JobKind.ESTIMATE
     state_store_key = "aep_preview_id"
 
     def __init__(
@@ -42,9 +42,6 @@ class _PreviewOperator(AEPJobOperator[Estimate]):
 
     def fetch(self, job_id: str) -> Estimate:
         return self.hook.get_estimate(job_id)
-
-    def cancel(self, job_id: str) -> None:
-        self.hook.delete_preview(job_id)
 
     def _cleanup(self) -> None:
         if self.job_id is None:

@@ -7,10 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
 
-from airflow_provider_segmentation.hooks.segmentation import AEPValidationError, is_template, validate_ids
+from airflow_provider_segmentation.hooks.segmentation import (
+    AEPValidationError,
+    SegmentationHook,
+    is_template,
+    validate_ids,
+)
 from airflow_provider_segmentation.links import AEPSegmentJobLink
-from airflow_provider_segmentation.models import SegmentJob
-from airflow_provider_segmentation.operators.base import AEPBaseOperator, AEPJobOperator, resolve_ids
+from airflow_provider_segmentation.models import JobKind, SegmentJob
+from airflow_provider_segmentation.operators.base import AEPBaseOperator, AEPJobOperator
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -28,7 +33,7 @@ class AEPRunSegmentJobOperator(AEPJobOperator[SegmentJob]):
 
     template_fields: Sequence[str] = ("segment_ids", "segment_names", "sandbox")
     operator_extra_links = (AEPSegmentJobLink(),)
-    job_kind = "segment_job"
+    job_kind = JobKind.SEGMENT_JOB
     link_kind = "segment_job"
     state_store_key = "aep_segment_job_id"
 
@@ -42,24 +47,21 @@ class AEPRunSegmentJobOperator(AEPJobOperator[SegmentJob]):
         super().__init__(**kwargs)
         if (segment_ids is None) == (segment_names is None):
             raise AEPValidationError("pass exactly one of segment_ids and segment_names", field="segment_ids")
-        for name, value in (("segment_ids", segment_ids), ("segment_names", segment_names)):
-            if value is not None and not is_template(value):
-                validate_ids(value, field_name=name)
+        if segment_ids is not None and not is_template(segment_ids):
+            validate_ids(segment_ids, field_name="segment_ids")
+        if segment_names is not None and not is_template(segment_names):
+            _definition_names(segment_names)
         self.segment_ids = segment_ids
         self.segment_names = segment_names
         self.submitted_ids: list[str] = []
         self.finished_job: dict[str, Any] | None = None
 
     def submit(self, context: Context) -> SegmentJob:
-        ids = resolve_ids(self.hook, self.segment_ids, self.segment_names)
-        self.submitted_ids = validate_ids(ids, field_name="segment_ids")
+        self.submitted_ids = resolve_ids(self.hook, self.segment_ids, self.segment_names)
         return self.hook.create_segment_job(self.submitted_ids)
 
     def fetch(self, job_id: str) -> SegmentJob:
         return self.hook.get_segment_job(job_id)
-
-    def cancel(self, job_id: str) -> None:
-        self.hook.cancel_segment_job(job_id)
 
     def summarize(self, job: SegmentJob) -> dict[str, Any]:
         return job.summary()
@@ -92,3 +94,41 @@ class AEPCancelSegmentJobOperator(AEPBaseOperator):
         self.hook.cancel_segment_job(self.job_id)
         job = self.hook.get_segment_job(self.job_id)
         return {"job_id": self.job_id, "status": job.status.value}
+
+
+def _definition_names(names: Any) -> list[str]:
+    """A non-empty list of non-blank names. Unlike ids, names may hold ``/``, ``?`` or ``#``: they are
+    matched against the listing, never put in a URL."""
+    if isinstance(names, str | bytes) or not isinstance(names, Sequence) or not names:
+        raise AEPValidationError(
+            f"segment_names must be a non-empty list of definition names, e.g. ['Gold members'], "
+            f"got {names!r}",
+            field="segment_names",
+        )
+    for index, name in enumerate(names):
+        if not isinstance(name, str) or not name.strip():
+            raise AEPValidationError(
+                f"segment_names[{index}] must be a definition's name (a non-blank string), got {name!r}",
+                field="segment_names",
+            )
+    return list(names)
+
+
+def resolve_ids(hook: SegmentationHook, ids: Sequence[str] | None, names: Sequence[str] | None) -> list[str]:
+    """Segment ids from the rendered ``segment_ids``, or from exact definition names (exactly one of the
+    two is given). The rendered value itself is checked: ``[None]``, a plain string or ``[]`` is refused."""
+    if ids is not None:
+        return validate_ids(ids, field_name="segment_ids")
+    wanted = _definition_names(names)
+    found: dict[str, str] = {}
+    for definition in hook.list_segment_definitions():
+        if definition.name in wanted and definition.id:
+            found.setdefault(definition.name, definition.id)
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        raise AEPValidationError(
+            f"no segment definition named {', '.join(map(repr, missing))} in sandbox "
+            f"{hook.config.sandbox!r}; no job was started",
+            field="segment_names",
+        )
+    return [found[n] for n in wanted]

@@ -6,10 +6,9 @@ that AEP reports FAILED or CANCELLED fails the sensor at once instead of poking 
 
 from __future__ import annotations
 
-import time
+from abc import abstractmethod
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
@@ -18,22 +17,27 @@ from airflow_provider_segmentation.compat import conf
 from airflow_provider_segmentation.hooks.segmentation import (
     AEPValidationError,
     Outcome,
-    SegmentationHook,
     check_task_sandbox,
     first_run_since,
     job_outcome,
     positive_seconds,
     status_of,
 )
-from airflow_provider_segmentation.triggers.segmentation import (
-    AEPJobTrigger,
-    event_from_trigger,
-    raise_for_event,
-)
+from airflow_provider_segmentation.mixins import AEPJobMixin
+from airflow_provider_segmentation.models import ExportJob, JobKind, SegmentJob
 
 
-class _AEPSensor(BaseSensorOperator):
-    kind: str = ""
+def sensor_seconds(value: timedelta | float, *, field_name: str) -> float:
+    """A sensor's interval or timeout (seconds or a timedelta): finite and above zero, else a typed error.
+
+    Airflow's own check lets ``inf`` and ``nan`` through, and then fails in its own code (OverflowError).
+    """
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    return positive_seconds(seconds, field_name=field_name)
+
+
+class _AEPSensor(AEPJobMixin, BaseSensorOperator):
+    owns_job = False  # the job was started elsewhere: a sensor never cancels it
 
     def __init__(
         self,
@@ -41,24 +45,32 @@ class _AEPSensor(BaseSensorOperator):
         aep_conn_id: str = "aep_default",
         sandbox: str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: timedelta | float = 60,
+        timeout: timedelta | float | None = None,
+        max_wait: timedelta | float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        # every poke (or trigger poll) is a GET to AEP: zero would spin
+        poke_interval = sensor_seconds(poke_interval, field_name="poke_interval")
+        if timeout is not None:  # None: Airflow's [sensors] default_timeout
+            timeout = sensor_seconds(timeout, field_name="timeout")
+        if max_wait is not None:
+            max_wait = sensor_seconds(max_wait, field_name="max_wait")
+        super().__init__(poke_interval=poke_interval, timeout=timeout, max_wait=max_wait, **kwargs)
         self.aep_conn_id = aep_conn_id
         self.sandbox = check_task_sandbox(sandbox)
         self.deferrable = deferrable
-        # every poke (or trigger poll) is a GET to AEP: zero would spin
-        positive_seconds(float(self.poke_interval), field_name="poke_interval")
 
-    @cached_property
-    def hook(self) -> SegmentationHook:
-        return SegmentationHook(aep_conn_id=self.aep_conn_id, sandbox=self.sandbox)
-
+    @abstractmethod
     def watched_id(self, context: Context) -> str:
-        raise NotImplementedError
+        """The id the trigger watches: a job id, or a schedule id."""
 
-    def trigger_kwargs(self, context: Context) -> dict[str, Any]:
-        return {}
+    @abstractmethod
+    def poke(self, context: Context) -> bool | PokeReturnValue: ...
+
+    def window_start(self, context: Context) -> float | None:
+        """Epoch seconds from which a schedule's run counts; None for a sensor that watches one job."""
+        return None
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -66,95 +78,77 @@ class _AEPSensor(BaseSensorOperator):
         done = self.poke(context)
         if isinstance(done, PokeReturnValue) and done.is_done:
             return done.xcom_value
-        timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
-        self.defer(
-            trigger=AEPJobTrigger(
-                kind=self.kind,
-                job_id=self.watched_id(context),
-                aep_conn_id=self.aep_conn_id,
-                sandbox=self.sandbox,
-                poll_interval=float(self.poke_interval),
-                deadline=time.time() + timeout,
-                cancel_on_kill=False,
-                **self.trigger_kwargs(context),
-            ),
-            method_name="execute_complete",
-            timeout=None,
+        self.defer_to_trigger(
+            self.watched_id(context),
+            poll_interval=float(self.poke_interval),
+            timeout=float(self.timeout),
+            window_start=self.window_start(context),
         )
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        job_event = event_from_trigger(event, kind=self.kind)
-        not_ours = "the sensor does not cancel jobs it did not start"
-        raise_for_event(job_event, on_timeout=not_ours, on_poll_error=not_ours)
-        assert job_event.job_id is not None
-        return self.summarize(job_event.job_id)
+    def read_job(self, job_id: str) -> SegmentJob | ExportJob:
+        if self.job_kind is JobKind.EXPORT_JOB:
+            return self.hook.get_export_job(job_id)
+        return self.hook.get_segment_job(job_id)  # a segment job, or a schedule's run
 
-    def summarize(self, job_id: str) -> Any:
+    def resume(self, context: Context, job_id: str) -> Any:
         """The sensor's XCom value for the job that succeeded (read once more after a deferral)."""
-        raise NotImplementedError
+        return self.read_job(job_id).summary()
 
 
-class AEPSegmentJobSensor(_AEPSensor):
+class _AEPJobIdSensor(_AEPSensor):
+    """Wait until the job ``job_id`` succeeds; returns its summary."""
+
+    template_fields: Sequence[str] = ("job_id", "sandbox")
+
+    def __init__(self, *, job_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.job_id = job_id
+
+    def watched_id(self, context: Context) -> str:
+        return str(self.job_id)
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        job = self.read_job(self.watched_id(context))
+        if job_outcome(job, ident=self.watched_id(context)) is Outcome.SUCCEEDED:
+            return PokeReturnValue(True, job.summary())
+        self.log.info("%s %s is %s", self.job_kind.label.capitalize(), self.job_id, status_of(job))
+        return False
+
+
+class AEPSegmentJobSensor(_AEPJobIdSensor):
     """Wait until a segment job succeeds; returns its summary (counts per segment)."""
 
-    template_fields: Sequence[str] = ("job_id", "sandbox")
-    kind = "segment_job"
-
-    def __init__(self, *, job_id: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.job_id = job_id
-
-    def watched_id(self, context: Context) -> str:
-        return str(self.job_id)
-
-    def poke(self, context: Context) -> bool | PokeReturnValue:
-        job = self.hook.get_segment_job(self.job_id)
-        if job_outcome(job, ident=self.job_id) is Outcome.SUCCEEDED:
-            return PokeReturnValue(True, job.summary())
-        self.log.info("Segment job %s is %s", self.job_id, job.status.value)
-        return False
-
-    def summarize(self, job_id: str) -> Any:
-        return self.hook.get_segment_job(job_id).summary()
+    job_kind = JobKind.SEGMENT_JOB
 
 
-class AEPExportJobSensor(_AEPSensor):
+class AEPExportJobSensor(_AEPJobIdSensor):
     """Wait until an export job succeeds; returns its id, batches and exported profile count."""
 
-    template_fields: Sequence[str] = ("job_id", "sandbox")
-    kind = "export_job"
-
-    def __init__(self, *, job_id: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.job_id = job_id
-
-    def watched_id(self, context: Context) -> str:
-        return str(self.job_id)
-
-    def poke(self, context: Context) -> bool | PokeReturnValue:
-        job = self.hook.get_export_job(self.job_id)
-        if job_outcome(job, ident=str(self.job_id)) is Outcome.SUCCEEDED:
-            return PokeReturnValue(True, job.summary())
-        return False
-
-    def summarize(self, job_id: str) -> Any:
-        return self.hook.get_export_job(job_id).summary()
+    job_kind = JobKind.EXPORT_JOB
 
 
 class AEPScheduledSegmentJobSensor(_AEPSensor):
     """Wait until the run of schedule ``schedule_id`` that belongs to this DAG run has succeeded.
 
     That run is the schedule's first segment job (``properties.scheduleId == schedule_id``) created at
-    or after the start of this DAG run's data interval. A DAG scheduled after AEP's nightly run (say
-    02:00 for a 01:00 schedule) therefore finds that night's run at once, and a run whose schedule was
-    created after the interval started (e.g. the first run of a DAG that creates the schedule) waits for
-    the schedule's next run instead of for one that can never exist. A manual run has no data interval
-    in Airflow 3: its window starts ``lookback`` (default one day) before the run was triggered, so a
-    manual run reports the latest nightly run, or waits for the next one.
+    or after the start of this DAG run's window. The window is the DAG run's data interval when it has a
+    length (``CronDataIntervalTimetable``, ``timedelta`` schedules). When the interval has no length, or
+    there is none, the window starts ``lookback`` (default one day) before the run's time (its
+    ``data_interval_end``, else ``run_after``, else its logical date): Airflow 3's default timetable for a
+    cron string (``CronTriggerTimetable``) gives every run, scheduled or manual, a zero-length interval.
+
+    For a DAG at 02:00 UTC watching a 01:00 UTC schedule, with the default ``lookback``:
+
+    * daily: the 02:00 run looks from 02:00 the day before, so it finds that night's 01:00 run at once;
+    * on unpause (``catchup=False``, the latest 02:00 runs at once): that night's run if the schedule
+      already existed then; if the DAG has just created the schedule, none of its runs can be in the
+      window yet, so the sensor waits for the schedule's next run (the coming 01:00);
+    * on a manual run: the schedule's first run of the last ``lookback`` (so last night's run when it
+      is less than a day old), or the next run if there is none yet.
     """
 
     template_fields: Sequence[str] = ("schedule_id", "sandbox")
-    kind = "scheduled_segment_job"
+    job_kind = JobKind.SCHEDULED_SEGMENT_JOB
 
     def __init__(self, *, schedule_id: str, lookback: timedelta = timedelta(days=1), **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -170,14 +164,12 @@ class AEPScheduledSegmentJobSensor(_AEPSensor):
 
     def window_start(self, context: Context) -> float:
         start: datetime | None = context.get("data_interval_start")
-        if start is None:
-            dag_run = context.get("dag_run")
-            triggered = getattr(dag_run, "run_after", None) or context.get("logical_date")
-            start = (triggered or datetime.now(timezone.utc)) - self.lookback
-        return start.timestamp()
-
-    def trigger_kwargs(self, context: Context) -> dict[str, Any]:
-        return {"window_start": self.window_start(context)}
+        end: datetime | None = context.get("data_interval_end")
+        if start is not None and end is not None and end > start:
+            return start.timestamp()
+        dag_run = context.get("dag_run")
+        run_time = end or getattr(dag_run, "run_after", None) or context.get("logical_date")
+        return ((run_time or datetime.now(timezone.utc)) - self.lookback).timestamp()
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         runs = self.hook.list_segment_jobs(property_filter=f"properties.scheduleId=={self.schedule_id}")
@@ -189,6 +181,3 @@ class AEPScheduledSegmentJobSensor(_AEPSensor):
             return PokeReturnValue(True, run.summary())
         self.log.info("Scheduled run %s of schedule %s is %s", run.id, self.schedule_id, status_of(run))
         return False
-
-    def summarize(self, job_id: str) -> Any:
-        return self.hook.get_segment_job(job_id).summary()

@@ -96,9 +96,10 @@ def example_runs(deployment: Deployment) -> dict[str, RunResult]:
     """One manual run of each example DAG, all at once: unpause, trigger, poll every task instance.
 
     ``aep_daily_schedule`` waits for its AEP schedule's run; the schedule's cron (01:00 UTC on 1 January)
-    does not fire during a suite, so the harness fires it through the emulator once the sensor is
-    deferred (or 60 s after the schedule was upserted, should the sensor not defer): a scheduled run
-    that can neither finish before the sensor's first poke nor be missed.
+    does not fire during a suite, so the harness fires it through the emulator once a sensor of the DAG
+    is deferred (or 60 s after the schedule was upserted, should the sensor not defer): a scheduled run
+    that can neither finish before the sensor's first poke nor be missed. Unpausing the DAG also makes a
+    scheduled run; the DAG runs one run at a time, so that one may be the first to wait.
     """
     api, emulator = deployment.api, deployment.emulator
     assert emulator is not None
@@ -126,18 +127,22 @@ def example_runs(deployment: Deployment) -> dict[str, RunResult]:
                 result.state, result.seconds = state, time.monotonic() - started[result.dag_id]
                 pending.remove(result)
             elif result.dag_id == "aep_daily_schedule" and not fired:
-                upsert = result.final.get(UPSERT_SCHEDULE_TASK, {})
-                if upsert.get("state") == "success" and upserted_at is None:
-                    upserted_at = time.monotonic()
-                sensor = result.final.get(SCHEDULE_TASK, {})
-                running_in_triggerer = (sensor.get("trigger") or {}).get("triggerer_id") is not None
-                if upserted_at is not None and (
-                    (sensor.get("state") == "deferred" and running_in_triggerer)
-                    or time.monotonic() - upserted_at > 60
-                ):
-                    schedule = api.xcom(result.dag_id, result.run_id, UPSERT_SCHEDULE_TASK)
-                    emulator.trigger_schedule(str(schedule["id"]))
-                    fired = True
+                # the DAG runs one run at a time: the manual run, or the one the scheduler made on unpause
+                for run in api.get(f"/dags/{result.dag_id}/dagRuns")["dag_runs"]:
+                    run_id = str(run["dag_run_id"])
+                    tis = api.task_instances(result.dag_id, run_id)
+                    if tis.get(UPSERT_SCHEDULE_TASK, {}).get("state") != "success":
+                        continue
+                    upserted_at = upserted_at or time.monotonic()
+                    sensor = tis.get(SCHEDULE_TASK, {})
+                    running_in_triggerer = (sensor.get("trigger") or {}).get("triggerer_id") is not None
+                    if (sensor.get("state") == "deferred" and running_in_triggerer) or (
+                        time.monotonic() - upserted_at > 60
+                    ):
+                        schedule = api.xcom(result.dag_id, run_id, UPSERT_SCHEDULE_TASK)
+                        emulator.trigger_schedule(str(schedule["id"]))
+                        fired = True
+                        break
         time.sleep(0.3)
     for result in pending:
         assert result.run_id is not None

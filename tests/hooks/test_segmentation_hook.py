@@ -7,15 +7,16 @@ import logging
 
 import pytest
 
-from airflow_provider_segmentation.client import (
+from airflow_provider_segmentation.hooks.segmentation import (
     AEPConfigurationError,
     AEPJobFailedError,
     AEPNotFoundError,
     AEPTimeoutError,
+    SegmentationHook,
 )
-from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 from airflow_provider_segmentation.models import SegmentJobStatus
 from tests.compat import BaseHook, get_connection_off_the_loop
+from tests.conftest import mint_token
 
 US = {"name": "US", "expression": {"value": 'homeAddress.countryCode = "US"'}}
 
@@ -62,7 +63,7 @@ def test_uppercase_task_sandbox_is_rejected_locally(aep_conn: str, emulator_admi
         ({"password": ""}, "client_secret"),
         ({"ims_org_id": None}, "org_id"),
         ({"sandbox": None}, "sandbox"),
-        ({"sandbox": "Prod"}, "Sandbox name"),
+        ({"sandbox": "Prod"}, "sandbox"),
     ],
 )
 def test_incomplete_connection_fails_before_http(
@@ -72,6 +73,22 @@ def test_incomplete_connection_fails_before_http(
     with pytest.raises(AEPConfigurationError) as excinfo:
         SegmentationHook().get_schedule("x")
     assert excinfo.value.field == field
+    assert emulator_admin.requests() == []
+
+
+def test_a_connection_sandbox_and_a_task_sandbox_obey_the_same_rule(
+    monkeypatch, emulator, emulator_admin
+) -> None:
+    """One rule says what a sandbox name is (the config's): the connection's and a task's alike."""
+    set_conn(monkeypatch, emulator, sandbox="Prod")
+    with pytest.raises(AEPConfigurationError) as from_connection:
+        SegmentationHook().get_schedule("x")
+    set_conn(monkeypatch, emulator, sandbox="prod")
+    with pytest.raises(AEPConfigurationError) as from_task:
+        SegmentationHook(sandbox="Prod").get_schedule("x")
+    assert from_connection.value.message == from_task.value.message
+    assert "connection 'aep_default': sandbox 'Prod' is not a sandbox name" in from_connection.value.message
+    assert "use 'prod'" in from_connection.value.message
     assert emulator_admin.requests() == []
 
 
@@ -171,16 +188,7 @@ def _create_job_inputs(emulator_admin) -> str:
     )
 
     base = emulator_admin.url
-    token = requests.post(
-        f"{base}/ims/token/v3",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": DEFAULT_CLIENT_ID,
-            "client_secret": DEFAULT_CLIENT_SECRET,
-            "scope": "openid",
-        },
-        timeout=5,
-    ).json()["access_token"]
+    token = mint_token(base, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
     headers = {
         "Authorization": f"Bearer {token}",
         "x-api-key": DEFAULT_CLIENT_ID,
@@ -195,6 +203,28 @@ def _create_job_inputs(emulator_admin) -> str:
         f"{base}/data/core/ups/segment/jobs", json=[{"segmentId": seg["id"]}], headers=headers, timeout=5
     ).json()
     return str(job["id"])
+
+
+async def test_the_async_path_masks_secret_and_token_with_the_async_masker(
+    aep_conn: str, emulator, emulator_admin, no_sync_connection, monkeypatch
+) -> None:
+    """In a trigger the secret and every minted token go through ``amask_secret``; the synchronous
+    masker (a blocking call to the supervisor from the event loop) is never called."""
+    masked: list[str] = []
+
+    async def amask(secret: str, name: str | None = None) -> None:
+        masked.append(secret)
+
+    def sync_mask(secret: str, name: str | None = None) -> None:
+        raise AssertionError("the synchronous mask_secret was called on the async path")
+
+    monkeypatch.setattr("airflow_provider_segmentation.hooks.segmentation.amask_secret", amask)
+    monkeypatch.setattr("airflow_provider_segmentation.hooks.segmentation.mask_secret", sync_mask)
+    async with SegmentationHook() as hook:
+        client = await hook.aclient()
+        assert [s async for s in client.list_schedules()] == []
+    [token] = list(emulator.app.state.emulator.tokens)
+    assert emulator.settings.client_secret in masked and token in masked
 
 
 async def test_async_estimate_export_and_preview(aep_conn: str, emulator_admin, no_sync_connection) -> None:
@@ -260,3 +290,26 @@ def test_legacy_extra_sandbox_is_still_read(emulator, emulator_admin, monkeypatc
     conn["extra"]["sandbox"] = conn.pop("schema")
     monkeypatch.setenv("AIRFLOW_CONN_AEP_DEFAULT", json.dumps(conn))
     assert SegmentationHook().config.sandbox == "prod"
+
+
+def test_the_hook_re_exports_every_error_of_the_client() -> None:
+    """Operators, sensors and triggers take every error from the hook, never from client modules."""
+    from airflow_provider_segmentation.client import errors
+    from airflow_provider_segmentation.hooks import segmentation
+
+    hierarchy = {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, errors.AEPError)
+    }
+    assert hierarchy <= set(segmentation.__all__)
+    assert all(getattr(segmentation, name) is getattr(errors, name) for name in hierarchy)
+
+
+def test_no_flask_stack_means_no_custom_widgets(monkeypatch) -> None:
+    """Airflow 3.2+ installs no flask-appbuilder; the 3.0/3.1 widget call then gets {}, not ImportError."""
+    import sys
+
+    for module in ("flask_appbuilder", "flask_appbuilder.fieldwidgets", "flask_babel", "wtforms"):
+        monkeypatch.setitem(sys.modules, module, None)  # an import of it raises ImportError
+    assert SegmentationHook.get_connection_form_widgets() == {}

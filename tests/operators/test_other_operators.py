@@ -6,9 +6,13 @@ import json
 
 import pytest
 
-from airflow_provider_segmentation.client import AEPAudienceSizeError, AEPConflictError, AEPValidationError
 from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID
-from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
+from airflow_provider_segmentation.hooks.segmentation import (
+    AEPAudienceSizeError,
+    AEPConflictError,
+    AEPValidationError,
+    SegmentationHook,
+)
 from airflow_provider_segmentation.operators.export_jobs import AEPExportAudienceOperator
 from airflow_provider_segmentation.operators.pql import AEPConvertPQLOperator
 from airflow_provider_segmentation.operators.previews import (
@@ -126,6 +130,25 @@ async def test_export_deferred(aep_conn) -> None:
 def test_export_rejects_bad_status() -> None:
     with pytest.raises(AEPValidationError, match="subset"):
         AEPExportAudienceOperator(task_id="e", segment_ids=["a"], dataset_id="d", status=["active"])
+
+
+@pytest.mark.parametrize("dataset_id", ["a/b\n", "a/b", " d "])
+def test_export_refuses_a_rendered_dataset_id_that_is_not_an_id(aep_conn, emulator_admin, dataset_id) -> None:
+    """A templated dataset id is checked once rendered, as an id, before anything is posted."""
+    op = AEPExportAudienceOperator(
+        task_id="export", segment_ids=[evaluated_segment()], dataset_id="{{ params.dataset_id }}"
+    )
+    op.dataset_id = dataset_id  # what templating rendered
+    with pytest.raises(AEPValidationError) as excinfo:
+        op.execute(make_context())
+    assert excinfo.value.field == "dataset_id" and repr(dataset_id) in excinfo.value.message
+    assert emulator_admin.requests("POST", "/data/core/ups/export/jobs") == []
+
+
+def test_export_refuses_a_literal_dataset_id_that_is_not_an_id() -> None:
+    with pytest.raises(AEPValidationError, match="contains '/'") as excinfo:
+        AEPExportAudienceOperator(task_id="e", segment_ids=["a"], dataset_id="datasets/d")
+    assert excinfo.value.field == "dataset_id"
 
 
 def test_estimate_size_gate(aep_conn, emulator_admin) -> None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from airflow_provider_segmentation.client import (
+from airflow_provider_segmentation.hooks.segmentation import (
     AEPError,
     AEPJobFailedError,
     AEPTimeoutError,
     AEPValidationError,
+    SegmentationHook,
 )
-from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 from airflow_provider_segmentation.models import EventStatus, JobEvent, JobKind
 from airflow_provider_segmentation.operators.segment_jobs import (
     AEPCancelSegmentJobOperator,
@@ -84,6 +86,35 @@ def test_bad_arguments_fail_before_http(aep_conn, emulator_admin, kwargs, field)
     with pytest.raises(AEPValidationError) as excinfo:
         run_op(**kwargs).execute(make_context())
     assert excinfo.value.field == field and emulator_admin.requests("POST") == []
+
+
+@pytest.mark.parametrize(
+    ("field", "rendered", "words"),
+    [
+        ("segment_ids", [None], "segment_ids[0] must be an id"),  # was posted as the id "None"
+        ("segment_ids", "abc", "must be a list of ids"),  # was split into the ids a, b, c
+        ("segment_ids", [], "segment_ids is empty"),  # was "pass exactly one of ..."
+        ("segment_names", [], "segment_names must be a non-empty list of definition names"),
+        ("segment_names", "US", "segment_names must be a non-empty list of definition names"),
+        ("segment_names", [None], "segment_names[0] must be a definition's name"),
+    ],
+)
+def test_rendered_ids_are_checked_before_any_job(aep_conn, emulator_admin, field, rendered, words) -> None:
+    """What an upstream task's XCom or a native template renders is checked as it is, not as str()s."""
+    definition("US")
+    op = run_op(**{field: "{{ ti.xcom_pull(task_ids='ids') }}"})
+    setattr(op, field, rendered)  # what templating rendered
+    with pytest.raises(AEPValidationError, match=re.escape(words)) as excinfo:
+        op.execute(make_context())
+    assert excinfo.value.field == field
+    assert emulator_admin.requests("POST", JOBS) == []
+
+
+def test_names_are_matched_as_written_even_with_url_characters(aep_conn, emulator_admin) -> None:
+    """Names are compared with the listing, never put in a URL: '/', '?' and '#' are fine in them."""
+    segment_id = definition("US/Canada #1?")
+    result = run_op(segment_names=["US/Canada #1?"]).execute(make_context())
+    assert list(result["segment_counts"]) == [segment_id]
 
 
 def test_bad_poll_interval_fails_at_construction() -> None:
@@ -189,7 +220,7 @@ def event(status: str, kind: str = "segment_job", job_id: str = "j", message: st
             "E1: boom",
         ),
         (event("poll_error", message="503 x11"), AEPError, "re-attaches"),
-        (event("success", kind="export_job"), AEPError, "not a segment_job"),
+        (event("success", kind="export_job"), AEPError, "not a segment job"),
     ],
 )
 def test_execute_complete_rejects_bad_events(event, error, words) -> None:

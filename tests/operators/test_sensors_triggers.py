@@ -9,8 +9,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_provider_segmentation.client import AEPJobFailedError
-from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
+from airflow_provider_segmentation.hooks.segmentation import (
+    AEPJobFailedError,
+    AEPTimeoutError,
+    AEPValidationError,
+    SegmentationHook,
+)
+from airflow_provider_segmentation.models import EventStatus, JobEvent, JobKind
+from airflow_provider_segmentation.operators.segment_jobs import AEPRunSegmentJobOperator
 from airflow_provider_segmentation.sensors.segmentation import (
     AEPExportJobSensor,
     AEPScheduledSegmentJobSensor,
@@ -45,6 +51,43 @@ def test_sensor_fails_on_a_failed_job(aep_conn, emulator_admin) -> None:
     emulator_admin.advance_clock(0.3)
     with pytest.raises(AEPJobFailedError):
         AEPSegmentJobSensor(task_id="s", job_id=job_id).poke(make_context())
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [
+        ({"timeout": float("inf")}, "timeout"),  # was an OverflowError inside Airflow's sensor
+        ({"timeout": float("nan")}, "timeout"),
+        ({"timeout": 0}, "timeout"),
+        ({"poke_interval": float("inf")}, "poke_interval"),
+        ({"poke_interval": timedelta(0)}, "poke_interval"),
+        ({"poke_interval": "5"}, "poke_interval"),
+        ({"max_wait": float("inf"), "exponential_backoff": True}, "max_wait"),
+    ],
+)
+def test_sensor_timeouts_and_intervals_must_be_finite_and_positive(arguments, field) -> None:
+    with pytest.raises(AEPValidationError, match=f"{field} must be a finite number") as excinfo:
+        AEPSegmentJobSensor(task_id="s", job_id="j", **arguments)
+    assert excinfo.value.field == field
+
+
+def test_sensor_accepts_timedeltas() -> None:
+    sensor = AEPSegmentJobSensor(
+        task_id="s", job_id="j", poke_interval=timedelta(seconds=5), timeout=timedelta(hours=30)
+    )
+    assert (sensor.poke_interval, sensor.timeout) == (5, 30 * 3600)
+
+
+def test_a_sensor_never_cancels_the_job_it_watches(aep_conn, emulator_admin) -> None:
+    """A deadline that passed while deferred fails the sensor; the job, started elsewhere, runs on."""
+    emulator_admin.configure(job_step_seconds=60)
+    job_id = started_job()
+    sensor = AEPSegmentJobSensor(task_id="s", job_id=job_id)
+    timeout = JobEvent(JobKind.SEGMENT_JOB, job_id, EventStatus.TIMEOUT, "still NEW", job_id=job_id)
+    with pytest.raises(AEPTimeoutError, match="does not cancel jobs it did not start"):
+        sensor.execute_complete(make_context(), timeout.to_dict())
+    assert emulator_admin.requests("DELETE") == []
+    assert SegmentationHook().get_segment_job(job_id).status == "NEW"
 
 
 async def test_deferrable_sensor(aep_conn, emulator_admin) -> None:
@@ -87,7 +130,20 @@ def test_trigger_round_trips_through_serialize() -> None:
     json.dumps(kwargs)
     assert path == "airflow_provider_segmentation.triggers.segmentation.AEPJobTrigger"
     assert AEPJobTrigger(**kwargs).serialize() == (path, kwargs)
-    assert "secret" not in json.dumps(kwargs)
+
+
+def test_a_deferred_tasks_trigger_kwargs_hold_no_secret_and_no_token(aep_conn, emulator, emulator_admin):
+    """The operator defers with a hook that has read the secret and minted a token: neither travels."""
+    emulator_admin.configure(job_step_seconds=60)
+    seg = SegmentationHook().create_segment_definition(US).id
+    op = AEPRunSegmentJobOperator(task_id="run", segment_ids=[seg], deferrable=True, poll_interval=1)
+    with pytest.raises(TaskDeferred) as excinfo:
+        op.execute(make_context())
+    serialized = json.dumps(excinfo.value.trigger.serialize()[1])
+    tokens = list(emulator.app.state.emulator.tokens)
+    assert op.hook.config.secret.reveal() == emulator.settings.client_secret and tokens
+    for secret in [emulator.settings.client_secret, *tokens]:
+        assert secret not in serialized
 
 
 async def test_transient_poll_errors_do_not_fail_the_job(aep_conn, emulator_admin) -> None:
@@ -187,8 +243,9 @@ def test_scheduled_sensor_watches_the_first_run_since_the_interval_started(
     emulator_admin.trigger_schedule(schedule.id)  # a run from before this DAG run's interval
     emulator_admin.advance_clock(0.3)
     sensor = AEPScheduledSegmentJobSensor(task_id="s", schedule_id=schedule.id)
-    context = make_context()
+    context = make_context()  # a data interval with a length (CronDataIntervalTimetable) that starts now
     context["data_interval_start"] = datetime.now(timezone.utc)
+    context["data_interval_end"] = context["data_interval_start"] + timedelta(days=1)
     assert sensor.poke(context) is False
     emulator_admin.trigger_schedule(schedule.id)
     emulator_admin.advance_clock(0.3)
@@ -212,3 +269,92 @@ def test_scheduled_sensor_on_a_manual_run_without_a_data_interval(aep_conn, emul
     late = {**context, "dag_run": SimpleNamespace(run_after=datetime.now(timezone.utc))}
     sensor = AEPScheduledSegmentJobSensor(task_id="s", schedule_id=schedule.id, lookback=timedelta(0))
     assert sensor.poke(late) is False
+
+
+def core_timetable(timetable):
+    """The scheduler's timetable (the one that plans runs): Airflow 3.3 DAGs hold the SDK's twin."""
+    if hasattr(timetable, "next_dagrun_info"):
+        return timetable
+    from airflow.serialization.encoders import coerce_to_core_timetable
+
+    return coerce_to_core_timetable(timetable)
+
+
+def aep_daily_schedule_timetable():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "example_dags" / "example_schedules.py"
+    spec = importlib.util.spec_from_file_location("example_schedules_for_test", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return core_timetable(module.aep_daily_schedule().timetable)
+
+
+def run_context(start: datetime, end: datetime, run_after: datetime) -> dict:
+    return {
+        "ti": make_context()["ti"],
+        "data_interval_start": start,
+        "data_interval_end": end,
+        "logical_date": start,
+        "dag_run": SimpleNamespace(run_after=run_after),
+    }
+
+
+def cron_trigger_context(run_time: datetime) -> dict:
+    """The context of a run of a cron-string DAG on Airflow 3 (CronTriggerTimetable): no interval."""
+    return run_context(run_time, run_time, run_time)
+
+
+def test_runs_of_the_daily_dag_look_a_day_back_on_its_real_timetable() -> None:
+    """aep_daily_schedule (02:00 UTC) watches AEP's 01:00 UTC run: its scheduled and manual runs get
+    zero-length intervals from Airflow, so their windows start one day (``lookback``) before the run."""
+    from airflow.timetables.base import TimeRestriction
+
+    timetable = aep_daily_schedule_timetable()
+    earliest = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    restriction = TimeRestriction(earliest=earliest, latest=None, catchup=True)
+    scheduled = timetable.next_dagrun_info(last_automated_data_interval=None, restriction=restriction)
+    manual_time = scheduled.run_after + timedelta(hours=9)
+    manual = timetable.infer_manual_data_interval(run_after=manual_time)
+    sensor = AEPScheduledSegmentJobSensor(task_id="s", schedule_id="sched")
+    for interval, run_after in ((scheduled.data_interval, scheduled.run_after), (manual, manual_time)):
+        assert interval.start == interval.end == run_after  # the premise: no interval at all
+        context = run_context(interval.start, interval.end, run_after)
+        assert sensor.window_start(context) == (run_after - timedelta(days=1)).timestamp()
+    that_night = scheduled.run_after.replace(hour=1)
+    assert scheduled.run_after.hour == 2
+    assert scheduled.run_after - timedelta(days=1) < that_night < scheduled.run_after
+
+
+def test_scheduled_sensor_finds_that_nights_run_on_a_zero_length_interval(
+    aep_conn, emulator_admin: EmulatorAdmin
+) -> None:
+    """The DAG runs an hour after AEP's nightly run, with the interval CronTriggerTimetable gives it
+    (start == end == the run's time): the sensor reports that run at once, not the next night's."""
+    hook = SegmentationHook()
+    hook.create_segment_definition(US)
+    schedule = hook.create_schedule("nightly", cron="0 0 1 * * ?", state="active")
+    emulator_admin.advance_clock(0, frozen=True)
+    emulator_admin.trigger_schedule(schedule.id)  # AEP's 01:00 run
+    [nightly] = hook.list_segment_jobs(property_filter=f"properties.scheduleId=={schedule.id}")
+    dag_run_time = emulator_admin.advance_clock(3600)["now"]  # the DAG's 02:00 run
+    context = cron_trigger_context(datetime.fromtimestamp(dag_run_time, timezone.utc))
+    done = AEPScheduledSegmentJobSensor(task_id="s", schedule_id=schedule.id).poke(context)
+    assert done and done.xcom_value["job_id"] == nightly.id and done.xcom_value["status"] == "SUCCEEDED"
+
+
+async def test_deferred_scheduled_sensor_watches_the_same_window(aep_conn, emulator_admin) -> None:
+    hook = SegmentationHook()
+    hook.create_segment_definition(US)
+    schedule = hook.create_schedule("nightly", cron="0 0 1 * * ?", state="active")
+    run_time = datetime.now(timezone.utc)
+    sensor = AEPScheduledSegmentJobSensor(
+        task_id="s", schedule_id=schedule.id, deferrable=True, poke_interval=0.05, timeout=60
+    )
+    with pytest.raises(TaskDeferred) as excinfo:
+        sensor.execute(cron_trigger_context(run_time))
+    trigger = excinfo.value.trigger
+    assert trigger.window_start == (run_time - timedelta(days=1)).timestamp()
+    assert trigger.kind is JobKind.SCHEDULED_SEGMENT_JOB and trigger.cancel_on_kill is False
