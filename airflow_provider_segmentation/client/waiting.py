@@ -3,8 +3,9 @@
 ``job_outcome`` says whether a segment job, export job or estimate is still running, succeeded, or
 failed (raising ``AEPJobFailedError`` with AEP's own ``errors[]``). ``poll_flow`` is the whole polling
 logic as a generator, in the pattern of ``flow.call_flow``: it yields ``Fetch`` (read the job once) and
-``Wait`` (sleep), logs one short line per status change, tolerates a budget of transient poll errors,
-and ends with the finished job or an error (``AEPTimeoutError`` at the deadline). ``wait`` drives it in
+``Wait`` (sleep; jittered if asked, and never past the deadline), logs one short line per status change,
+tolerates a budget of transient poll errors, and ends with the finished job or an error
+(``AEPTimeoutError`` at the deadline). ``wait`` drives it in
 the worker (the hook's ``wait_for_*``, the operators); the trigger drives it with ``asyncio``. What to
 do on a timeout (cancel the job or not) stays with the caller.
 """
@@ -12,6 +13,7 @@ do on a timeout (cancel the job or not) stays with the caller.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
@@ -108,13 +110,18 @@ def poll_flow(
     clock: Callable[[], float] = time.time,
     poll_error_budget: int = 0,
     on_status: Callable[[str, float], None] | None = None,
+    jitter: float = 0.0,
+    rng: random.Random | None = None,
 ) -> PollFlow[Any]:
     """Poll until the job succeeds (returned), fails (raised) or ``deadline`` (epoch seconds) passes.
 
     The deadline is checked before each fetch (a listing is never paged past it) and before each wait.
-    Up to ``poll_error_budget`` transient errors in a row are tolerated; more, or any other error, is
-    raised. ``on_status(status, elapsed)`` is told each status change (default: one INFO line).
+    Each wait is ``poll_interval`` spread by up to ``jitter`` (a fraction: waits started together do
+    not poll in lockstep), cut to the time left before the deadline. Up to ``poll_error_budget``
+    transient errors in a row are tolerated; more, or any other error, is raised.
+    ``on_status(status, elapsed)`` is told each status change (default: one INFO line).
     """
+    uniform = (rng or random).uniform
     started, last_status, errors_in_a_row = clock(), "", 0
     status = "not read yet"
     while True:
@@ -136,9 +143,13 @@ def poll_flow(
                 (on_status or _log_status(kind, ident))(status, clock() - started)
             if reply is not None and job_outcome(reply, ident=ident) is Outcome.SUCCEEDED:
                 return reply
-        if deadline is not None and clock() + poll_interval > deadline:
-            raise _timeout(kind, ident, status, started, clock)
-        yield Wait(poll_interval)
+        pause = poll_interval * uniform(1 - jitter, 1 + jitter) if jitter else poll_interval
+        if deadline is not None:
+            left = deadline - clock()
+            if left < poll_interval:  # the next poll would come after the deadline
+                raise _timeout(kind, ident, status, started, clock)
+            pause = min(pause, left)
+        yield Wait(pause)
 
 
 def _log_status(kind: str, ident: str) -> Callable[[str, float], None]:

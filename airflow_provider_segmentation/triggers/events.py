@@ -38,11 +38,18 @@ from airflow_provider_segmentation.hooks.segmentation import (
     AEPValidationError,
     RetrySettings,
     SegmentationHook,
+    check_id,
     check_task_sandbox,
     positive_seconds,
     validate_ids,
 )
-from airflow_provider_segmentation.models import ExportJob, SegmentJob, epoch_to_datetime
+from airflow_provider_segmentation.models import (
+    ExportJob,
+    ExportJobStatus,
+    SegmentJob,
+    SegmentJobStatus,
+    epoch_to_datetime,
+)
 from airflow_provider_segmentation.triggers.watch_state import WatchedJob, WatchState, plan
 
 if TYPE_CHECKING:
@@ -50,9 +57,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-STATUSES = {
-    "scheduled_segment_job": ("SUCCEEDED", "FAILED", "CANCELLED"),
-    "export_job": ("SUCCEEDED", "FAILED"),
+STATUSES = {  # the endings a watch can report: the terminal statuses of its jobs
+    "scheduled_segment_job": tuple(s.value for s in SegmentJobStatus if s.is_terminal),
+    "export_job": tuple(s.value for s in ExportJobStatus if s.is_terminal),
 }
 MAX_BACKOFF_SECONDS = 600.0
 MAX_SEGMENTS_IN_EVENT = 1500  # a job holds at most 1,500 segments, except a "*" schedule's run
@@ -101,7 +108,7 @@ class AEPJobFinishedTrigger(BaseEventTrigger):
                     field="schedule_id",
                 )
             if schedule_id is not None:
-                validate_ids([schedule_id], field_name="schedule_id")
+                check_id(schedule_id, field_name="schedule_id")
             elif not str(schedule_name).strip():
                 raise AEPValidationError("schedule_name is empty", field="schedule_name")
         else:
@@ -110,7 +117,7 @@ class AEPJobFinishedTrigger(BaseEventTrigger):
                     "an export_job watch takes dataset_id (and no schedule_id or schedule_name)",
                     field="dataset_id",
                 )
-            validate_ids([dataset_id], field_name="dataset_id")
+            check_id(dataset_id, field_name="dataset_id")
             if segment_ids:
                 validate_ids(segment_ids, field_name="segment_ids")
         if isinstance(statuses, str) or not statuses:
@@ -240,12 +247,7 @@ class AEPJobFinishedTrigger(BaseEventTrigger):
     def _accessors(self) -> list[Any]:
         """The state accessors of the watched assets (one per asset; a trigger may watch several)."""
         store = self.asset_state_store
-        if store is None:
-            return []
-        by_name = getattr(store, "_by_name", None)
-        by_uri = getattr(store, "_by_uri", None)
-        accessors = [*(by_name or {}).values(), *(by_uri or {}).values()]
-        return accessors or [store]
+        return [] if store is None else _each_asset_accessor(store)
 
     async def load_state(self) -> WatchState:
         accessors = self._accessors()
@@ -335,6 +337,18 @@ class AEPJobFinishedTrigger(BaseEventTrigger):
         if len(counts) <= MAX_COUNTS_IN_EVENT:
             payload["segment_counts"] = counts
         return WatchedJob(job.id, status, job.status.is_terminal, _created_ms(job), payload)
+
+
+def _each_asset_accessor(store: Any) -> list[Any]:
+    """One accessor per asset of Airflow 3.3's ``AssetStateStoreAccessors`` (any other store: itself).
+
+    Airflow offers no public way to list them: the store is subscripted by an asset, which a trigger is not
+    told, and its own ``aget``/``aset`` refuse when it holds more than one asset. So this reads its private
+    ``_by_name``/``_by_uri`` maps (task-sdk ``execution_time/context.py``); should they go, the store is
+    used as the one accessor, which is right for a watch of one asset.
+    """
+    found = [*getattr(store, "_by_name", {}).values(), *getattr(store, "_by_uri", {}).values()]
+    return found or [store]
 
 
 def _created_ms(job: SegmentJob | ExportJob) -> int | None:

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -27,11 +26,9 @@ if TYPE_CHECKING:
     from airflow_provider_segmentation.hooks.segmentation import AsyncSegmentationClient
 
 from airflow_provider_segmentation.hooks.segmentation import (
-    MAX_IDS_PER_BULK_GET,
     AEPError,
     AEPJobCancelledError,
     AEPJobFailedError,
-    AEPNotFoundError,
     AEPTimeoutError,
     AEPValidationError,
     Fetch,
@@ -50,44 +47,13 @@ from airflow_provider_segmentation.models import (
     JobKind,
     SegmentJob,
 )
+from airflow_provider_segmentation.triggers.shared_poll import WATCHED, GroupPoll, Snapshot
 
 SHARED_POLLS_PER_INTERVAL = 2
+POLL_JITTER = 0.1  # each pause is the poll interval +-10 %: waits deferred together do not poll in lockstep
 CANCELLABLE = (JobKind.SEGMENT_JOB, JobKind.EXPORT_JOB)
 # Task states after which nothing will resume the job: the user ended the task.
 ENDED_BY_USER = frozenset({"failed", "upstream_failed", "skipped", "removed"})
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """One cycle of the shared segment-job poll: the ids asked for, the jobs AEP returned, or the error."""
-
-    requested: frozenset[str]
-    jobs: Mapping[str, SegmentJob]
-    error: AEPError | None = None
-
-
-class WatchedJobs:
-    """Which segment jobs each shared poll must ask about: triggers join and leave as they start and end."""
-
-    def __init__(self) -> None:
-        self._by_key: dict[Hashable, Counter[str]] = defaultdict(Counter)
-
-    def add(self, key: Hashable, job_id: str) -> None:
-        self._by_key[key][job_id] += 1
-
-    def discard(self, key: Hashable, job_id: str) -> None:
-        watched = self._by_key[key]
-        watched[job_id] -= 1
-        if watched[job_id] <= 0:
-            del watched[job_id]
-        if not watched:
-            del self._by_key[key]
-
-    def ids(self, key: Hashable) -> list[str]:
-        return sorted(self._by_key.get(key, ()))
-
-
-WATCHED = WatchedJobs()  # one per triggerer process, like the shared streams themselves
 
 
 class AEPJobTrigger(BaseEventTrigger):
@@ -190,14 +156,13 @@ class AEPJobTrigger(BaseEventTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll this job on its own (the path of every kind but segment jobs on a shared stream)."""
         # Spread the first polls of triggers deferred at the same moment over a fraction of the interval.
-        await asyncio.sleep(random.uniform(0, min(self.poll_interval, 5.0) / 2))
+        spread = random.uniform(0, min(self.poll_interval, 5.0) / 2)
+        if self.deadline is not None:
+            spread = max(0.0, min(spread, self.deadline - time.time()))
+        await asyncio.sleep(spread)
         async with self._hook() as hook:
             client = await hook.aclient()
-
-            async def pause(seconds: float) -> None:  # +-10 % jitter: no lockstep polling
-                await asyncio.sleep(seconds * random.uniform(0.9, 1.1))
-
-            async for event in self._watch(lambda: self._fetch(client), pause):
+            async for event in self._watch(lambda: self._fetch(client), asyncio.sleep):
                 yield event
 
     # -- one question for many jobs: Airflow 3.3's shared trigger streams ---------------------------
@@ -211,9 +176,9 @@ class AEPJobTrigger(BaseEventTrigger):
     @classmethod
     async def open_shared_stream(cls, kwargs: dict[str, Any]) -> AsyncIterator[Snapshot]:
         """One ``bulk-get`` per cycle for every segment job the group's triggers watch, fanned out as
-        ``Snapshot``s; a failed batch is a snapshot with the error (each trigger spends its own budget).
+        ``Snapshot``s of an answer per id (``shared_poll``: how a failed request costs only its own ids).
 
-        A shared poll is cheap (one request per 1,500 jobs), so it runs ``SHARED_POLLS_PER_INTERVAL``
+        A shared poll is cheap (one request per chunk of jobs), so it runs ``SHARED_POLLS_PER_INTERVAL``
         times per ``poll_interval``: a status is never older than half the interval, as with jittered
         per-job polls, whatever the phase of the group's poll against the jobs' ends.
         """
@@ -221,38 +186,28 @@ class AEPJobTrigger(BaseEventTrigger):
         hook = SegmentationHook(
             aep_conn_id=kwargs["aep_conn_id"], sandbox=kwargs["sandbox"], retry=RetrySettings(max_attempts=1)
         )
+        poll = GroupPoll()
         async with hook:
             client = await hook.aclient()
             while True:
-                ids = WATCHED.ids(key)
-                jobs: dict[str, SegmentJob] = {}
-                try:
-                    for start in range(0, len(ids), MAX_IDS_PER_BULK_GET):
-                        jobs.update(
-                            await client.bulk_get_segment_jobs(ids[start : start + MAX_IDS_PER_BULK_GET])
-                        )
-                    yield Snapshot(frozenset(ids), jobs)
-                except AEPError as exc:
-                    yield Snapshot(frozenset(ids), {}, exc)
+                yield await poll.ask(client, WATCHED.ids(key))
                 pause = kwargs["poll_interval"] / SHARED_POLLS_PER_INTERVAL
                 await asyncio.sleep(pause * random.uniform(0.9, 1.1))
 
     async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
         """This trigger's job, read from the group's snapshots instead of its own GETs."""
         key = self.shared_stream_key()
-        WATCHED.add(key, self.job_id)
+        try:
+            WATCHED.add(key, self.job_id)
+        except AEPValidationError as exc:  # this trigger alone, at once, before any call
+            yield self._poll_error(exc)
+            return
         try:
 
             async def from_snapshots() -> SegmentJob | AEPError:
                 async for snapshot in shared_stream:
-                    if snapshot.error is not None:
-                        return snapshot.error
-                    if self.job_id in snapshot.jobs:
-                        return snapshot.jobs[self.job_id]
-                    if self.job_id in snapshot.requested:
-                        return AEPNotFoundError(
-                            f"AEP has no segment job {self.job_id} (bulk-get)", status=404
-                        )
+                    if self.job_id in snapshot.answers:
+                        return snapshot.answers[self.job_id]
                     # a poll that started before this trigger joined: wait for the next one
                 raise AEPError("the shared segment-job poll ended")
 
@@ -283,6 +238,7 @@ class AEPJobTrigger(BaseEventTrigger):
             deadline=self.deadline,
             poll_error_budget=self.poll_error_budget,
             on_status=log_status,
+            jitter=POLL_JITTER,
         )
         reply: Any = None
         try:
@@ -307,8 +263,10 @@ class AEPJobTrigger(BaseEventTrigger):
         except AEPTimeoutError as exc:
             yield self._event(EventStatus.TIMEOUT, exc.message, job)
         except AEPError as exc:  # transient errors past the budget, or a 404/400: not a job failure
-            message = f"cannot poll {self.kind.label} {self.job_id}: {exc}"
-            yield self._event(EventStatus.POLL_ERROR, message)
+            yield self._poll_error(exc)
+
+    def _poll_error(self, error: AEPError) -> TriggerEvent:
+        return self._event(EventStatus.POLL_ERROR, f"cannot poll {self.kind.label} {self.job_id}: {error}")
 
     def _ident(self, job: SegmentJob | ExportJob | Estimate | None) -> str:
         if self.kind is JobKind.SCHEDULED_SEGMENT_JOB and isinstance(job, SegmentJob):
@@ -356,27 +314,3 @@ class AEPJobTrigger(BaseEventTrigger):
             return None
         value = (states.get(ti.run_id) or {}).get(ti.task_id)
         return "" if value is None else str(value.value if isinstance(value, Enum) else value)
-
-
-def event_from_trigger(event: Any, *, kind: str) -> JobEvent:
-    """The trigger's event as a ``JobEvent`` for ``kind``, or a clear ``AEPError``."""
-    try:
-        parsed = JobEvent.from_dict(event)
-    except ValueError as exc:
-        raise AEPError(f"{exc}; the task cannot tell how the job ended: check it in AEP") from None
-    if parsed.kind.value != kind:
-        raise AEPError(f"the trigger event is for a {parsed.kind.label} {parsed.watched_id}, not a {kind}")
-    return parsed
-
-
-def raise_for_event(event: JobEvent, *, on_timeout: str, on_poll_error: str) -> None:
-    """Raise what a non-success event means; the ``on_*`` words say what the caller did or advises."""
-    if event.status is EventStatus.SUCCESS:
-        return
-    if event.status is EventStatus.CANCELLED:
-        raise AEPJobCancelledError(event.message, errors=event.errors)
-    if event.status is EventStatus.FAILED:
-        raise AEPJobFailedError(event.message, errors=event.errors)
-    if event.status is EventStatus.TIMEOUT:
-        raise AEPTimeoutError(f"{event.message}; {on_timeout}")
-    raise AEPError(f"could not watch the {event.kind.label}: {event.message}; {on_poll_error}")

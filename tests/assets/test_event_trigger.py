@@ -20,6 +20,7 @@ from tests.compat import requires_asset_state_store
 from tests.conftest import EmulatorAdmin
 
 JOBS = "/data/core/ups/segment/jobs"
+EXPORTS = "/data/core/ups/export/jobs"
 POLL = 0.05
 
 
@@ -58,12 +59,12 @@ async def fire(admin: EmulatorAdmin, hook: SegmentationHook, schedule_id: str) -
     return max(runs, key=lambda run: run.creation_time or 0).id
 
 
-async def polls(admin: EmulatorAdmin, count: int) -> None:
+async def polls(admin: EmulatorAdmin, count: int, path: str = JOBS) -> None:
     """Wait until the watcher has listed the jobs ``count`` more times (it is alive and found nothing)."""
-    before = len(await asyncio.to_thread(admin.requests, "GET", JOBS))
+    before = len(await asyncio.to_thread(admin.requests, "GET", path))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if len(await asyncio.to_thread(admin.requests, "GET", JOBS)) >= before + count:
+        if len(await asyncio.to_thread(admin.requests, "GET", path)) >= before + count:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"the watcher did not poll {count} times in 30 s")
@@ -175,8 +176,17 @@ async def test_a_schedule_watched_by_name_is_found_once_it_exists(hook, aep_conn
 async def test_transient_errors_never_stop_the_watcher(hook, schedule, emulator_admin, monkeypatch) -> None:
     store = MemoryAssetStore()
     trigger = watcher(schedule["id"], store, aep_conn_id="aep_late")  # no such connection yet
+    pauses: list[float] = []
+    pause = trigger._pause
+
+    async def counted(seconds: float) -> None:
+        pauses.append(seconds)
+        await pause(seconds)
+
+    trigger._pause = counted  # type: ignore[method-assign]
     async with Watching(trigger) as watching:
-        await asyncio.sleep(0.3)  # a few failed connection lookups
+        await watching.until("three failed connection lookups", lambda: len(pauses) >= 3)
+        assert not started(store, trigger)
         monkeypatch.setenv("AIRFLOW_CONN_AEP_LATE", os.environ["AIRFLOW_CONN_AEP_DEFAULT"])
         await watching.until("the baseline", lambda: started(store, trigger), timeout=60)
         for kind, extra in (("status", {"status": 503, "retry_after": 0.01}), ("drop", {})):
@@ -247,7 +257,7 @@ async def test_exports_into_a_dataset_are_reported_with_their_audiences(
         for job in (only_gold, only_silver, both):
             await finished(hook, job, kind="export")
         await watching.events_after(2)
-        await asyncio.sleep(10 * POLL)
+        await polls(emulator_admin, 5, EXPORTS)  # and no third event in five more listings
         events = {e["job_id"]: e for e in watching.events}
     assert list(events) == [only_gold, both] and len(watching.events) == 2
     event = events[both]

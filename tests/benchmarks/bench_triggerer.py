@@ -6,6 +6,13 @@ requests per poll cycle (target: shared <= 1 % of per-job), IMS calls (target 1)
 (target <= 100 ms), peak RSS (target <= 300 MiB at 5,000) and the delay from a job finishing (in the
 emulator) to its trigger event (shared: no worse than per-job), and whether every event is correct.
 
+It measures steady-state polling: the emulator's clock is frozen while the jobs are created (their
+creation times spread over one poll interval), so every job is still running when the waits start;
+requests are counted over ``CYCLES`` whole poll intervals after every wait has made its first poll.
+Then the clock is stepped to just before the first job's end and let run, so the jobs finish one after
+another over one poll interval at instants known from their creation times, and finish->event is the
+time from each job's finish to its trigger's event.
+
 Run: .venv/bin/python tests/benchmarks/bench_triggerer.py [--waits 1000 5000] [--poll-interval 5]
 """
 
@@ -14,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import resource
 import signal
 import socket
@@ -28,8 +34,10 @@ from typing import Any
 import requests
 
 RESULTS = Path(__file__).with_name("results.json")
-STEP_SECONDS = 3.0  # the emulator's time per job status: NEW, QUEUED, PROCESSING, then SUCCEEDED
+STEP_SECONDS = 60.0  # emulator time per job status (NEW, QUEUED, PROCESSING, then SUCCEEDED): stepped
 STEPS_TO_FINISH = 3
+CYCLES = 3  # whole poll intervals over which requests are counted, all jobs running
+FINISH_LEAD_SECONDS = 0.5  # real time from letting the clock run to the first job's finish
 
 
 def free_port() -> int:
@@ -56,6 +64,13 @@ def start_emulator(port: int, waits: int) -> subprocess.Popen[bytes]:
             time.sleep(0.05)
     requests.patch(f"{url}/_emulator/settings", json={"max_processing_segment_jobs": waits + 10}, timeout=5)
     return emulator
+
+
+def set_clock(url: str, **change: Any) -> dict[str, Any]:
+    """Freeze, step or release the emulator's clock; its state after the change (``now``: its time)."""
+    response = requests.post(f"{url}/_emulator/clock", json=change, timeout=30)
+    response.raise_for_status()
+    return dict(response.json())
 
 
 async def one_run(mode: str, waits: int, poll_interval: float, url: str) -> dict[str, Any]:
@@ -85,11 +100,15 @@ async def one_run(mode: str, waits: int, poll_interval: float, url: str) -> dict
     segment = setup.create_segment_definition(
         {"name": "bench", "expression": {"value": "loyalty.points > 1"}}
     )
-    finishes: dict[str, float] = {}
-    for _ in range(waits):
-        job = setup.create_segment_job([segment.id or ""])
-        assert job.created_at is not None
-        finishes[job.id] = job.created_at.timestamp() + STEPS_TO_FINISH * STEP_SECONDS
+    set_clock(url, frozen=True)  # every job stays running until the clock is let go
+    created: dict[str, float] = {}  # emulator time of each job's creation
+    block = max(1, waits // 50)
+    for first in range(0, waits, block):
+        for _ in range(min(block, waits - first)):
+            job = setup.create_segment_job([segment.id or ""])
+            assert job.created_at is not None
+            created[job.id] = job.created_at.timestamp()
+        clock = set_clock(url, advance_seconds=poll_interval * block / waits)  # spread over one interval
     os.environ["AIRFLOW_CONN_AEP_DEFAULT"] = json.dumps(
         {
             "conn_type": "adobe_experience_platform",
@@ -109,10 +128,10 @@ async def one_run(mode: str, waits: int, poll_interval: float, url: str) -> dict
             deadline=time.time() + 600,
             share_polls=mode == "shared",
         )
-        for job_id in finishes
+        for job_id in created
     ]
     lags: list[float] = []
-    delays: list[float] = []
+    arrivals: dict[str, float] = {}
     done = asyncio.Event()
     manager = SharedStreamManager(max_subscriber_queue=1000)
 
@@ -131,7 +150,7 @@ async def one_run(mode: str, waits: int, poll_interval: float, url: str) -> dict
         )
         try:
             async for event in events:
-                delays.append(time.time() - finishes[trigger.job_id])
+                arrivals[trigger.job_id] = time.time()
                 return dict(event.payload)
             raise RuntimeError("trigger ended without an event")
         finally:
@@ -140,30 +159,45 @@ async def one_run(mode: str, waits: int, poll_interval: float, url: str) -> dict
 
     started = time.perf_counter()
     tick = asyncio.create_task(ticker())
-    events = await asyncio.gather(*(wait_for(i, t) for i, t in enumerate(triggers)))
+    waiting = asyncio.gather(*(wait_for(i, t) for i, t in enumerate(triggers)))
+    await asyncio.sleep(poll_interval)  # every wait has made its first poll (spread over <= half of it)
+    counted_from = time.time()
+    window = (counted_from, counted_from + CYCLES * poll_interval)
+    await asyncio.sleep(CYCLES * poll_interval)
+    early = len(arrivals)  # events before any job finished: wrong
+    duration = STEPS_TO_FINISH * STEP_SECONDS
+    step = duration - (clock["now"] - min(created.values())) - FINISH_LEAD_SECONDS
+    released = await asyncio.to_thread(set_clock, url, frozen=False, advance_seconds=step)
+    released_at = time.time()  # real time when the emulator's clock read released["now"]
+    finishes = {job_id: released_at + at + duration - released["now"] for job_id, at in created.items()}
+    events = await waiting
     done.set()
     await tick
     await manager.stop_all()
     elapsed = time.perf_counter() - started
-    log = requests.get(f"{url}/_emulator/requests", timeout=30).json()["requests"]
-    polls = [e for e in log if e["path"].startswith("/data/core/ups/segment/jobs/")]
-    span = max(e["time"] for e in polls) - min(e["time"] for e in polls) if polls else 0.0
-    cycles = max(1, math.floor(span / poll_interval) + 1)
+    log = requests.get(f"{url}/_emulator/requests", timeout=60).json()["requests"]
+    polls = [
+        e
+        for e in log
+        if e["path"].startswith("/data/core/ups/segment/jobs/") and window[0] <= e["time"] < window[1]
+    ]
+    delays = sorted(at - finishes[job_id] for job_id, at in arrivals.items())
     lags.sort()
     return {
         "mode": mode,
         "waits": waits,
         "poll_interval_s": poll_interval,
-        "poll_requests": len(polls),
-        "requests_per_cycle": round(len(polls) / cycles, 1),
+        "poll_requests_in_window": len(polls),
+        "requests_per_cycle": round(len(polls) / CYCLES, 1),
         "ims_calls": sum(1 for e in log if e["path"] == "/ims/token/v3"),
         "events_correct": sum(
             1 for e in events if e["status"] == "success" and e["job_status"] == "SUCCEEDED"
-        ),
+        )
+        - early,
         "loop_lag_p99_ms": round(lags[int(len(lags) * 0.99) - 1] * 1000, 1) if lags else 0.0,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "finish_to_event_median_s": round(statistics.median(delays), 2),
-        "finish_to_event_p95_s": round(sorted(delays)[int(len(delays) * 0.95) - 1], 2),
+        "finish_to_event_p95_s": round(delays[int(len(delays) * 0.95) - 1], 2),
         "seconds": round(elapsed, 1),
     }
 
@@ -209,7 +243,10 @@ def main() -> None:
         f"{'waits':>5} {'mode':<8} {'req/cycle':>9} {'IMS':>4} {'lag p99 ms':>10} {'RSS MiB':>8} "
         f"{'finish->event med/p95 s':>24} {'correct':>8}"
     )
-    print(f"segment-job waits in one triggerer event loop (poll every {args.poll_interval:g} s)")
+    print(
+        f"segment-job waits in one triggerer event loop (poll every {args.poll_interval:g} s; requests "
+        f"counted over {CYCLES} cycles with every job running)"
+    )
     print(header)
     for row in rows:
         print(

@@ -37,7 +37,10 @@ from airflow_provider_segmentation.models import (
     SegmentJob,
 )
 
-MAX_IDS_PER_BULK_GET = 1500  # undocumented for jobs; the per-job segment limit, which the emulator enforces
+# The most ids one bulk-get call sends. AEP documents no limit for segment jobs (its audiences bulk-get
+# refuses more than 100 with a 400 UPAPI-113015-400); 1,500 is the segments-per-job limit. The shared
+# trigger poll starts here and halves on such a 400 (triggers/shared_poll.py).
+MAX_IDS_PER_BULK_GET = 1500
 
 
 class SegmentJobs:
@@ -97,6 +100,8 @@ class SegmentJobs:
 
     @call
     def bulk_get_segment_jobs(job_ids: Iterable[str]) -> Operation[dict[str, SegmentJob]]:
+        """The jobs AEP returned, by id; an id it answers with an error entry, or with an entry this
+        package cannot read, is left out (``get_segment_job`` tells why)."""
         return Operation(
             "bulkGetSegmentJobs",
             "POST",
