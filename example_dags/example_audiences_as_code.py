@@ -13,8 +13,9 @@
 5. evaluate what changed in one segment job.
 
 ``aep_audiences_drift`` (daily): plans ``prod`` and fails, with the diff, if it has drifted from the
-files. The same folder works in CI without Airflow: ``aep-audiences plan example_dags/audiences
---sandbox dev``.
+files; otherwise it evaluates the audiences whose file says ``schedule: true`` (the plan task's
+``scheduled_ids``) in one segment job. The same folder works in CI without Airflow: ``aep-audiences
+plan example_dags/audiences --sandbox dev``.
 """
 
 from __future__ import annotations
@@ -129,9 +130,22 @@ def aep_audiences_as_code() -> None:
     doc_md=__doc__,
 )
 def aep_audiences_drift() -> None:
-    AEPPlanAudiencesOperator(
+    check = AEPPlanAudiencesOperator(
         task_id="check_drift", folder=AUDIENCES, sandbox="{{ params.sandbox }}", fail_on_drift=True
     )
+    scheduled_ids = XComArg(check, key="scheduled_ids")  # the audiences with schedule: true
+
+    @task.short_circuit
+    def anything_scheduled(scheduled_ids: list[str]) -> bool:
+        return bool(scheduled_ids)
+
+    evaluate = AEPRunSegmentJobOperator(
+        task_id="evaluate_scheduled",
+        segment_ids=scheduled_ids,
+        sandbox="{{ params.sandbox }}",
+        poll_interval=POLL_INTERVAL,
+    )
+    anything_scheduled(scheduled_ids) >> evaluate
 
 
 aep_audiences_as_code()

@@ -26,7 +26,8 @@ from airflow_provider_segmentation.audiences.errors import (
     AudienceLintError,
     StalePlanError,
 )
-from airflow_provider_segmentation.audiences.files import Audience, Issue, read_folder
+from airflow_provider_segmentation.audiences.files import Audience, read_folder
+from airflow_provider_segmentation.audiences.locations import Issue
 from airflow_provider_segmentation.audiences.ownership import MARKER_PREFIX, Ownership, split_description
 from airflow_provider_segmentation.audiences.planning import Change, Plan, load, plan
 

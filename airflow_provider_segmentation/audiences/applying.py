@@ -58,16 +58,27 @@ FOUND_EARLIER = "found applied by an earlier run"
 
 @dataclass
 class ApplyResult:
-    """What an apply did: each change made (``applied``) or found made (``found``), and what it cost."""
+    """What an apply of ``plan`` did: each change made now or found made by an earlier run (``done``,
+    with ``how``), and what it cost."""
 
-    sandbox: str
-    project: str
-    fingerprint: str
+    plan: Plan = field(repr=False)
     done: list[dict[str, Any]] = field(default_factory=list)
     rounds: int = 0
     list_pages: int = 0
     bulk_gets: int = 0
     writes: int = 0
+
+    @property
+    def sandbox(self) -> str:
+        return self.plan.sandbox
+
+    @property
+    def project(self) -> str:
+        return self.plan.project
+
+    @property
+    def fingerprint(self) -> str:
+        return self.plan.fingerprint
 
     def record(self, change: Change, ident: str | None, how: str) -> None:
         self.done.append({"action": change.action, "name": change.name, "id": ident, "how": how})
@@ -85,6 +96,13 @@ class ApplyResult:
         """Ids of the definitions created or updated (e.g. for a segment job on what changed)."""
         return [d["id"] for d in self.done if d["action"] in ("create", "update") and d["id"]]
 
+    @property
+    def scheduled_ids(self) -> list[str]:
+        """Ids of the plan's audiences with ``schedule: true``, the created ones included
+        (``Plan.scheduled_ids``): the segments of a daily evaluation."""
+        created = {d["name"]: d["id"] for d in self.done if d["action"] == "create" and d["id"]}
+        return self.plan.scheduled_ids(created)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "sandbox": self.sandbox,
@@ -94,22 +112,24 @@ class ApplyResult:
             "updated": self.names("update"),
             "deleted": self.names("delete"),
             "changed_ids": self.changed_ids,
+            "scheduled_ids": self.scheduled_ids,
             "done": list(self.done),
             "requests": {"list_pages": self.list_pages, "bulk_gets": self.bulk_gets, "writes": self.writes},
             "rounds": self.rounds,
         }
 
     def render(self) -> str:
-        made = [d for d in self.done if d["how"] == "applied"]
-        found = [d for d in self.done if d["how"] != "applied"]
+        """The headline counts the changes made now; those an earlier run made are counted apart."""
+        made = self.made
+        earlier = [d for d in self.done if d["how"] == FOUND_EARLIER]
+        counts = {action: sum(1 for d in made if d["action"] == action) for action in WRITES}
         out = [
             f"Applied plan {self.fingerprint} to sandbox '{self.sandbox}': "
-            f"{len(self.names('create'))} created, {len(self.names('update'))} updated, "
-            f"{len(self.names('delete'))} deleted"
-            + (f" ({len(found)} found already made)." if found else ".")
+            f"{counts['create']} created, {counts['update']} updated, {counts['delete']} deleted"
+            + (f"; {len(earlier)} found made by an earlier run." if earlier else ".")
         ]
         symbols = {"create": "+", "update": "~", "delete": "-"}
-        for entry in made + found:
+        for entry in made + earlier:
             note = "" if entry["how"] == "applied" else f"  ({entry['how']})"
             action = entry["action"]
             out.append(f"  {symbols[action]} {PAST[action]} {entry['name']!r} ({entry['id']}){note}")
@@ -128,7 +148,7 @@ def apply(
         names = ", ".join(repr(c.name) for c in plan.conflicts)
         raise AudienceConflictError(f"the plan has conflicts ({names}): resolve them and plan again")
     client = client_for(client, plan.sandbox)
-    result = ApplyResult(plan.sandbox, plan.project, plan.fingerprint)
+    result = ApplyResult(plan)
     remaining = plan.of(*WRITES)
     failures: dict[str, AEPError] = {}
     for round_number in range(1, max_rounds + 1):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from airflow_provider_segmentation.audiences import SCHEMA_PATH, lint
-from airflow_provider_segmentation.audiences.applying import apply
+from airflow_provider_segmentation.audiences.applying import ApplyResult, apply
 from airflow_provider_segmentation.audiences.connection import config_from_environment
 from airflow_provider_segmentation.audiences.errors import AudienceLintError
 from airflow_provider_segmentation.audiences.planning import Plan, check_project, plan
@@ -155,10 +155,7 @@ def _apply(args: argparse.Namespace) -> int:
             print(chosen.render())
             print()
     if not chosen.has_changes and not chosen.conflicts:
-        if args.json:
-            print(json.dumps({"plan_fingerprint": chosen.fingerprint, "done": []}))
-        else:
-            print("Nothing to apply.")
+        _show(args, ApplyResult(chosen).to_dict(), "Nothing to apply.")
         return OK
     result = apply(chosen, client, max_rounds=args.max_rounds)
     _show(args, result.to_dict(), result.render())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_segmentation.audiences.files import Issue
+from airflow_provider_segmentation.audiences.locations import Issue
 from airflow_provider_segmentation.client.errors import AEPConflictError, AEPError, AEPValidationError
 
 

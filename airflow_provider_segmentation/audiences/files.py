@@ -3,17 +3,17 @@
 A file holds one audience (a mapping), several (``audiences: [...]`` or a list), or several YAML
 documents separated by ``---``. Every problem of every file is collected as an ``Issue`` with file, line
 and column (1-based): bad YAML, duplicate or unknown keys, wrong types, audience names used twice
-(across files), missing ``.pql`` files and PQL errors, which point into the YAML (or ``.pql``) file.
+(across files, also when an audience has other problems), earlier names (``renamed_from``) that another
+audience uses, missing ``.pql`` files and PQL errors, which point into the YAML (or ``.pql``) file.
+Invalid YAML stops the reading of its file there: the documents before it are checked, the rest is not.
 """
 
 from __future__ import annotations
 
 import difflib
-import functools
-import os
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +21,11 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from airflow_provider_segmentation import pql
+from airflow_provider_segmentation.audiences.locations import Issue, SourceFile, check_expression
 from airflow_provider_segmentation.audiences.ownership import MARKER_PREFIX
 
 EVALUATIONS = ("batch", "streaming", "edge")
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
-PQL_PATH = re.compile(r"\S+\.pql")
 SUFFIXES = (".yaml", ".yml")
 # key -> (required, what it must be); the JSON Schema (audience-file.schema.json) says the same
 FIELDS: dict[str, tuple[bool, str]] = {
@@ -35,34 +34,14 @@ FIELDS: dict[str, tuple[bool, str]] = {
     "expression": (True, "PQL text, or the path of a .pql file relative to this file"),
     "evaluation": (False, f"one of {', '.join(EVALUATIONS)} (default batch)"),
     "ttl_in_days": (False, "a whole number of days, at least 1"),
-    "schedule": (False, "true or false: whether the daily batch schedule evaluates it (default true)"),
+    "schedule": (
+        False,
+        "true or false: whether its id is in scheduled_ids, to evaluate daily (default true)",
+    ),
     "labels": (False, "a list of labels (letters, digits, _ . : -)"),
+    "renamed_from": (False, "an earlier name of the audience, or a list of them (a rename, not a new one)"),
 }
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One problem, where it is: ``file:line:column: message`` (line and column from 1)."""
-
-    file: str
-    line: int
-    column: int
-    message: str
-    source: str | None = field(default=None, compare=False)  # the file's line, to show with a caret
-
-    def __str__(self) -> str:
-        text = f"{self.file}:{self.line}:{self.column}: {self.message}"
-        if self.source is not None:
-            text += f"\n    {self.source}\n    {' ' * max(0, self.column - 1)}^"
-        return text
-
-    def github(self) -> str:
-        """The issue as a GitHub Actions annotation."""
-        message = self.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        return f"::error file={self.file},line={self.line},col={self.column}::{message}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "column": self.column, "message": self.message}
+NOT_CHECKED = "the rest of this file was not checked: fix this and lint again"
 
 
 @dataclass(frozen=True)
@@ -77,23 +56,19 @@ class Audience:
     schedule: bool = True
     labels: tuple[str, ...] = ()
     source: str = ""
+    renamed_from: tuple[str, ...] = ()  # earlier names in the files, newest first
 
 
-@dataclass
-class _File:
-    """One file being read: its path as shown, its lines (for carets), and the issues found."""
+@dataclass(frozen=True)
+class _Read:
+    """One audience mapping as read: its name (None if unusable), the audience (None after a problem)."""
 
-    path: Path
-    shown: str
-    lines: list[str]
-    issues: list[Issue]
-
-    def issue(self, line: int, column: int, message: str) -> None:
-        source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
-        self.issues.append(Issue(self.shown, line, column, message, source))
-
-    def at(self, node: Node, message: str) -> None:
-        self.issue(node.start_mark.line + 1, node.start_mark.column + 1, message)
+    name: str | None
+    name_node: Node | None
+    audience: Audience | None
+    renamed_from: tuple[tuple[str, Node], ...]
+    source: str
+    reader: SourceFile
 
 
 def audience_files(folder: Path) -> list[Path]:
@@ -119,52 +94,84 @@ def read_folder(folder: str | Path) -> tuple[list[Audience], list[Issue]]:
         issues.append(
             Issue(str(root), 1, 1, "no audience files (*.yaml, *.yml) in this folder: check the path")
         )
-    audiences: list[Audience] = []
+    reads = [read for path in paths for read in _read_file(path, issues)]
     first_seen: dict[str, str] = {}
-    for path in paths:
-        for audience, name_node, reader in _read_file(path, issues):
-            if audience.name in first_seen:
-                reader.at(
-                    name_node,
-                    f"duplicate audience name {audience.name!r} (also at {first_seen[audience.name]}): "
-                    "names are unique in a sandbox; rename one",
-                )
-                continue
-            first_seen[audience.name] = audience.source
-            audiences.append(audience)
+    audiences: list[Audience] = []
+    for read in reads:
+        if read.name is None or read.name_node is None:
+            continue
+        if read.name in first_seen:
+            read.reader.at(
+                read.name_node,
+                f"duplicate audience name {read.name!r} (also at {first_seen[read.name]}): "
+                "names are unique in a sandbox; rename one",
+            )
+            continue
+        first_seen[read.name] = read.source
+        if read.audience is not None:
+            audiences.append(read.audience)
+    _check_earlier_names(reads, first_seen)
     issues.sort(key=lambda i: (i.file, i.line, i.column))
     return audiences, issues
 
 
-def _read_file(path: Path, issues: list[Issue]) -> Iterator[tuple[Audience, Node, _File]]:
+def _check_earlier_names(reads: list[_Read], first_seen: dict[str, str]) -> None:
+    """An earlier name (``renamed_from``) must not be another audience's name, nor two audiences'."""
+    claimed: dict[str, str] = {}
+    for read in reads:
+        for earlier, node in read.renamed_from:
+            if earlier == read.name:
+                continue  # reported where the audience was read
+            if earlier in first_seen:
+                read.reader.at(
+                    node,
+                    f"renamed_from {earlier!r} is the name of the audience at {first_seen[earlier]}: "
+                    "an earlier name must not be in use; remove it here",
+                )
+            elif earlier in claimed:
+                read.reader.at(
+                    node,
+                    f"renamed_from {earlier!r} is also an earlier name of the audience at "
+                    f"{claimed[earlier]}: one definition cannot become two audiences; keep one",
+                )
+            else:
+                claimed[earlier] = read.source
+
+
+def _read_file(path: Path, issues: list[Issue]) -> Iterator[_Read]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         issues.append(Issue(str(path), 1, 1, f"cannot read the file: {exc}"))
         return
-    reader = _File(path, str(path), text.splitlines(), issues)
-    try:
-        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        what = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
-        began = exc.context_mark
-        if began is not None and mark is not None and (began.line, began.column) != (mark.line, mark.column):
-            what += f" (it began at line {began.line + 1}, column {began.column + 1})"
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        reader.issue(line, column, f"invalid YAML: {what}")
-        return
-    except yaml.YAMLError as exc:
-        reader.issue(1, 1, f"invalid YAML: {exc}")
-        return
-    for document in documents:
+    reader = SourceFile(path, str(path), text.splitlines(), issues)
+    documents = yaml.compose_all(text, Loader=yaml.SafeLoader)
+    while True:  # document by document: those before invalid YAML are still checked
+        try:
+            document = next(documents)
+        except StopIteration:
+            return
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            what = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+            began = exc.context_mark
+            if (
+                began is not None
+                and mark is not None
+                and (began.line, began.column) != (mark.line, mark.column)
+            ):
+                what += f" (it began at line {began.line + 1}, column {began.column + 1})"
+            line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            reader.issue(line, column, f"invalid YAML: {what}; {NOT_CHECKED}")
+            return
+        except yaml.YAMLError as exc:
+            reader.issue(1, 1, f"invalid YAML: {exc}; {NOT_CHECKED}")
+            return
         for node in _audience_nodes(document, reader):
-            read = _read_audience(node, reader)
-            if read is not None:
-                yield read[0], read[1], reader
+            yield _read_audience(node, reader)
 
 
-def _audience_nodes(document: Node | None, reader: _File) -> list[MappingNode]:
+def _audience_nodes(document: Node | None, reader: SourceFile) -> list[MappingNode]:
     if document is None:
         return []
     if isinstance(document, SequenceNode):
@@ -207,7 +214,7 @@ def _scalar(node: Node) -> Any:
         return node.value
 
 
-def _read_audience(node: MappingNode, reader: _File) -> tuple[Audience, Node] | None:
+def _read_audience(node: MappingNode, reader: SourceFile) -> _Read:
     before = len(reader.issues)
     values: dict[str, Node] = {}
     keys: dict[str, Node] = {}
@@ -234,13 +241,15 @@ def _read_audience(node: MappingNode, reader: _File) -> tuple[Audience, Node] | 
     ttl = _ttl(values.get("ttl_in_days"), reader)
     schedule = _boolean(values.get("schedule"), "schedule", reader)
     labels = _labels(values.get("labels"), reader)
+    renamed_from = _renamed_from(values.get("renamed_from"), name, reader)
     if MARKER_PREFIX in description:
         reader.at(values["description"], f"description must not contain {MARKER_PREFIX!r}: the tool adds it")
     expression = None
     if expression_text is not None:
-        expression = _expression(values["expression"], expression_text, reader)
+        expression = check_expression(values["expression"], expression_text, reader)
+    source = f"{reader.shown}:{node.start_mark.line + 1}"
     if len(reader.issues) > before or name is None or expression is None:
-        return None
+        return _Read(name, values.get("name"), None, renamed_from, source, reader)
     audience = Audience(
         name=name,
         expression=expression,
@@ -249,12 +258,13 @@ def _read_audience(node: MappingNode, reader: _File) -> tuple[Audience, Node] | 
         ttl_in_days=ttl,
         schedule=True if schedule is None else schedule,
         labels=labels,
-        source=f"{reader.shown}:{node.start_mark.line + 1}",
+        source=source,
+        renamed_from=tuple(earlier for earlier, _ in renamed_from),
     )
-    return audience, values["name"]
+    return _Read(name, values["name"], audience, renamed_from, source, reader)
 
 
-def _text(node: Node | None, key: str, reader: _File, *, required: bool = False) -> str | None:
+def _text(node: Node | None, key: str, reader: SourceFile, *, required: bool = False) -> str | None:
     if node is None:
         return None
     value = _scalar(node)
@@ -265,13 +275,34 @@ def _text(node: Node | None, key: str, reader: _File, *, required: bool = False)
     if required and not value.strip():
         reader.at(node, f"{key} is empty: {FIELDS[key][1]}")
         return None
-    if key == "name" and (value != value.strip() or re.search(r"[\x00-\x1f\x7f]", value)):
-        reader.at(node, f"name {value!r} has surrounding spaces or a control character: remove them")
+    if key in ("name", "renamed_from") and (value != value.strip() or re.search(r"[\x00-\x1f\x7f]", value)):
+        reader.at(node, f"{key} {value!r} has surrounding spaces or a control character: remove them")
         return None
     return value
 
 
-def _evaluation(node: Node | None, reader: _File) -> str:
+def _renamed_from(node: Node | None, name: str | None, reader: SourceFile) -> tuple[tuple[str, Node], ...]:
+    """The earlier names (one text or a list of them), each with its node; problems are reported."""
+    if node is None:
+        return ()
+    items = node.value if isinstance(node, SequenceNode) else [node]
+    if not items:
+        reader.at(node, "renamed_from is an empty list: list the audience's earlier names, or remove it")
+    earlier: list[tuple[str, Node]] = []
+    for item in items:
+        value = _text(item, "renamed_from", reader, required=True)
+        if value is None:
+            continue
+        if value == name:
+            reader.at(item, f"renamed_from {value!r} is the audience's own name: list only earlier names")
+        elif value in (known for known, _ in earlier):
+            reader.at(item, f"renamed_from {value!r} is listed twice")
+        else:
+            earlier.append((value, item))
+    return tuple(earlier)
+
+
+def _evaluation(node: Node | None, reader: SourceFile) -> str:
     if node is None:
         return "batch"
     value = _scalar(node)
@@ -283,7 +314,7 @@ def _evaluation(node: Node | None, reader: _File) -> str:
     return str(value)
 
 
-def _ttl(node: Node | None, reader: _File) -> int | None:
+def _ttl(node: Node | None, reader: SourceFile) -> int | None:
     if node is None:
         return None
     value = _scalar(node)
@@ -293,7 +324,7 @@ def _ttl(node: Node | None, reader: _File) -> int | None:
     return value
 
 
-def _boolean(node: Node | None, key: str, reader: _File) -> bool | None:
+def _boolean(node: Node | None, key: str, reader: SourceFile) -> bool | None:
     if node is None:
         return None
     value = _scalar(node)
@@ -303,7 +334,7 @@ def _boolean(node: Node | None, key: str, reader: _File) -> bool | None:
     return value
 
 
-def _labels(node: Node | None, reader: _File) -> tuple[str, ...]:
+def _labels(node: Node | None, reader: SourceFile) -> tuple[str, ...]:
     if node is None:
         return ()
     if not isinstance(node, SequenceNode):
@@ -323,62 +354,3 @@ def _labels(node: Node | None, reader: _File) -> tuple[str, ...]:
 
 def _shown(value: Any) -> str:
     return "(a list or mapping)" if isinstance(value, Node) else repr(value)
-
-
-def _expression(node: Node, text: str, reader: _File) -> str | None:
-    """The PQL (read from the ``.pql`` file if the value is a path), parsed; None after an issue."""
-    if PQL_PATH.fullmatch(text.strip()):
-        pql_path = Path(os.path.normpath(reader.path.parent / text.strip()))
-        try:
-            source = pql_path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reader.at(node, f"cannot read the PQL file {text.strip()!r} (relative to this file): {exc}")
-            return None
-        pql_file = _File(pql_path, str(pql_path), source.splitlines(), reader.issues)
-        if not source.strip():
-            pql_file.issue(1, 1, "the PQL file is empty")
-            return None
-        return (
-            source.strip()
-            if _check_pql(source, lambda line, column: (line, column, True), pql_file)
-            else None
-        )
-    in_yaml = functools.partial(_in_yaml, node, reader)
-    return text.strip() if _check_pql(text, in_yaml, reader) else None
-
-
-def _check_pql(text: str, place: Callable[[int, int], tuple[int, int, bool]], reader: _File) -> bool:
-    """Parse ``text``; on an error add one issue where ``place(line, column)`` says it is in the file."""
-    try:
-        pql.parse(text)
-    except pql.PQLError as exc:
-        message = str(exc).split("\n", 1)[0]
-        line, column = getattr(exc, "line", None), getattr(exc, "column", None)
-        message = re.sub(r" at line \d+, column \d+:?$", "", message)
-        if line is None or column is None:
-            line, column = 1, 1
-        file_line, file_column, exact = place(line, column)
-        if not exact:
-            message += f" (line {line}, column {column} of the expression)"
-        reader.issue(file_line, file_column, f"PQL: {message}")
-        return False
-    return True
-
-
-def _in_yaml(node: Node, reader: _File, line: int, column: int) -> tuple[int, int, bool]:
-    """Where line/column of an inline expression is in the YAML file: exact for literal blocks (``|``)
-    and one-line scalars without escapes; otherwise the start of the value (and ``False``)."""
-    start, end = node.start_mark, node.end_mark
-    style = getattr(node, "style", None)
-    if style == "|":
-        first = start.line + 1  # the content starts on the line after the indicator
-        # a block's indentation is its first non-empty line's (YAML 1.1, no indentation indicator)
-        content = next((text for text in reader.lines[first : end.line + 1] if text.strip()), "")
-        indent = len(content) - len(content.lstrip(" "))
-        return first + line, indent + column, True
-    if start.line == end.line and line == 1 and style in (None, "'", '"'):
-        quote = 1 if style else 0
-        raw = reader.lines[start.line][start.column + quote : end.column - quote]
-        if raw == node.value:
-            return start.line + 1, start.column + quote + column, True
-    return start.line + 1, start.column + 1, False

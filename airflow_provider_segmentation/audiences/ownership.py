@@ -4,14 +4,16 @@ Ownership is a marker line at the end of the definition's ``description``::
 
     Gold and platinum members in the US.
 
-    -- managed by aep-audiences: project=default schedule=daily labels=loyalty,us
+    -- managed by aep-audiences: project=default schedule=daily labels=loyalty,us key=daddd40fed2a
 
 The description is a plain text field that AEP stores as sent and returns unchanged from create,
 get, list, bulk-get and the whole-object PATCH, in every sandbox; the marker does not depend on ids
 (which differ per sandbox), on names (which people change) or on fields AEP may drop. It also tells
 someone looking at the definition in the AEP UI that git is where it is edited. The marker carries the
 ``project`` (so two folders can manage one sandbox side by side), the schedule membership and the
-labels, which the Segmentation API has no field for. Only definitions whose last description line is
+labels, which the Segmentation API has no field for, and the audience's ``key``: a digest of its name in
+the file, so that a definition renamed in AEP is still recognised (``matching``). Markers without a key
+(written before keys existed) are matched by name. Only definitions whose last description line is
 this project's marker are ever changed or deleted.
 """
 
@@ -34,9 +36,25 @@ if TYPE_CHECKING:
 
 MARKER_PREFIX = "-- managed by aep-audiences:"
 PROJECT = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+KEY = re.compile(r"[0-9a-f]{12}")
 _MARKER = re.compile(r"-- managed by aep-audiences: (?P<attrs>.*)")
 # what a plan compares, in the order it prints them
-FIELDS = ("description", "expression", "evaluation", "ttl_in_days", "schedule", "labels", "project")
+FIELDS = (
+    "name",
+    "description",
+    "expression",
+    "evaluation",
+    "ttl_in_days",
+    "schedule",
+    "labels",
+    "project",
+    "key",
+)
+
+
+def audience_key(name: str) -> str:
+    """The stable key of the audience named ``name`` in the files (12 hex digits of its SHA-256)."""
+    return hashlib.sha256(name.encode("utf-8")).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -44,10 +62,12 @@ class Ownership:
     project: str
     schedule: bool = True
     labels: tuple[str, ...] = ()
+    key: str | None = None  # None: a marker written before keys existed
 
     def marker(self) -> str:
         text = f"{MARKER_PREFIX} project={self.project} schedule={'daily' if self.schedule else 'none'}"
-        return text + (f" labels={','.join(self.labels)}" if self.labels else "")
+        text += f" labels={','.join(self.labels)}" if self.labels else ""
+        return text + (f" key={self.key}" if self.key else "")
 
 
 def render_description(description: str, ownership: Ownership) -> str:
@@ -63,11 +83,15 @@ def split_description(description: str | None) -> tuple[str, Ownership | None]:
     if match is None:
         return (description or "").strip(), None
     attrs = dict(part.split("=", 1) for part in match["attrs"].split() if "=" in part)
-    project = attrs.get("project", "")
-    if not PROJECT.fullmatch(project) or attrs.get("schedule", "daily") not in ("daily", "none"):
+    project, key = attrs.get("project", ""), attrs.get("key")
+    if (
+        not PROJECT.fullmatch(project)
+        or attrs.get("schedule", "daily") not in ("daily", "none")
+        or (key is not None and not KEY.fullmatch(key))
+    ):
         return (description or "").strip(), None  # not a marker this version wrote: not ours
     labels = tuple(sorted(label for label in attrs.get("labels", "").split(",") if label))
-    ownership = Ownership(project, attrs.get("schedule", "daily") == "daily", labels)
+    ownership = Ownership(project, attrs.get("schedule", "daily") == "daily", labels, key)
     return "\n".join(lines[:-1]).strip(), ownership
 
 
@@ -89,6 +113,7 @@ class State:
     schedule: bool | None
     labels: tuple[str, ...]
     project: str | None
+    key: str | None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -124,12 +149,13 @@ def state_of(definition: SegmentDefinition) -> State:
         schedule=ownership.schedule if ownership else None,
         labels=ownership.labels if ownership else (),
         project=ownership.project if ownership else None,
+        key=ownership.key if ownership else None,
     )
 
 
 def body_for(audience: Audience, project: str, current: SegmentDefinition | None = None) -> dict[str, Any]:
     """The create (or whole-object PATCH) body for ``audience``; an update keeps the merge policy."""
-    ownership = Ownership(project, audience.schedule, audience.labels)
+    ownership = Ownership(project, audience.schedule, audience.labels, audience_key(audience.name))
     body = definition_body(
         audience.name,
         audience.expression,
@@ -183,16 +209,21 @@ def diff_states(
     """The fields in which ``current`` (the sandbox) differs from ``desired`` (the files).
 
     ``ttl_in_days`` is compared only when the file sets it (an optional field the files do not manage
-    keeps whatever AEP holds, as Terraform does with optional, computed attributes).
+    keeps whatever AEP holds, as Terraform does with optional, computed attributes). ``key`` is compared
+    only when the sandbox has one (a marker without a key gets it with the definition's next update) and
+    the names agree (a new name brings its new key: the name's diff says it).
     """
     diffs: list[FieldDiff] = []
+    uncompared = {"ttl_in_days"} if desired.ttl_in_days is None else set()
+    if current.key is None or current.name != desired.name:
+        uncompared.add("key")
     for name in FIELDS:
         before, after = getattr(current, name), getattr(desired, name)
+        if name in uncompared:
+            continue
         if name == "expression":
             if not same_pql(before, after):
                 diffs.append(FieldDiff(name, before, after, unified(before, after, where)))
-        elif name == "ttl_in_days" and after is None:
-            continue
         elif before != after:
             text = (
                 unified(before, after, where) if name == "description" and "\n" in f"{before}{after}" else ""

@@ -9,7 +9,7 @@ body to send. ``apply`` executes exactly that and refuses when the sandbox no lo
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any
 
 from airflow_provider_segmentation.audiences.errors import AudienceLintError
 from airflow_provider_segmentation.audiences.files import Audience, read_folder
+from airflow_provider_segmentation.audiences.matching import Match, match_audiences
 from airflow_provider_segmentation.audiences.ownership import (
     PROJECT,
     FieldDiff,
@@ -57,7 +58,8 @@ def load(folder: str | Path) -> list[Audience]:
 
 @dataclass(frozen=True)
 class Change:
-    """One line of a plan. ``seen`` is the fingerprint of the definition the plan saw (None: none)."""
+    """One line of a plan. ``seen`` is the fingerprint of the definition the plan saw (None: none);
+    ``schedule`` is the file's ``schedule`` (None for a definition without a file)."""
 
     action: str
     name: str
@@ -67,10 +69,11 @@ class Change:
     body: dict[str, Any] | None = None
     diffs: tuple[FieldDiff, ...] = ()
     reason: str = ""
+    schedule: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"action": self.action, "name": self.name}
-        for key in ("id", "source", "seen", "body"):
+        for key in ("id", "source", "seen", "body", "schedule"):
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)
         if self.diffs:
@@ -96,11 +99,14 @@ class Change:
             body=body,
             diffs=tuple(FieldDiff.from_dict(d) for d in data.get("diffs") or ()),
             reason=str(data.get("reason") or ""),
+            schedule=data["schedule"] if isinstance(data.get("schedule"), bool) else None,
         )
 
     def identity(self) -> list[Any]:
-        """What the plan's fingerprint covers of this change."""
-        return [self.action, self.name, self.id, self.seen, self.body]
+        """What the plan's fingerprint covers of this change (``schedule`` when set, so that a plan saved
+        before it existed keeps its fingerprint)."""
+        identity = [self.action, self.name, self.id, self.seen, self.body]
+        return identity if self.schedule is None else [*identity, self.schedule]
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,17 @@ class Plan:
 
     def changed_names(self) -> list[str]:
         return [c.name for c in self.of(*WRITES)]
+
+    def scheduled_ids(self, created: Mapping[str, str] | None = None) -> list[str]:
+        """Ids of the definitions of the audiences whose file says ``schedule: true`` (the default), by
+        name: the segments of a daily evaluation (a segment job, or a schedule's ``properties.segments``).
+        A create has an id only once applied: ``created`` maps its name to it (``ApplyResult`` does)."""
+        ids = []
+        for change in sorted(self.of("create", "update", "unchanged"), key=lambda c: c.name):
+            ident = (created or {}).get(change.name) if change.action == "create" else change.id
+            if change.schedule and ident:
+                ids.append(ident)
+        return ids
 
     @property
     def fingerprint(self) -> str:
@@ -260,12 +277,14 @@ def compare(
     adopt: bool = False,
 ) -> Plan:
     """The plan that takes ``snapshot`` to ``audiences``; only ``project``'s definitions are touched."""
-    changes: list[Change] = []
-    for audience in sorted(audiences, key=lambda a: a.name):
-        changes.append(_change_for(audience, snapshot, project=project, adopt=adopt))
-    names = {a.name for a in audiences}
+    matches = match_audiences(audiences, snapshot, project=project, adopt=adopt)
+    changes = [
+        _change_for(audience, matches[audience.name], snapshot, project=project)
+        for audience in sorted(audiences, key=lambda a: a.name)
+    ]
+    involved = {ident for found in matches.values() for ident in found.involved}
     for definition in snapshot.by_id.values():
-        if owner(definition) == project and definition.name not in names:
+        if owner(definition) == project and definition.id not in involved:
             changes.append(
                 Change(
                     "delete" if prune else "orphan",
@@ -281,41 +300,24 @@ def compare(
     return Plan(snapshot.sandbox, project, folder, tuple(changes), prune=prune, adopt=adopt, reads=reads)
 
 
-def _change_for(audience: Audience, snapshot: Snapshot, *, project: str, adopt: bool) -> Change:
-    named = snapshot.named(audience.name)
-    if not named:
-        return Change("create", audience.name, source=audience.source, body=body_for(audience, project))
-    if len(named) > 1:
-        ids = ", ".join(str(d.id) for d in named)
+def _change_for(audience: Audience, found: Match, snapshot: Snapshot, *, project: str) -> Change:
+    current = found.definition
+    if found.conflict:
         return Change(
             "conflict",
             audience.name,
+            id=current.id if current else None,
             source=audience.source,
-            reason=f"{len(named)} definitions in sandbox '{snapshot.sandbox}' have this name ({ids}); "
-            "AEP names should be unique: delete the extra ones in AEP",
+            seen=fingerprint(current) if current else None,
+            reason=found.conflict,
         )
-    current = named[0]
-    who = owner(current)
-    if who is not None and who != project:
+    if current is None:
         return Change(
-            "conflict",
+            "create",
             audience.name,
-            id=current.id,
             source=audience.source,
-            seen=fingerprint(current),
-            reason=f"this name belongs to aep-audiences project '{who}', not '{project}': rename the "
-            "audience, or manage it from that project",
-        )
-    if who is None and not adopt:
-        return Change(
-            "conflict",
-            audience.name,
-            id=current.id,
-            source=audience.source,
-            seen=fingerprint(current),
-            reason="a definition with this name exists and is not managed by aep-audiences, so it is "
-            "never touched: rename the audience, delete the definition in AEP, or adopt it (adopt=True, "
-            "--adopt) to manage it from these files",
+            body=body_for(audience, project),
+            schedule=audience.schedule,
         )
     body = body_for(audience, project, current)
     diffs = diff_states(
@@ -331,6 +333,7 @@ def _change_for(audience: Audience, snapshot: Snapshot, *, project: str, adopt: 
         seen=fingerprint(current),
         body=body if diffs else None,
         diffs=tuple(diffs),
+        schedule=audience.schedule,
     )
 
 
@@ -354,4 +357,5 @@ def plan(
 
 
 def _names(audiences: Iterable[Audience]) -> list[str]:
-    return [a.name for a in audiences]
+    """Every name a definition of these audiences may have: their names and their earlier ones."""
+    return [name for a in audiences for name in (a.name, *a.renamed_from)]

@@ -37,8 +37,10 @@ class AEPPlanAudiencesOperator(AEPBaseOperator):
     """Lint a folder of audience files and plan it against a sandbox; the plan goes to XCom.
 
     Returns the plan as JSON (``Plan.to_dict``: ``changes``, ``has_changes``, ``drifted``,
-    ``fingerprint``...) and pushes ``plan_text`` (the plan as printed), ``has_changes`` and
-    ``fingerprint``. Lint problems fail the task, every one of them listed with file, line and column.
+    ``fingerprint``...) and pushes ``plan_text`` (the plan as printed), ``has_changes``,
+    ``fingerprint`` and ``scheduled_ids`` (``Plan.scheduled_ids``: the ids of the audiences with
+    ``schedule: true`` that exist; all of them when nothing is to create). Lint problems fail the task,
+    every one of them listed with file, line and column.
 
     :param folder: the folder of audience files (absolute, or relative to the DAG file's folder)
     :param project: the ownership scope: only definitions this project manages are changed or deleted
@@ -83,6 +85,7 @@ class AEPPlanAudiencesOperator(AEPBaseOperator):
         ti.xcom_push(key="plan_text", value=text)
         ti.xcom_push(key="has_changes", value=plan.has_changes)
         ti.xcom_push(key="fingerprint", value=plan.fingerprint)
+        ti.xcom_push(key="scheduled_ids", value=plan.scheduled_ids())
         if self.fail_on_drift:
             audiences.check_drift(plan)
         elif plan.conflicts:
@@ -95,7 +98,9 @@ class AEPApplyAudiencesOperator(AEPBaseOperator):
 
     Refuses a stale plan (the sandbox changed since it was planned: plan again) and a plan with
     conflicts; resumes a plan that an earlier try applied in part. Returns ``ApplyResult.to_dict``
-    (``created``, ``updated``, ``deleted``, ``changed_ids``, ``requests``) and pushes ``changed_ids``.
+    (``created``, ``updated``, ``deleted``, ``changed_ids``, ``scheduled_ids``, ``requests``) and pushes
+    ``changed_ids`` (for a segment job on what changed) and ``scheduled_ids`` (the ids of the audiences
+    with ``schedule: true``, for the daily evaluation).
 
     Approval: put an approval gate upstream (``approval_gate``: Airflow's HITL ``ApprovalOperator``
     when the installed Airflow has it), or use ``approved_fingerprint``: the fingerprint of the plan a
@@ -165,12 +170,13 @@ class AEPApplyAudiencesOperator(AEPBaseOperator):
         ti = context["ti"]
         if not plan.has_changes and not plan.conflicts:
             self.log.info("Nothing to apply: sandbox '%s' matched the files when planned", plan.sandbox)
-            ti.xcom_push(key="changed_ids", value=[])
-            return audiences.ApplyResult(plan.sandbox, plan.project, plan.fingerprint).to_dict()
-        hook = SegmentationHook(aep_conn_id=self.aep_conn_id, sandbox=plan.sandbox)
-        result = audiences.apply(plan, hook.client, max_rounds=self.max_rounds)
-        self.log.info("%s", result.render())
+            result = audiences.ApplyResult(plan)
+        else:
+            hook = SegmentationHook(aep_conn_id=self.aep_conn_id, sandbox=plan.sandbox)
+            result = audiences.apply(plan, hook.client, max_rounds=self.max_rounds)
+            self.log.info("%s", result.render())
         ti.xcom_push(key="changed_ids", value=result.changed_ids)
+        ti.xcom_push(key="scheduled_ids", value=result.scheduled_ids)
         return result.to_dict()
 
 

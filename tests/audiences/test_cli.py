@@ -45,6 +45,9 @@ def test_the_cli_lints_plans_and_applies_the_example_folder(conn, folder, capsys
     # a second apply of the saved plan finds it done (the sandbox now is what the plan made)
     code, out, _ = run(capsys, "apply", "--plan", str(saved))
     assert code == 0 and out.count("(found applied by an earlier run)") == 4
+    assert "0 created, 0 updated, 0 deleted; 4 found made by an earlier run." in out
+    code, out, _ = run(capsys, "apply", str(folder), "--sandbox", "dev", "--json")
+    assert code == 0 and json.loads(out)["done"] == [] and len(json.loads(out)["scheduled_ids"]) == 3
     code, out, _ = run(capsys, "plan", str(folder), "--sandbox", "dev", "--json")
     assert code == 0 and json.loads(out)["counts"]["unchanged"] == 4
 

