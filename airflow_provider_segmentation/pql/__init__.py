@@ -23,9 +23,10 @@ from airflow_provider_segmentation.pql.ast import (
     PQLTooComplexError,
     PQLUnsupportedError,
 )
-from airflow_provider_segmentation.pql.convert import from_json, to_json, to_text
+from airflow_provider_segmentation.pql.convert import from_json, to_json
 from airflow_provider_segmentation.pql.evaluate import Compiled, Context, compile_expression
 from airflow_provider_segmentation.pql.parser import parse
+from airflow_provider_segmentation.pql.text import to_text
 
 
 def compile(text_or_node: str | Node) -> Compiled:

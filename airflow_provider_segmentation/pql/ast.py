@@ -1,4 +1,5 @@
-"""The PQL syntax tree, shaped like Adobe's pql/json so that conversion is a direct mapping.
+"""The PQL syntax tree, shaped like Adobe's pql/json so that conversion is a direct mapping, and PQL's
+vocabulary (operators, functions, keywords) that the parser, checks, printer and evaluator share.
 
 ``FieldLookup`` wraps its object from the inside out (``workAddress.country`` is ``country`` looked up on
 ``workAddress`` looked up on the profile, ``ParameterReference(1)``); every operator and function is an
@@ -8,8 +9,9 @@
 
 from __future__ import annotations
 
-import math
+import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
 
@@ -55,32 +57,68 @@ ITEM_METHODS = {
 ``price`` of each order), with the number of ordinary arguments that follow it. Their tree is
 ``fnApply(name, [receiver, literal variable, per-item expression, *arguments])``; ``map`` may also name
 its variables, ``(K, G) => ...``, and then has one or two of them."""
+METHODS = (
+    TEXT_FUNCTIONS
+    | COLLECTION_FUNCTIONS
+    | MAP_FUNCTIONS
+    | DATE_METHODS.keys()
+    | ITEM_METHODS.keys()
+    | {"isNull", "isNotNull", "exists"}
+)
+"""Every function written as a method, ``receiver.name(...)``."""
+RELATIVE_WORDS = ("now", "today", "yesterday", "tomorrow")
+COMPARATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+"""The comparison operators, with what they mean for two values that are not null."""
+INFIX = {
+    "or": 1,
+    "and": 2,
+    **dict.fromkeys((*COMPARATORS, "in", "notIn", "like"), 4),
+    "+": 5,
+    "-": 5,
+    "*": 6,
+    "/": 6,
+    "%": 6,
+}
+"""The infix operators and their precedence (higher binds tighter); ``not`` is 3, ``occurs`` 4."""
+UNITS = (
+    "millisecond",
+    "second",
+    "minute",
+    "hour",
+    "day",
+    "week",
+    "month",
+    "year",
+    "decade",
+    "century",
+    "millennium",
+)
+AGGREGATES = ("sum", "count", "average", "min", "max")
+"""The functions of ``sum X.price over X from xEvent where ...``."""
+OCCURS_FORMS = ("occurs", "occursBetween", "occursBefore", "occursAfter", "occursOn")
+OPERATOR_WORDS = frozenset({"and", "or", "not", "in", "notIn", "like", "occurs", "from", "where", "over"})
+"""Words of PQL's operators and clauses (``a and b``, ``a in [...]``, ``exists X from S where C``,
+``sum X.a over X ...``): never a value, so one written where a value belongs is a syntax error at the
+word (``a = and x = 1``: a value is missing before ``and``)."""
 RESERVED_WORDS = frozenset(
     {
-        *("true", "false", "null", "now", "today", "yesterday", "tomorrow", "not", "and", "or"),
-        *("in", "notIn", "like", "occurs", "exists", "forall", "select", "let", "from", "where", "over"),
-        *("CHAIN", "chain"),
+        *("true", "false", "null", *RELATIVE_WORDS, *OPERATOR_WORDS),
+        *("exists", "forall", "select", "let", "CHAIN", "chain"),
     }
 )
 """Words no variable may be named after."""
 KEYWORD_NAMES = frozenset(
-    {
-        "true",
-        "false",
-        "null",
-        "now",
-        "today",
-        "yesterday",
-        "tomorrow",
-        "exists",
-        "forall",
-        "select",
-        "not",
-        "let",
-    }
+    {*("true", "false", "null", *RELATIVE_WORDS, *OPERATOR_WORDS), *("exists", "forall", "select", "let")}
 )
 """Words that never stand for a field when written bare (``now`` is the function, ``exists`` starts a
-quantifier...): the profile's field of that name is written ``$1.now``."""
+quantifier, ``and`` joins two conditions...): the profile's field of that name is written ``$1.now``."""
 IMPLICIT_VARIABLE = re.compile(r"_item[0-9]+")
 """The names of implicit items (``_item1`` inside ``xEvent[...]``, ``_item2`` one level deeper...):
 reserved, no quantifier, ``let`` or lambda may use them."""
@@ -333,87 +371,3 @@ def value_of(node: Node) -> Any:
     if not isinstance(node, Literal):
         raise PQLError(f"expected a literal, found {type(node).__name__}")
     return node.value
-
-
-SCALAR_TYPES = {"String": (str,), "Integer": (int,), "Double": (float, int), "Boolean": (bool,)}
-
-
-def _scalar_problem(value: Any) -> str | None:
-    if value is None or isinstance(value, str | bool | int):
-        return None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else f"{value} is not a finite number"
-    return f"{type(value).__name__} is not a literal value"
-
-
-def literal_problem(node: Literal) -> str | None:
-    """Why ``node`` cannot be written as pql/json or text, or None: its value must fit its ``literalType``."""
-    kind, value = node.literal_type, node.value
-    if kind == "Null":
-        return None if value is None else "a Null literal holds a value"
-    if kind == "List":
-        if not isinstance(value, tuple | list):
-            return "a List literal must hold an array"
-        for item in value:
-            problem = _scalar_problem(item)
-            if problem is not None:
-                return f"array literals may only hold numbers, strings, booleans and null ({problem})"
-        return None
-    if kind not in SCALAR_TYPES:
-        return f"literalType {kind!r} is not one of String, Integer, Double, Boolean, Null, List"
-    problem = _scalar_problem(value)
-    if problem is not None:
-        return problem
-    if not isinstance(value, SCALAR_TYPES[kind]) or (kind != "Boolean" and isinstance(value, bool)):
-        return f"a {kind} literal cannot hold {value!r}"
-    return None
-
-
-# fn -> (fewest, most) params, receiver included for methods; None: no upper bound.
-ARITY: dict[str, tuple[int, int | None]] = {
-    **{op: (2, None) for op in ("and", "or")},
-    **{op: (2, 2) for op in ("=", "!=", "<", "<=", ">", ">=", "in", "notIn", "like")},
-    **{op: (2, 2) for op in ("+", "-", "*", "/", "%")},
-    "not": (1, 1),
-    "isNull": (1, 1),
-    "isNotNull": (1, 1),
-    "if": (3, 3),
-    "date": (1, 3),
-    "inSegment": (1, 1),
-    **{word: (0, 0) for word in ("now", "today", "yesterday", "tomorrow")},
-    **{name: (0, 0) for name in CURRENT_FUNCTIONS},
-    **{name: (1, 1) for name in DATE_METHODS},
-    "relativePeriod": (2, 2),
-    **{kind: (3, 3) for kind in ("exists", "forall", "select", "filter")},
-    "let": (3, 3),
-    "aggregateOver": (5, 5),
-    "occurs": (6, 6),
-    "occursBetween": (3, 3),
-    **{kind: (2, 2) for kind in ("occursBefore", "occursAfter", "occursOn")},
-    "chain": (3, None),
-    "chainStep": (3, 6),
-    "chainCount": (1, 1),
-    "chainWhere": (1, 1),
-    **{name: (1, 3) for name in TEXT_FUNCTIONS},
-    **{name: (2, 2) for name in ("intersects", "intersection", "includes", "subsetOf", "supersetOf")},
-    **{name: (1, 1) for name in ("distinct", "count", "head")},
-    **{name: (1, 3) for name in AGGREGATE_METHODS},
-    "groupBy": (3, 3),
-    "map": (3, 4),
-    "topN": (4, 4),
-    "bottomN": (4, 4),
-    "get": (2, 2),
-    "keys": (1, 1),
-    "values": (1, 1),
-    "mapEntry": (2, 2),
-    "object": (0, None),
-}
-
-
-def arity_problem(fn: str, count: int) -> str | None:
-    """Why ``count`` params do not suit ``fn`` (None when they do, or when ``fn`` is unknown here)."""
-    fewest, most = ARITY.get(fn, (0, None))
-    if count < fewest or (most is not None and count > most):
-        wanted = f"{fewest}" if fewest == most else f"{fewest} to {most}" if most else f"at least {fewest}"
-        return f"{fn} takes {wanted} parameter{'s' if most != 1 else ''}, not {count}"
-    return None

@@ -1,4 +1,6 @@
-"""Static checks of one call: the parser reports them with line and column, ``compile`` for any tree.
+"""Static checks of one node, in one place: a literal's value against its type, a call's arity and its
+literal arguments. The parser reports them with line and column; ``from_json``, ``to_json``, ``to_text``
+and ``compile`` for any tree.
 
 A call is checked when its arguments are literals (``date(2020, 2, 31)``, ``matches("(")``); what only
 profile data can tell is left to evaluation, where it gives PQL's null (or false) instead of an error.
@@ -6,37 +8,110 @@ profile data can tell is left to evaluation, where it gives PQL's null (or false
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from typing import Any
 
 from airflow_provider_segmentation.pql import patterns
 from airflow_provider_segmentation.pql.ast import (
     AGGREGATE_METHODS,
+    AGGREGATES,
+    COMPARATORS,
+    CURRENT_FUNCTIONS,
+    DATE_METHODS,
+    OCCURS_FORMS,
+    RELATIVE_WORDS,
+    TEXT_FUNCTIONS,
+    UNITS,
     FnApply,
     Literal,
     Node,
     PQLError,
-    arity_problem,
-    literal_problem,
+    _links,
 )
+from airflow_provider_segmentation.pql.dates import date_of
 
-COMPARATORS = ("=", "!=", "<", "<=", ">", ">=")
-UNITS = (
-    "millisecond",
-    "second",
-    "minute",
-    "hour",
-    "day",
-    "week",
-    "month",
-    "year",
-    "decade",
-    "century",
-    "millennium",
-)
-AGGREGATES = ("sum", "count", "average", "min", "max")
-OCCURS_FORMS = ("occurs", "occursBetween", "occursBefore", "occursAfter", "occursOn")
 CLAUSES = {**dict.fromkeys(OCCURS_FORMS, "WHEN"), "chainCount": "COUNT", "chainWhere": "WHERE"}
+SCALAR_TYPES = {"String": (str,), "Integer": (int,), "Double": (float,), "Boolean": (bool,)}
+# fn -> (fewest, most) params, receiver included for methods; None: no upper bound.
+ARITY: dict[str, tuple[int, int | None]] = {
+    **{op: (2, None) for op in ("and", "or")},
+    **{op: (2, 2) for op in (*COMPARATORS, "in", "notIn", "like")},
+    **{op: (2, 2) for op in ("+", "-", "*", "/", "%")},
+    "not": (1, 1),
+    "isNull": (1, 1),
+    "isNotNull": (1, 1),
+    "if": (3, 3),
+    "date": (1, 3),
+    "inSegment": (1, 1),
+    **{word: (0, 0) for word in RELATIVE_WORDS},
+    **{name: (0, 0) for name in CURRENT_FUNCTIONS},
+    **{name: (1, 1) for name in DATE_METHODS},
+    "relativePeriod": (2, 2),
+    **{kind: (3, 3) for kind in ("exists", "forall", "select", "filter")},
+    "let": (3, 3),
+    "aggregateOver": (5, 5),
+    "occurs": (6, 6),
+    "occursBetween": (3, 3),
+    **{kind: (2, 2) for kind in ("occursBefore", "occursAfter", "occursOn")},
+    "chain": (3, None),
+    "chainStep": (3, 6),
+    "chainCount": (1, 1),
+    "chainWhere": (1, 1),
+    **{name: (1, 3) for name in TEXT_FUNCTIONS},
+    **{name: (2, 2) for name in ("intersects", "intersection", "includes", "subsetOf", "supersetOf")},
+    **{name: (1, 1) for name in ("distinct", "count", "head")},
+    **{name: (1, 3) for name in AGGREGATE_METHODS},
+    "groupBy": (3, 3),
+    "map": (3, 4),
+    "topN": (4, 4),
+    "bottomN": (4, 4),
+    "get": (2, 2),
+    "keys": (1, 1),
+    "values": (1, 1),
+    "mapEntry": (2, 2),
+    "object": (0, None),
+}
+
+
+def _scalar_problem(value: Any) -> str | None:
+    if value is None or isinstance(value, str | bool | int):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{value} is not a finite number"
+    return f"{type(value).__name__} is not a literal value"
+
+
+def literal_problem(node: Literal) -> str | None:
+    """Why ``node`` cannot be written as pql/json or text, or None: its value must fit its ``literalType``."""
+    kind, value = node.literal_type, node.value
+    if kind == "Null":
+        return None if value is None else "a Null literal holds a value"
+    if kind == "List":
+        if not isinstance(value, tuple | list):
+            return "a List literal must hold an array"
+        for item in value:
+            problem = _scalar_problem(item)
+            if problem is not None:
+                return f"array literals may only hold numbers, strings, booleans and null ({problem})"
+        return None
+    if kind not in SCALAR_TYPES:
+        return f"literalType {kind!r} is not one of String, Integer, Double, Boolean, Null, List"
+    problem = _scalar_problem(value)
+    if problem is not None:
+        return problem
+    if not isinstance(value, SCALAR_TYPES[kind]) or (kind != "Boolean" and isinstance(value, bool)):
+        return f"a {kind} literal cannot hold {value!r}"
+    return None
+
+
+def arity_problem(fn: str, count: int) -> str | None:
+    """Why ``count`` params do not suit ``fn`` (None when they do, or when ``fn`` is unknown here)."""
+    fewest, most = ARITY.get(fn, (0, None))
+    if count < fewest or (most is not None and count > most):
+        wanted = f"{fewest}" if fewest == most else f"{fewest} to {most}" if most else f"at least {fewest}"
+        return f"{fn} takes {wanted} parameter{'s' if most != 1 else ''}, not {count}"
+    return None
 
 
 def _whole(value: object) -> bool:
@@ -55,12 +130,10 @@ def _literal(node: Node, what: str, allowed: Sequence[object] | None = None) -> 
 
 def date_problem(values: Sequence[object]) -> str | None:
     """Why ``date(*values)`` is not a date (None when it is)."""
-    if not all(_whole(v) for v in values):
-        return "date() takes whole numbers: year, month, day"
     try:
-        datetime(*values, *[1] * (3 - len(values))).replace(tzinfo=timezone.utc)  # type: ignore[arg-type]
-    except (ValueError, OverflowError, TypeError) as exc:
-        return f"date({', '.join(map(str, values))}) is not a date: {exc}"
+        date_of(values)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
@@ -96,7 +169,7 @@ def call_problem(node: FnApply) -> PQLError | None:
         if not isinstance(amount, Literal) or not _whole(amount.value):
             return PQLError("the amount of an occurs duration must be a whole number")
         return (
-            _literal(params[1], "the occurs comparator", COMPARATORS)
+            _literal(params[1], "the occurs comparator", tuple(COMPARATORS))
             or _literal(params[3], "the occurs unit", UNITS)
             or _literal(params[4], "the occurs direction", ("before", "after", "from"))
         )
@@ -175,3 +248,22 @@ def node_problem(node: Node) -> PQLError | None:
     if isinstance(node, FnApply):
         return call_problem(node)
     return None
+
+
+def flatten_chain(node: FnApply) -> tuple[Node, list[tuple[str, Node]]]:
+    """A chain ``a op b op c ...`` of one group of infix operators (``ast.CHAIN_GROUPS``): its head and its
+    (op, operand)s in order, walked in a loop; each inner link is checked here, as no walker visits it."""
+    rights: list[tuple[str, Node]] = []
+    head: FnApply = node
+    while True:
+        for param in reversed(head.params[1:]):
+            rights.append((head.fn, param))
+        left = head.params[0]
+        if not (isinstance(left, FnApply) and _links(head.fn, head.params, left)):
+            break
+        problem = call_problem(left)
+        if problem is not None:
+            raise problem
+        head = left
+    rights.reverse()
+    return left, rights

@@ -1,12 +1,11 @@
 """Evaluate a PQL tree against one XDM profile and its ExperienceEvents, at a fixed "now".
 
 ``compile_expression`` turns the tree into nested closures once, so that scanning many profiles costs
-one Python call per node per profile. Null semantics follow PQL: a comparison with null is false,
-``notIn`` excludes nulls, string functions are case-sensitive unless their flag says otherwise.
-Durations in ``occurs`` count months, years, decades, centuries and millennia on the calendar
-(``CALENDAR_MONTHS``), the other units as fixed lengths. Dates and times are ``datetime``s with a time
-zone, ``date``s (midnight UTC) or ISO 8601 strings as XDM writes them (``"1990-05-17"``,
-``"2026-11-24T12:00:00Z"``; without an offset, UTC); a ``datetime`` without a time zone is no time.
+about one Python call per node per profile: a field path is one, and a run of tests of one path against
+literals in an ``or`` (``zip = "10001" or zip = "10002" or ...``) is one set lookup however long.
+Null semantics follow PQL: a comparison with null is false, ``notIn`` excludes nulls, string functions
+are case-sensitive unless their flag says otherwise.
+Dates, times and ``occurs`` are computed by ``dates``.
 
 Compiling checks what the tree can tell by itself (``checks.call_problem``: arity, literal dates,
 literal regular expressions, occurs parameters) and raises a ``PQLError``; running never raises. What
@@ -28,21 +27,22 @@ expression (one profile) may take at most ``MAX_STEPS`` loop steps, past which i
 
 from __future__ import annotations
 
-import calendar
 import math
 import operator
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow_provider_segmentation.pql import patterns
 from airflow_provider_segmentation.pql.ast import (
     AGGREGATE_METHODS,
     COLLECTION_FUNCTIONS,
+    COMPARATORS,
     CURRENT_FUNCTIONS,
     DATE_METHODS,
     MAP_FUNCTIONS,
+    OCCURS_FORMS,
     TEXT_FUNCTIONS,
     FieldLookup,
     FnApply,
@@ -53,39 +53,11 @@ from airflow_provider_segmentation.pql.ast import (
     PQLTooComplexError,
     PQLUnsupportedError,
     VariableReference,
-    _links,
     value_of,
 )
-from airflow_provider_segmentation.pql.checks import node_problem
+from airflow_provider_segmentation.pql.checks import flatten_chain, node_problem
+from airflow_provider_segmentation.pql.dates import DAY_OFFSETS, date_of, moment, occurs, period, start_of_day
 
-UNIT_SECONDS = {
-    "millisecond": 0.001,
-    "second": 1,
-    "minute": 60,
-    "hour": 3600,
-    "day": 86400,
-    "week": 604800,
-}
-CALENDAR_MONTHS = {"month": 1, "year": 12, "decade": 120, "century": 1200, "millennium": 12000}
-"""Units counted on the calendar: ``occurs <= 1 month before now`` reaches back to the same day of the
-previous month (the 30th of January from the 2nd of March, the 28th of February from the 31st of
-March), ``1 year`` to the same day of the previous year, whatever their number of days."""
-PERIOD_YEARS = {"year": 1, "decade": 10, "century": 100, "millennium": 1000}
-SHORT_PERIODS = {
-    "millisecond": timedelta(milliseconds=1),
-    "second": timedelta(seconds=1),
-    "minute": timedelta(minutes=1),
-    "hour": timedelta(hours=1),
-}
-COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "=": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-DAY_OFFSETS = {"yesterday": -1, "today": 0, "tomorrow": 1}
 ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add,
     "-": operator.sub,
@@ -99,7 +71,6 @@ LOOPS = frozenset(
 )
 MAX_LOOP_NESTING = 6
 MAX_STEPS = 1_000_000
-OCCURS = ("occurs", "occursBetween", "occursBefore", "occursAfter", "occursOn")
 # What a function applied to unsuitable data raises; it then gives null. Never RecursionError/MemoryError.
 DATA_ERRORS = (TypeError, ValueError, ArithmeticError, LookupError, AttributeError)
 
@@ -126,13 +97,20 @@ def _step(ctx: Context) -> None:
 Compiled = Callable[[Context], Any]
 
 
-def _compare(op: str, left: Any, right: Any) -> bool:
-    if left is None or right is None:
-        return False
-    try:
-        return bool(COMPARE[op](left, right))
-    except DATA_ERRORS:
-        return False
+def _compile_comparison(op: str, left: Compiled, right: Compiled) -> Compiled:
+    """``left op right``: false when either side is null or they do not compare (``"a" < 1``)."""
+    compare = COMPARATORS[op]
+
+    def comparison(ctx: Context) -> bool:
+        first, second = left(ctx), right(ctx)
+        if first is None or second is None:
+            return False
+        try:
+            return bool(compare(first, second))
+        except DATA_ERRORS:
+            return False
+
+    return comparison
 
 
 def _is_number(value: Any) -> bool:
@@ -224,110 +202,6 @@ def _map_fn(name: str, value: Any, args: Sequence[Any]) -> Any:
     return list(value.keys()) if name == "keys" else list(value.values())
 
 
-def _date(*parts: Any) -> datetime | None:
-    if not all(isinstance(p, int) and not isinstance(p, bool) for p in parts):
-        return None
-    try:
-        return datetime(*parts, *[1] * (3 - len(parts))).replace(tzinfo=timezone.utc)
-    except DATA_ERRORS:
-        return None
-
-
-def _moment(value: Any) -> datetime | None:
-    """``value`` as a point in time: an aware ``datetime``, a ``date`` (midnight UTC) or an ISO 8601
-    string (UTC when it has no offset); None for anything else, a naive ``datetime`` included."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo is not None else None
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
-    if isinstance(value, str) and 10 <= len(value) <= 40:
-        text = value[:-1] + "+00:00" if value[-1] in "Zz" else value
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            return None
-        return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
-    return None
-
-
-def _start_of_day(moment: datetime) -> datetime:
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def _shift_months(moment: datetime, months: int) -> datetime:
-    """``moment`` ``months`` calendar months later (earlier when negative), the day kept or clamped to
-    the end of the month; ``ValueError`` past the years a ``datetime`` can hold."""
-    year, month = divmod(moment.year * 12 + moment.month - 1 + months, 12)
-    if not 1 <= year <= 9999:
-        raise ValueError(f"year {year} is out of range")
-    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
-    return moment.replace(year=year, month=month + 1, day=day)
-
-
-def _period(which: str, unit: str, now: datetime) -> tuple[datetime, datetime]:
-    """[start, end) of this/last/next millisecond... hour, day, week (Monday first), month, year, decade
-    (2020-2029), century (2000-2099) or millennium (2000-2999)."""
-    shift = {"last": -1, "this": 0, "next": 1}[which]
-    if unit in SHORT_PERIODS:
-        step = SHORT_PERIODS[unit]
-        start = now.replace(microsecond=now.microsecond // 1000 * 1000)
-        if unit != "millisecond":
-            start = start.replace(microsecond=0)
-        if unit in ("minute", "hour"):
-            start = start.replace(second=0)
-        if unit == "hour":
-            start = start.replace(minute=0)
-        return start + shift * step, start + (shift + 1) * step
-    today = _start_of_day(now)
-    if unit == "day":
-        start, step = today, timedelta(days=1)
-        return start + shift * step, start + (shift + 1) * step
-    if unit == "week":
-        start = today - timedelta(days=today.weekday())
-        return start + timedelta(weeks=shift), start + timedelta(weeks=shift + 1)
-    if unit == "month":
-        start = _shift_months(today.replace(day=1), shift)
-        return start, _shift_months(start, 1)
-    span = PERIOD_YEARS[unit]  # checks.call_problem refused anything else
-    first = today.year - today.year % span + shift * span
-    return today.replace(year=first, month=1, day=1), today.replace(year=first + span, month=1, day=1)
-
-
-def _occurs(fn: str, subject_value: Any, args: Sequence[Any]) -> bool:
-    subject = _moment(subject_value)
-    if subject is None:
-        return False
-    if fn == "occurs":
-        comparator, amount, unit, direction, anchor_value = args
-        anchor = _moment(anchor_value)
-        if anchor is None:
-            return False
-        before = direction == "before"
-        seconds = ((anchor - subject) if before else (subject - anchor)).total_seconds()
-        if unit in CALENDAR_MONTHS:
-            shifted = _shift_months(anchor, (-1 if before else 1) * amount * CALENDAR_MONTHS[unit])
-            span = abs((shifted - anchor).total_seconds())
-        else:
-            span = amount * UNIT_SECONDS[unit]
-        return seconds >= 0 and _compare(comparator, seconds, span)
-    if fn == "occursBetween":
-        start, end = _moment(args[0]), _moment(args[1])
-        return _compare("<=", start, subject) and _compare("<=", subject, end)
-    anchor = args[0]
-    if isinstance(anchor, tuple):  # a relative period
-        start, end = anchor
-    else:
-        moment = _moment(anchor)
-        if moment is None:
-            return False
-        start, end = _start_of_day(moment), _start_of_day(moment) + timedelta(days=1)
-    if fn == "occursBefore":
-        return bool(subject < start)
-    if fn == "occursAfter":
-        return bool(subject >= end)
-    return bool(start <= subject < end)
-
-
 @dataclass(frozen=True)
 class MapEntry:
     """``mapEntry(key, value)``: what ``map`` turns into one entry of a map."""
@@ -407,38 +281,103 @@ def _compile(node: Node) -> Compiled:
         name = node.name
         return lambda ctx: ctx.variables.get(name)
     if isinstance(node, FieldLookup):
-        obj, key = _compile(node.object), node.field_name
-
-        def lookup(ctx: Context) -> Any:
-            value = obj(ctx)
-            if isinstance(value, Mapping):
-                return value.get(key)
-            if isinstance(value, list):  # a path through an array collects the values
-                return [v.get(key) for v in value if isinstance(v, Mapping) and v.get(key) is not None]
-            return None
-
-        return lookup
+        return _compile_path(node)
     if isinstance(node, FnApply):
         return _compile_fn(node)
     raise PQLError(f"not a PQL node: {type(node).__name__}")
 
 
-def _chain(node: FnApply) -> tuple[Node, list[tuple[str, Node]]]:
-    """A chain ``a op b op c ...`` (one kind of infix operator): its head and its (op, operand)s."""
-    rights: list[tuple[str, Node]] = []
-    head: FnApply = node
-    while True:
-        for param in reversed(head.params[1:]):
-            rights.append((head.fn, param))
-        left = head.params[0]
-        if not (isinstance(left, FnApply) and _links(head.fn, head.params, left)):
-            break
-        problem = node_problem(left)
-        if problem is not None:
-            raise problem
-        head = left
-    rights.reverse()
-    return left, rights
+def _compile_path(node: FieldLookup) -> Compiled:
+    """``a.b.c``: one closure that looks up each name in turn (a wide expression of paths stays cheap)."""
+    names: list[str] = []
+    base: Node = node
+    while isinstance(base, FieldLookup):
+        names.append(base.field_name)
+        base = base.object
+    names.reverse()
+    start = None if isinstance(base, ParameterReference) else _compile(base)
+
+    def lookup(ctx: Context) -> Any:
+        value = ctx.profile if start is None else start(ctx)
+        for name in names:
+            if type(value) is dict or isinstance(value, Mapping):
+                value = value.get(name)
+            elif isinstance(value, list):  # a path through an array collects the values
+                value = [v.get(name) for v in value if isinstance(v, Mapping) and v.get(name) is not None]
+            else:
+                return None
+        return value
+
+    return lookup
+
+
+SET_TESTS = {"or": ("=", "in"), "and": ("!=", "notIn")}
+"""The tests that a run of, in an ``or``, ``a = 1 or a = 2 or a in [3, 4]`` (in an ``and``, ``a != 1 and
+a notIn [2]``) on one path turns into one set lookup: a 20,000-term ``or`` of postcodes costs one."""
+
+
+def _set_test(node: Node, junction: str) -> tuple[FieldLookup, list[Any]] | None:
+    """The path and the literal values of ``node`` if it is one of ``SET_TESTS[junction]`` on a plain
+    path (pure: no loop, nothing to count) against valid literals, else None (compiled as it is)."""
+    if not (isinstance(node, FnApply) and node.fn in SET_TESTS[junction] and len(node.params) == 2):
+        return None  # with two params the call itself is right: only the literal is left to check
+    path, values = node.params
+    if not isinstance(path, FieldLookup) or not isinstance(values, Literal):
+        return None
+    if values.literal_type == "Null" or node_problem(values) is not None:
+        return None  # "a != null" is false whatever a is; an invalid literal is for _compile to report
+    is_list = values.literal_type == "List"
+    if is_list != (node.fn in ("in", "notIn")):  # "a = [1, 2]" compares arrays
+        return None
+    base: Node = path
+    while isinstance(base, FieldLookup):
+        base = base.object
+    if not isinstance(base, ParameterReference | VariableReference):
+        return None
+    return path, [value for value in (values.value if is_list else (values.value,)) if value is not None]
+
+
+def _compile_junction(node: FnApply) -> Compiled:
+    """``a or b or ...`` / ``a and b and ...`` in a loop; runs of tests of one path against literals
+    (``SET_TESTS``) become one set lookup with the same result as the tests one by one."""
+    head, others = flatten_chain(node)
+    operands: list[Compiled] = []
+    run_path: FieldLookup | None = None
+    run_values: list[Any] = []
+    for operand_node in (head, *(operand for _, operand in others)):
+        test = _set_test(operand_node, node.fn)
+        if test is not None and run_path is not None and test[0] == run_path:
+            run_values += test[1]
+            continue
+        if run_path is not None:
+            operands.append(_compile_set_test(run_path, run_values, negated=node.fn == "and"))
+            run_path = None
+        if test is not None:
+            run_path, run_values = test[0], list(test[1])
+        else:
+            operands.append(_compile(operand_node))
+    if run_path is not None:
+        operands.append(_compile_set_test(run_path, run_values, negated=node.fn == "and"))
+    if node.fn == "and":
+        return lambda ctx: all(operand(ctx) for operand in operands)
+    return lambda ctx: any(operand(ctx) for operand in operands)
+
+
+def _compile_set_test(path: FieldLookup, values: list[Any], *, negated: bool) -> Compiled:
+    """Is the path's value one of ``values`` (not one of them, ``negated``)? Null is neither, as for
+    ``=``/``in`` one by one; an array or an object equals no literal."""
+    lookup, wanted = _compile(path), frozenset(values)
+
+    def member(ctx: Context) -> bool:
+        value = lookup(ctx)
+        if value is None:
+            return False
+        try:
+            return (value in wanted) != negated
+        except TypeError:  # unhashable: an array or an object
+            return negated
+
+    return member
 
 
 def _compile_fn(node: FnApply) -> Compiled:
@@ -446,15 +385,9 @@ def _compile_fn(node: FnApply) -> Compiled:
     if fn == "chain":
         return _compile_chain(node)
     if fn in ("and", "or"):
-        head, others = _chain(node)
-        operands = [_compile(head)]
-        for _, operand_node in others:
-            operands.append(_compile(operand_node))
-        if fn == "and":
-            return lambda ctx: all(operand(ctx) for operand in operands)
-        return lambda ctx: any(operand(ctx) for operand in operands)
+        return _compile_junction(node)
     if fn in ARITHMETIC:
-        head, chained = _chain(node)
+        head, chained = flatten_chain(node)
         first = _compile(head)
         steps: list[tuple[str, Compiled]] = []
         for op, operand_node in chained:
@@ -474,9 +407,8 @@ def _compile_fn(node: FnApply) -> Compiled:
     if fn == "not":
         (inner,) = params
         return lambda ctx: not inner(ctx)
-    if fn in COMPARE:
-        left, right = params
-        return lambda ctx: _compare(fn, left(ctx), right(ctx))
+    if fn in COMPARATORS:
+        return _compile_comparison(fn, *params)
     if fn in ("in", "notIn"):
         value, choices = params
 
@@ -502,15 +434,15 @@ def _compile_fn(node: FnApply) -> Compiled:
         test, then, otherwise = params
         return lambda ctx: then(ctx) if test(ctx) else otherwise(ctx)
     if fn == "date":
-        return lambda ctx: _date(*[p(ctx) for p in params])
+        return _guarded(lambda ctx: date_of([p(ctx) for p in params]))
     if fn == "now":
         return lambda ctx: ctx.now
     if fn in DAY_OFFSETS:
         offset = timedelta(days=DAY_OFFSETS[fn])
-        return lambda ctx: _start_of_day(ctx.now) + offset
+        return lambda ctx: start_of_day(ctx.now) + offset
     if fn == "relativePeriod":
         which, unit = value_of(node.params[0]), value_of(node.params[1])
-        return _guarded(lambda ctx: _period(which, unit, ctx.now))
+        return _guarded(lambda ctx: period(which, unit, ctx.now))
     if fn == "inSegment":
         (segment,) = params
         return lambda ctx: ctx.in_segment(str(segment(ctx)))
@@ -520,7 +452,7 @@ def _compile_fn(node: FnApply) -> Compiled:
     if fn in DATE_METHODS:
         (value,) = params
         part = DATE_METHODS[fn]
-        return _guarded(lambda ctx: getattr(_moment(value(ctx)), part, None))
+        return _guarded(lambda ctx: getattr(moment(value(ctx)), part, None))
     if fn == "mapEntry":
         key, entry_value = params
         return lambda ctx: MapEntry(key(ctx), entry_value(ctx))
@@ -576,10 +508,10 @@ def _compile_fn(node: FnApply) -> Compiled:
             return _collection_fn(function, values, [])
 
         return _guarded(aggregate)
-    if fn in OCCURS:
+    if fn in OCCURS_FORMS:
         subject, *anchors = params
-        occurs = _guarded(lambda ctx: _occurs(fn, subject(ctx), [a(ctx) for a in anchors]))
-        return lambda ctx: bool(occurs(ctx))
+        occurs_at = _guarded(lambda ctx: occurs(fn, subject(ctx), [a(ctx) for a in anchors]))
+        return lambda ctx: bool(occurs_at(ctx))
     handler = (
         _text_fn
         if fn in TEXT_FUNCTIONS

@@ -28,15 +28,18 @@ from dataclasses import dataclass
 
 from airflow_provider_segmentation.pql.ast import (
     AGGREGATE_METHODS,
-    COLLECTION_FUNCTIONS,
+    AGGREGATES,
+    COMPARATORS,
     CURRENT_FUNCTIONS,
-    DATE_METHODS,
     IMPLICIT_VARIABLE,
+    INFIX,
     ITEM_METHODS,
-    MAP_FUNCTIONS,
     MAX_DEPTH,
+    METHODS,
+    OPERATOR_WORDS,
+    RELATIVE_WORDS,
     RESERVED_WORDS,
-    TEXT_FUNCTIONS,
+    UNITS,
     FieldLookup,
     FnApply,
     Literal,
@@ -52,44 +55,8 @@ from airflow_provider_segmentation.pql.ast import (
 from airflow_provider_segmentation.pql.checks import call_problem
 from airflow_provider_segmentation.pql.lexer import Token, tokenize, unescape
 
-COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
-UNITS = (
-    "millisecond",
-    "second",
-    "minute",
-    "hour",
-    "day",
-    "week",
-    "month",
-    "year",
-    "decade",
-    "century",
-    "millennium",
-)
-RELATIVE_WORDS = ("now", "today", "yesterday", "tomorrow")
-METHODS = (
-    TEXT_FUNCTIONS
-    | COLLECTION_FUNCTIONS
-    | MAP_FUNCTIONS
-    | DATE_METHODS.keys()
-    | ITEM_METHODS.keys()
-    | {"isNull", "isNotNull", "exists"}
-)
 FUNCTIONS = frozenset({"date", "if", "inSegment", "now", "today", "mapEntry", *CURRENT_FUNCTIONS})
-AGGREGATES = frozenset({"sum", "count", "average", "min", "max"})
 CHAIN_CLAUSES = ("WHEN", "WHERE", "COUNT")
-
-
-BINARY = {
-    "or": 1,
-    "and": 2,
-    **{op: 4 for op in (*COMPARISONS, "in", "notIn", "like")},
-    "+": 5,
-    "-": 5,
-    "*": 6,
-    "/": 6,
-    "%": 6,
-}
 NOT_LEVEL, COMPARISON_LEVEL, ADDITIVE_LEVEL, UNARY_LEVEL = 3, 4, 5, 7
 
 
@@ -244,7 +211,7 @@ class Parser:
                     operands.append(self.parse_occurs(operands.pop(), token.pos))
                     group.compared = True
                     continue
-                precedence = BINARY.get(token.text) if token.kind in ("op", "ident") else None
+                precedence = INFIX.get(token.text) if token.kind in ("op", "ident") else None
                 if (
                     precedence is None
                     or precedence < group.min_precedence
@@ -294,7 +261,7 @@ class Parser:
             self.leave()
 
     def _parse_occurs(self, subject: Node, position: int) -> Node:
-        if self.current.kind == "op" and self.current.text in COMPARISONS:
+        if self.current.kind == "op" and self.current.text in COMPARATORS:
             comparator = self.advance().text
             amount = self.parse_number()
             unit = self.parse_unit()
@@ -525,9 +492,15 @@ class Parser:
             return literal(None)
         if name == "let" and self.current.kind == "ident" and self.peek().text == "=":
             return self.parse_let(token.pos)
-        if name in ("not", "let"):  # "a = not b": not an operator here, and no field either
+        if name == "let":  # "let" that starts no "let S = ...": no field either
             raise PQLSyntaxError(
-                f"unexpected {name!r} (the profile's field of that name is $1.{name})", self.text, token.pos
+                "unexpected 'let' (the profile's field of that name is $1.let)", self.text, token.pos
+            )
+        if name in OPERATOR_WORDS:  # "a = and x = 1", "a = not b": the value before the word is missing
+            raise PQLSyntaxError(
+                f"expected a value before {name!r} (the profile's field of that name is $1.{name})",
+                self.text,
+                token.pos,
             )
         if name in ("exists", "forall", "select"):
             return self.parse_quantifier(name, token.pos)
@@ -576,6 +549,8 @@ class Parser:
             target = VariableReference(self.implicit[-1 - levels])
         if self.at(".") and self.peek().kind == "ident":
             self.advance()
+        elif self.current.text in OPERATOR_WORDS:  # "^ and b": the item itself, then an operator
+            return target
         if self.current.kind == "ident":
             name_token = self.advance()
             return self.field(name_token.text, target, name_token.pos)

@@ -276,7 +276,7 @@ def test_pql_json_of_per_item_methods_is_fn_apply_with_the_variable_second() -> 
         ("orders.map((_item1) => 1)", "cannot name a variable"),
         ("exists now from xEvent where true", "cannot name a variable"),
         ("let in = 1 in (in)", "cannot name a variable"),
-        ("a = not - b", "unexpected 'not'"),  # no operator here, and no field: $1.not is the field
+        ("a = not - b", "expected a value before 'not'"),  # no operator here, no field: $1.not is the field
         ("xEvent[let = 1]", "unexpected 'let'"),
     ],
 )
@@ -358,12 +358,37 @@ def test_scopes_survive_the_round_trip_through_text(text: str) -> None:
         (FnApply("exists", (Literal("now", "String"), pql.parse("xEvent"), pql.parse("true"))), "reserved"),
         (FieldLookup("x y", pql.parse("$1")), "not a name"),
         (FnApply("let", (Literal("_item1", "String"), pql.parse("1"), pql.parse("true"))), "reserved"),
+        # a variable that nothing declares: its bare name would read back as a field
+        (FnApply("not", (VariableReference("X"),)), "'X' is declared by nothing"),
+        (FieldLookup("a", VariableReference("")), "'' is declared by nothing"),
+        (FieldLookup("a", ParameterReference(-856)), "parameter position -856"),
+        (FnApply("zzz", (Literal("X", "String"), Literal("X", "String"))), r"zzz\(\) is not supported"),
     ],
 )
 def test_trees_that_text_cannot_say_are_pql_errors(document: pql.Node, words: str) -> None:
     with pytest.raises(pql.PQLError, match=words):
         pql.to_text(document)
     assert pql.from_json(pql.to_json(document)) == document
+
+
+def test_a_double_that_json_writes_as_a_whole_number_stays_a_double_in_text() -> None:
+    tree = pql.from_json(
+        '{"nodeType":"fnApply","fnName":">","params":[{"nodeType":"fieldLookup","fieldName":"a",'
+        '"object":{"nodeType":"parameterReference","position":1}},'
+        '{"nodeType":"literal","literalType":"Double","value":-226096333893791}]}'
+    )
+    assert pql.to_text(tree) == "a > -226096333893791.0"
+    assert pql.parse(pql.to_text(tree)) == tree
+    with pytest.raises(pql.PQLError, match="out of range for a Double"):
+        pql.from_json('{"nodeType":"literal","literalType":"Double","value":1' + "0" * 400 + "}")
+
+
+def test_an_operator_after_the_up_operator_is_an_operator() -> None:
+    lines = pql.parse("xEvent[lines[^ and ok]]").params[2]  # the filter of each event's lines
+    assert isinstance(lines, FnApply)
+    both = FnApply("and", (VariableReference("_item1"), FieldLookup("ok", VariableReference("_item2"))))
+    assert lines.params[2] == both
+    round_trips("xEvent[lines[^ and ok]]")
 
 
 def test_new_constructs_in_pql_json_are_checked() -> None:

@@ -181,6 +181,34 @@ def test_syntax_errors_point_at_the_problem(text: str, where: tuple[int, int], w
     assert words in str(excinfo.value) and "^" in str(excinfo.value)
 
 
+OPERATOR_WORDS = ["and", "or", "not", "in", "notIn", "like", "occurs", "from", "where", "over"]
+
+
+@pytest.mark.parametrize("word", OPERATOR_WORDS)
+def test_a_keyword_where_a_value_belongs_is_a_missing_value_at_the_keyword(word: str) -> None:
+    with pytest.raises(pql.PQLSyntaxError, match=f"expected a value before '{word}'") as excinfo:
+        pql.parse(f"homeAddress.countryCode = {word} x = 1")
+    assert (excinfo.value.line, excinfo.value.column) == (1, 27)  # at the keyword, not at x
+    assert f"$1.{word}" in str(excinfo.value)  # how to name a field called like that
+    text = f"$1.{word} = 1 and person.{word} = 2"
+    tree = pql.parse(text)
+    assert pql.to_text(tree) == text and pql.parse(pql.to_text(tree)) == tree
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x.select = 1 and x.from.where = 2",  # after a dot every name is a field
+        "last = 1 and next = 2 and on = 3 and between = 4",  # words of occurs only after occurs
+        "count = 1 and sum = 2 and chain = 3 and WHAT = 4",
+    ],
+)
+def test_words_that_are_keywords_only_in_their_construct_stay_field_names(text: str) -> None:
+    tree = pql.parse(text)
+    assert pql.to_text(tree) == text
+    assert pql.evaluate(text, {"x": {"select": 1, "from": {"where": 2}}}) is (text.startswith("x."))
+
+
 @pytest.mark.parametrize(
     ("text", "construct"),
     [
