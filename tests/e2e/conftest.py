@@ -29,7 +29,11 @@ E2E_DIR = os.path.dirname(os.path.abspath(__file__))
 DEPLOYMENT_KEY = pytest.StashKey[Deployment]()
 RUN_TIMEOUT = 240.0
 # The schedule fires when the harness says so (see example_runs), never on its own during a suite.
-SCHEDULE_TASK, UPSERT_SCHEDULE_TASK = "wait_for_scheduled_run", "upsert_schedule"
+SCHEDULE_DAG, SCHEDULE_TASK, UPSERT_SCHEDULE_TASK = (
+    "aep_daily_schedule",
+    "wait_for_scheduled_run",
+    "upsert_schedule",
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -91,63 +95,70 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Co
         dep.stop()
 
 
+SCHEDULED_RUN = "aep_daily_schedule@scheduled"  # example_runs' key for the run the scheduler makes
+
+
 @pytest.fixture(scope="session")
 def example_runs(deployment: Deployment) -> dict[str, RunResult]:
     """One manual run of each example DAG, all at once: unpause, trigger, poll every task instance.
 
-    ``aep_daily_schedule`` waits for its AEP schedule's run; the schedule's cron (01:00 UTC on 1 January)
-    does not fire during a suite, so the harness fires it through the emulator once a sensor of the DAG
-    is deferred (or 60 s after the schedule was upserted, should the sensor not defer): a scheduled run
-    that can neither finish before the sensor's first poke nor be missed. Unpausing the DAG also makes a
-    scheduled run; the DAG runs one run at a time, so that one may be the first to wait.
+    Unpausing ``aep_daily_schedule`` also makes the scheduler start a run (its latest 02:00, with a data
+    interval of zero length): it is observed too, under ``SCHEDULED_RUN``. The DAG runs one run at a time,
+    so one of its two runs waits for the AEP schedule's run and the other finds it finished. The
+    schedule's cron (01:00 UTC on 1 January) does not fire during a suite, so the harness fires it through
+    the emulator once a sensor of the DAG is deferred (or 60 s after the schedule was upserted, should the
+    sensor not defer): a scheduled run that can neither finish before the sensor's first poke nor be missed.
     """
     api, emulator = deployment.api, deployment.emulator
     assert emulator is not None
     results = {dag_id: RunResult(dag_id) for dag_id in DAG_IDS}
     started: dict[str, float] = {}
-    for dag_id, result in results.items():
+    for key, result in list(results.items()):
         try:
-            api.unpause(dag_id)
-            result.run_id = api.trigger(dag_id)
-            started[dag_id] = time.monotonic()
+            api.unpause(result.dag_id)
+            result.run_id = api.trigger(result.dag_id)
+            started[key] = time.monotonic()
         except AssertionError as exc:
             errors = "".join(f"\n{name}: {trace}" for name, trace in deployment.import_errors.items())
             result.error = f"{exc}{errors}"
     fired = False
     upserted_at: float | None = None
     deadline = time.monotonic() + RUN_TIMEOUT
-    pending = [r for r in results.values() if r.run_id is not None]
+    pending = {key: r for key, r in results.items() if r.run_id is not None}
     while pending and time.monotonic() < deadline:
-        for result in list(pending):
+        if SCHEDULED_RUN not in results and SCHEDULE_DAG in pending:
+            runs = api.get(f"/dags/{SCHEDULE_DAG}/dagRuns")["dag_runs"]
+            scheduled = [r for r in runs if r["run_type"] == "scheduled"]
+            if scheduled:
+                results[SCHEDULED_RUN] = pending[SCHEDULED_RUN] = RunResult(
+                    SCHEDULE_DAG, str(scheduled[0]["dag_run_id"])
+                )
+                started[SCHEDULED_RUN] = time.monotonic()
+        for key, result in list(pending.items()):
             assert result.run_id is not None
             result.observe(api.task_instances(result.dag_id, result.run_id))
             state = api.dag_run(result.dag_id, result.run_id)["state"]
             if state in TERMINAL_RUN_STATES:
                 result.observe(api.task_instances(result.dag_id, result.run_id))
-                result.state, result.seconds = state, time.monotonic() - started[result.dag_id]
-                pending.remove(result)
-            elif result.dag_id == "aep_daily_schedule" and not fired:
-                # the DAG runs one run at a time: the manual run, or the one the scheduler made on unpause
-                for run in api.get(f"/dags/{result.dag_id}/dagRuns")["dag_runs"]:
-                    run_id = str(run["dag_run_id"])
-                    tis = api.task_instances(result.dag_id, run_id)
-                    if tis.get(UPSERT_SCHEDULE_TASK, {}).get("state") != "success":
-                        continue
-                    upserted_at = upserted_at or time.monotonic()
-                    sensor = tis.get(SCHEDULE_TASK, {})
-                    running_in_triggerer = (sensor.get("trigger") or {}).get("triggerer_id") is not None
-                    if (sensor.get("state") == "deferred" and running_in_triggerer) or (
-                        time.monotonic() - upserted_at > 60
-                    ):
-                        schedule = api.xcom(result.dag_id, run_id, UPSERT_SCHEDULE_TASK)
-                        emulator.trigger_schedule(str(schedule["id"]))
-                        fired = True
-                        break
+                result.state, result.seconds = state, time.monotonic() - started[key]
+                del pending[key]
+            elif result.dag_id == SCHEDULE_DAG and not fired:
+                if result.final.get(UPSERT_SCHEDULE_TASK, {}).get("state") != "success":
+                    continue
+                upserted_at = upserted_at or time.monotonic()
+                sensor = result.final.get(SCHEDULE_TASK, {})
+                running_in_triggerer = (sensor.get("trigger") or {}).get("triggerer_id") is not None
+                if (sensor.get("state") == "deferred" and running_in_triggerer) or (
+                    time.monotonic() - upserted_at > 60
+                ):
+                    schedule = api.xcom(result.dag_id, result.run_id, UPSERT_SCHEDULE_TASK)
+                    emulator.trigger_schedule(str(schedule["id"]))
+                    fired = True
         time.sleep(0.3)
-    for result in pending:
+    for key, result in pending.items():
         assert result.run_id is not None
         result.state = api.dag_run(result.dag_id, result.run_id)["state"]
-        result.seconds = time.monotonic() - started[result.dag_id]
+        result.seconds = time.monotonic() - started[key]
         result.error = f"still {result.state} after {RUN_TIMEOUT:.0f} s"
     deployment.timings["example runs"] = round(max((r.seconds for r in results.values()), default=0), 1)
     return results
