@@ -1,5 +1,8 @@
 """Airflow-free client for the AEP Segmentation Service (no Airflow import anywhere below here).
 
+The entry points for code outside Airflow: ``SegmentationClient`` / ``AsyncSegmentationClient``, their
+``ClientConfig`` and ``RetrySettings``, and the errors. A call itself is read in ``api/<group>.py``
+(what is sent), ``operations.py`` (one declaration, two faces), ``client.py``, ``flow.py`` and ``http.py``.
 The names below are loaded on first use, so that importing a light module of this package (the
 connection form's defaults in ``client.config``, read by Airflow's provider discovery in every
 process) does not import the whole client.

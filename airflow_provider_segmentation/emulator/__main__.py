@@ -10,7 +10,7 @@ import uvicorn
 
 from airflow_provider_segmentation.emulator.app import create_app
 from airflow_provider_segmentation.emulator.gateway import exposure_warning
-from airflow_provider_segmentation.emulator.server import connection_json
+from airflow_provider_segmentation.emulator.server import choose_port, connection_json
 from airflow_provider_segmentation.emulator.settings import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["demo"]:
         return run_demo(args[1:])
     settings = parse_args(args)
+    choose_port(settings)
     app = create_app(settings)
     url = f"http://{settings.host}:{settings.port}"
     print(

@@ -102,15 +102,18 @@ async def create_definition(request: Request) -> JSONResponse:
         raise bad_request("schema.name is required")
     pql_text(state, body["expression"])
     with state.lock:
-        if any(d["name"] == definition.name for d in sandbox.definitions.values()):
-            raise AEPHttpError(
-                422,
-                "UPAPI-113012-422",
-                f"A segment definition named '{definition.name}' already exists; use PATCH to update it",
-            )
+        _refuse_taken_name(sandbox, definition.name, "use PATCH to update it")
         created = _new_definition(state, sandbox, body)
         sandbox.definitions[created["id"]] = created
     return JSONResponse(created, headers={"X-Location": f"/segment/definitions/{created['id']}"})
+
+
+def _refuse_taken_name(sandbox: Sandbox, name: str, fix: str) -> None:
+    """A sandbox holds one definition of a name (create's 422, also when a PATCH renames onto it)."""
+    if any(d["name"] == name for d in sandbox.definitions.values()):
+        raise AEPHttpError(
+            422, "UPAPI-113012-422", f"A segment definition named '{name}' already exists; {fix}"
+        )
 
 
 @router.get("/segment/definitions/{segment_id}")
@@ -127,6 +130,8 @@ async def patch_definition(segment_id: str, request: Request) -> JSONResponse:
     parse(PatchSegmentDefinition, body)
     with state.lock:
         current = existing(sandbox.definitions, segment_id, "Segment definition", sandbox)
+        if body.get("name") is not None and body["name"] != current["name"]:
+            _refuse_taken_name(sandbox, body["name"], "choose another name")
         if body.get("expression") is not None:
             pql_text(state, body["expression"])
         for key in ("name", "description", "expression", "evaluationInfo", "mergePolicyId", "ttlInDays"):

@@ -36,6 +36,14 @@ def connection_json(settings: EmulatorSettings, url: str, sandbox: str = "prod")
     )
 
 
+def choose_port(settings: EmulatorSettings) -> None:
+    """Port 0 means "any free port": pick one now, so that the printed URL and connection name it."""
+    if settings.port == 0:
+        with socket.socket() as sock:
+            sock.bind((settings.host, 0))
+            settings.port = sock.getsockname()[1]
+
+
 class EmulatorServer:
     """``with EmulatorServer(settings) as server: ...`` serves the emulator on ``server.url``."""
 
@@ -55,10 +63,7 @@ class EmulatorServer:
         return connection_json(self.settings, self.url, sandbox)
 
     def start(self) -> EmulatorServer:
-        if self.settings.port == 0:
-            with socket.socket() as sock:
-                sock.bind((self.settings.host, 0))
-                self.settings.port = sock.getsockname()[1]
+        choose_port(self.settings)
         warning = exposure_warning(self.settings)
         if warning:
             log.warning(warning)

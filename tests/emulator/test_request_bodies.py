@@ -269,3 +269,17 @@ def test_a_patch_value_that_cannot_be_answered_back_is_a_400(platform) -> None:
     answer = platform("PATCH", f"/audiences/{audience['id']}", raw=patch)
     assert_aep_400(answer, "not valid JSON")
     assert platform("GET", f"/audiences/{audience['id']}").json().get("description") is None
+
+
+def test_a_patch_cannot_rename_a_definition_onto_a_name_in_use(platform) -> None:
+    """A sandbox holds one definition of a name: create answers 422 for a taken name, and so does a rename."""
+    first = platform("POST", "/segment/definitions", {"name": "Gold", "expression": PQL, "schema": SCHEMA})
+    second = platform("POST", "/segment/definitions", {"name": "Silver", "expression": PQL, "schema": SCHEMA})
+    assert first.status_code == second.status_code == 200
+    taken = platform("PATCH", f"/segment/definitions/{second.json()['id']}", {"name": "Gold"})
+    assert taken.status_code == 422 and taken.json()["errors"]["422"][0]["code"] == "UPAPI-113012-422"
+    assert platform("GET", f"/segment/definitions/{second.json()['id']}").json()["name"] == "Silver"
+    same = platform(
+        "PATCH", f"/segment/definitions/{first.json()['id']}", {"name": "Gold", "description": "d"}
+    )
+    assert same.status_code == 200  # keeping its own name is no rename

@@ -321,6 +321,28 @@ def test_no_warning_with_an_own_secret_or_on_loopback(caplog, settings) -> None:
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
+def test_cli_on_port_0_prints_the_port_it_serves_on() -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "airflow_provider_segmentation.emulator",
+        "--port",
+        "0",
+        "--profiles",
+        "50",
+    ]
+    proc = subprocess.Popen(command, text=True, stdout=subprocess.PIPE)
+    try:
+        first = proc.stdout.readline() if proc.stdout else ""
+        port = int(first.split("http://127.0.0.1:")[1].split()[0])
+        assert port != 0
+        wait_until_serving(proc, port)
+        assert requests.get(f"http://127.0.0.1:{port}/_emulator/datasets", timeout=5).status_code == 200
+    finally:
+        proc.kill()
+        proc.communicate(timeout=15)
+
+
 def test_the_cli_warns_beyond_loopback_with_the_default_credential() -> None:
     proc, port = start_cli(
         "--host", "0.0.0.0", "--profiles", "50", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
