@@ -52,11 +52,12 @@ class _AEPSensor(AEPJobMixin, BaseSensorOperator):
     ) -> None:
         # every poke (or trigger poll) is a GET to AEP: zero would spin
         poke_interval = sensor_seconds(poke_interval, field_name="poke_interval")
-        if timeout is not None:  # None: Airflow's [sensors] default_timeout
-            timeout = sensor_seconds(timeout, field_name="timeout")
-        if max_wait is not None:
-            max_wait = sensor_seconds(max_wait, field_name="max_wait")
-        super().__init__(poke_interval=poke_interval, timeout=timeout, max_wait=max_wait, **kwargs)
+        # None leaves Airflow's default ([sensors] default_timeout; no max_wait): Airflow 3.0 refuses None
+        given = {"timeout": timeout, "max_wait": max_wait}
+        limits: dict[str, Any] = {
+            name: sensor_seconds(v, field_name=name) for name, v in given.items() if v is not None
+        }
+        super().__init__(poke_interval=poke_interval, **limits, **kwargs)
         self.aep_conn_id = aep_conn_id
         self.sandbox = check_task_sandbox(sandbox)
         self.deferrable = deferrable
