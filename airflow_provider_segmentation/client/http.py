@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from airflow_provider_segmentation.client.errors import AEPServerError
 
@@ -138,6 +140,12 @@ class SyncTransport:
 
     The body is streamed: the clock is checked after every read (each read waits at most until the
     deadline), and the bytes are counted as they arrive.
+
+    The environment is read once, not per request: the proxy of each host (``HTTPS_PROXY``,
+    ``NO_PROXY``...) and the CA bundle (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``). The session does not
+    trust the environment beyond that (``trust_env`` off): requests would otherwise read every proxy
+    variable on each call, and take a ``~/.netrc`` entry for the host (or a ``default`` one) as Basic
+    credentials that replace the bearer token.
     """
 
     def __init__(
@@ -152,7 +160,13 @@ class SyncTransport:
         import requests
 
         self._timeout = timeout
-        self._session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False
+        self._session = session
+        self._verify: bool | str = (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        )
         self._call_timeout = call_timeout
         self._cap = max_response_bytes
         self._clock = clock
@@ -173,7 +187,8 @@ class SyncTransport:
                 data=request.body,
                 timeout=(min(connect, seconds), min(read, seconds)),
                 allow_redirects=False,
-                verify=True,
+                verify=self._verify,
+                proxies=_environment_proxies(request.url),
                 stream=True,
             )
         except requests.exceptions.RequestException as exc:
@@ -226,6 +241,19 @@ class SyncTransport:
 
     def close(self) -> None:
         self._session.close()
+
+
+@functools.lru_cache(maxsize=64)
+def _proxies_for_origin(origin: str) -> dict[str, str]:
+    from requests.utils import get_environ_proxies
+
+    return dict(get_environ_proxies(origin))
+
+
+def _environment_proxies(url: str) -> dict[str, str]:
+    """The environment's proxy for the URL's host (``NO_PROXY`` honoured), looked up once per host."""
+    parts = urlsplit(url)
+    return _proxies_for_origin(f"{parts.scheme}://{parts.netloc}")
 
 
 @functools.cache

@@ -19,6 +19,7 @@ from airflow_provider_segmentation.client import (
     AEPError,
     AEPServerError,
     AsyncSegmentationClient,
+    ClientConfig,
     RetrySettings,
     SegmentationClient,
 )
@@ -278,3 +279,47 @@ def test_a_redirect_is_not_followed_and_says_where_it_pointed(emulator) -> None:
         with pytest.raises(AEPServerError, match=r"redirect to login\.elsewhere\.example.*not followed"):
             SegmentationClient(config, rng=random.Random(0)).access_token()
         assert len(server.seen) == 1
+
+
+def test_a_netrc_entry_never_replaces_the_bearer_token(
+    emulator, emulator_admin, tmp_path, monkeypatch
+) -> None:
+    """requests would send a ``~/.netrc`` entry for the host (or its ``default``) as Basic credentials in
+    place of the bearer token: the client's session does not read it (nor the proxy variables per call)."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("default login someone password their-netrc-password\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("CURL_CA_BUNDLE", "")  # requests reads it too; loopback http needs no bundle
+    emulator_admin.configure(capture_bodies=True)
+    assert list(SegmentationClient(make_config(emulator)).list_schedules()) == []
+    [sent] = emulator_admin.requests("GET", "/data/core/ups/config/schedules")
+    authorization = {k.lower(): v for k, v in sent["request_headers"].items()}["authorization"]
+    assert authorization.startswith("Bearer ") and "their-netrc-password" not in json.dumps(sent)
+
+
+def test_the_environments_proxy_is_still_used(monkeypatch) -> None:
+    """The proxy variables are read once per host (with NO_PROXY), not ignored."""
+    target = "http://127.0.0.1:9"  # nothing listens there: only the proxy can answer
+
+    def proxy(seen: Seen) -> Answer:
+        if seen.path == IMS:
+            return Answer(body=json.dumps({"access_token": "t0k", "expires_in": 86399}).encode())
+        return Answer(body=json.dumps({"children": [], "_page": {"count": 0}}).encode())
+
+    with ScriptedServer(proxy) as server:
+        monkeypatch.setenv("HTTP_PROXY", server.url)
+        monkeypatch.setenv("NO_PROXY", "")
+        config = ClientConfig(
+            client_id="id",
+            client_secret="s3cret",
+            org_id="ORG@AdobeOrg",
+            sandbox="prod",
+            ims_host=target,
+            platform_host=target,
+        )
+        assert list(SegmentationClient(config).list_schedules()) == []
+    assert [(s.path, s.headers["host"]) for s in server.seen] == [
+        (IMS, "127.0.0.1:9"),
+        ("/data/core/ups/config/schedules", "127.0.0.1:9"),
+    ]
