@@ -24,7 +24,6 @@ from airflow_provider_segmentation.hooks.segmentation import (
     SegmentationHook,
 )
 from airflow_provider_segmentation.models import EventStatus, JobEvent, JobKind
-from airflow_provider_segmentation.triggers.segmentation import AEPJobTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator, Context
@@ -86,6 +85,9 @@ class AEPJobMixin(AEPHookMixin):
         self, watched_id: str, *, poll_interval: float, timeout: float, window_start: float | None = None
     ) -> NoReturn:
         """Hand the wait to the triggerer; the wall-clock deadline (now + ``timeout``) travels with it."""
+        # imported here: parsing a DAG file never needs the trigger (nor Airflow's trigger machinery)
+        from airflow_provider_segmentation.triggers.segmentation import AEPJobTrigger
+
         trigger = AEPJobTrigger(
             kind=self.job_kind,
             job_id=watched_id,
