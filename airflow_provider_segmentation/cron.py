@@ -127,6 +127,7 @@ def _nearest_weekday(year: int, month: int, day: int) -> set[int]:
 
 
 def _day_of_month_rule(text: str) -> DayRule:
+    text = text.upper()  # Quartz reads its special characters in either case (as for day of week)
     if text == "L":
         return lambda y, m: {calendar.monthrange(y, m)[1]}
     if text == "LW":

@@ -13,9 +13,7 @@ from urllib.parse import quote, urlsplit
 from airflow.sdk import BaseOperatorLink, Context
 from airflow.sdk.execution_time.xcom import XCom
 
-from airflow_provider_segmentation.client.client import SegmentationAPI
-from airflow_provider_segmentation.client.config import ClientConfig
-from airflow_provider_segmentation.client.operations import Call
+from airflow_provider_segmentation.hooks.segmentation import Call, ClientConfig, SegmentationAPI
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator

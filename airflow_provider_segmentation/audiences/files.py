@@ -119,9 +119,7 @@ def _check_earlier_names(reads: list[_Read], first_seen: dict[str, str]) -> None
     """An earlier name (``renamed_from``) must not be another audience's name, nor two audiences'."""
     claimed: dict[str, str] = {}
     for read in reads:
-        for earlier, node in read.renamed_from:
-            if earlier == read.name:
-                continue  # reported where the audience was read
+        for earlier, node in read.renamed_from:  # never its own name: that is refused where it is read
             if earlier in first_seen:
                 read.reader.at(
                     node,

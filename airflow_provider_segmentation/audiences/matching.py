@@ -85,11 +85,7 @@ def _by_name(
         if not named:
             continue
         if len(named) > 1:
-            return Match(
-                conflict=f"{len(named)} definitions in sandbox '{snapshot.sandbox}' have the name {name!r} "
-                f"({', '.join(_ids(named))}); AEP names should be unique: delete the extra ones in AEP",
-                involved=_ids(named),
-            )
+            return Match(conflict=_name_used_twice(named, name, snapshot), involved=_ids(named))
         current = named[0]
         who = owner(current)
         if current.id in claimed:
@@ -116,6 +112,13 @@ def _by_name(
     return Match()
 
 
+def _name_used_twice(named: Sequence[SegmentDefinition], name: str, snapshot: Snapshot) -> str:
+    return (
+        f"{len(named)} definitions in sandbox '{snapshot.sandbox}' have the name {name!r} "
+        f"({', '.join(_ids(named))}); AEP names should be unique: delete the extra ones in AEP"
+    )
+
+
 def _check_name_is_free(found: Match, name: str, snapshot: Snapshot) -> Match:
     """A definition found under another name is renamed to ``name``: no other definition may hold it."""
     current = found.definition
@@ -125,11 +128,7 @@ def _check_name_is_free(found: Match, name: str, snapshot: Snapshot) -> Match:
     if not holders:
         return found
     if current.name == name:
-        reason = (
-            f"{len(holders) + 1} definitions in sandbox '{snapshot.sandbox}' have this name "
-            f"({', '.join(_ids([current, *holders]))}); AEP names should be unique: delete the extra ones "
-            "in AEP"
-        )
+        reason = _name_used_twice([current, *holders], name, snapshot)
     else:
         reason = (
             f"the definition {current.id} (named {current.name!r} in AEP) is this audience's, but "

@@ -17,7 +17,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_segmentation import __version__
 from airflow_provider_segmentation.client.api.audiences import Audiences
@@ -50,8 +50,9 @@ from airflow_provider_segmentation.client.http import (
     SyncTransport,
     TransportError,
 )
-from airflow_provider_segmentation.client.operations import AsyncFace, Operation, SyncFace
+from airflow_provider_segmentation.client.operations import AsyncFace, Call, Operation, SyncFace
 from airflow_provider_segmentation.client.reconcile import ServerClock, adopt, claiming, reconciler_for
+from airflow_provider_segmentation.models import JobKind
 
 if TYPE_CHECKING:
     import requests
@@ -65,6 +66,23 @@ AsyncTokenCallback = Callable[[str], Awaitable[None]]
 
 class SegmentationAPI(SegmentDefinitions, SegmentJobs, ExportJobs, Previews, Schedules, Audiences, Search):
     """Every operation of the Segmentation Service, declared once in its group's module."""
+
+
+# The operation that reads, and the one that stops, a job of each kind, for every face: run one with
+# ``runner.execute(JOB_READS[kind].build(job_id))`` (the hook) or ``await client.execute(...)`` (async).
+# A schedule's run is read as the segment job it is; nothing here stops one (this package never starts
+# them). AEP cannot cancel a preview: deleting it ends its estimate.
+JOB_READS: dict[JobKind, Call[[str], Any]] = {
+    JobKind.SEGMENT_JOB: SegmentationAPI.get_segment_job,
+    JobKind.SCHEDULED_SEGMENT_JOB: SegmentationAPI.get_segment_job,
+    JobKind.EXPORT_JOB: SegmentationAPI.get_export_job,
+    JobKind.ESTIMATE: SegmentationAPI.get_estimate,
+}
+JOB_STOPS: dict[JobKind, Call[[str], Any]] = {
+    JobKind.SEGMENT_JOB: SegmentationAPI.cancel_segment_job,
+    JobKind.EXPORT_JOB: SegmentationAPI.cancel_export_job,
+    JobKind.ESTIMATE: SegmentationAPI.delete_preview,
+}
 
 
 class _ClientBase:

@@ -117,7 +117,9 @@ def parse_fault(spec: Any) -> Fault:
         raise ValueError("seed must be an integer or a string")
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
         raise ValueError("count must be a whole number from 0")
-    retry_after = spec.get("retry_after")  # seconds, or an HTTP date as text
+    retry_after = spec.get("retry_after")  # seconds, or any header text (an HTTP date, "-5", "nan"...)
+    if isinstance(retry_after, str) and not (retry_after.isascii() and retry_after.isprintable()):
+        raise ValueError("retry_after text must be printable ASCII (it is sent as a header)")
     return Fault(
         method=method.upper(),
         path=path,

@@ -15,7 +15,7 @@ from airflow_provider_segmentation.emulator.requests import (
     parse_list,
 )
 from airflow_provider_segmentation.emulator.routes_segments import pql_text
-from airflow_provider_segmentation.emulator.state import EmulatorState
+from airflow_provider_segmentation.emulator.state import EmulatorState, Sandbox
 from airflow_provider_segmentation.emulator.wire import (
     AEPHttpError,
     bad_request,
@@ -25,7 +25,6 @@ from airflow_provider_segmentation.emulator.wire import (
     json_body,
     next_start,
     no_content,
-    not_found,
     paged_query,
     removed,
     sandbox_of,
@@ -35,6 +34,11 @@ MAX_BULK_IDS = 100
 IMMUTABLE = ("id", "audienceId", "namespace", "imsOrgId", "sandbox", "creationTime")
 
 router = APIRouter(prefix="/data/core/ups")
+
+
+def audience_not_found(kind: str, ident: str, sandbox: Sandbox) -> AEPHttpError:
+    """The audiences service words its 404 its own way (no sandbox in it, its own code)."""
+    return AEPHttpError(404, "UPAPI-113430-404", f"{kind} with id '{ident}' not found")
 
 
 def _checked(state: EmulatorState, body: Any) -> dict[str, Any]:
@@ -114,7 +118,7 @@ async def create_audience(request: Request) -> JSONResponse:
 def get_audience(audience_id: str, request: Request) -> JSONResponse:
     state, sandbox = emulator(request), sandbox_of(request)
     with state.lock:
-        return JSONResponse(existing(sandbox.audiences, audience_id, "Audience", sandbox))
+        return JSONResponse(existing(sandbox.audiences, audience_id, "Audience", sandbox, audience_not_found))
 
 
 def _apply(document: dict[str, Any], operation: AudiencePatchOperation) -> None:
@@ -135,7 +139,7 @@ async def patch_audience(audience_id: str, request: Request) -> JSONResponse:
     state, sandbox = emulator(request), sandbox_of(request)
     operations = parse_list(AudiencePatchOperation, await json_body(request), "JSON Patch")
     with state.lock:
-        audience = existing(sandbox.audiences, audience_id, "Audience", sandbox)
+        audience = existing(sandbox.audiences, audience_id, "Audience", sandbox, audience_not_found)
         updated = _deep_copy(audience)
         for operation in operations:
             _apply(updated, operation)
@@ -158,7 +162,7 @@ async def put_audience(audience_id: str, request: Request) -> JSONResponse:
     state, sandbox = emulator(request), sandbox_of(request)
     body = _checked(state, await json_body(request))
     with state.lock:
-        current = existing(sandbox.audiences, audience_id, "Audience", sandbox)
+        current = existing(sandbox.audiences, audience_id, "Audience", sandbox, audience_not_found)
         if body.get("namespace", current["namespace"]) != current["namespace"]:
             raise bad_request("Namespace is immutable")
         replaced = {
@@ -179,7 +183,7 @@ async def put_audience(audience_id: str, request: Request) -> JSONResponse:
 def delete_audience(audience_id: str, request: Request) -> Response:
     state, sandbox = emulator(request), sandbox_of(request)
     with state.lock:
-        removed(sandbox.audiences, audience_id, "Audience", sandbox)
+        removed(sandbox.audiences, audience_id, "Audience", sandbox, audience_not_found)
     return no_content()
 
 
@@ -189,7 +193,7 @@ async def bulk_get(request: Request) -> JSONResponse:
     ids = bulk_ids(await json_body(request), maximum=MAX_BULK_IDS)
     found = {i: sandbox.audiences[i] for i in ids if i in sandbox.audiences}
     if not found:
-        raise not_found("Audience", ", ".join(ids), sandbox)
+        raise audience_not_found("Audience", ", ".join(ids), sandbox)
     results = {
         i: found.get(i)
         or {
@@ -252,7 +256,7 @@ def search_taxonomy(request: Request) -> JSONResponse:
     entity_id = request.query_params.get("entityId")
     audience = sandbox.audiences.get(entity_id or "")
     if audience is None:
-        raise not_found("Audience", str(entity_id), sandbox)
+        raise audience_not_found("Audience", str(entity_id), sandbox)
     return JSONResponse(
         {
             "taxonomy": [

@@ -20,9 +20,9 @@ from fastapi.responses import JSONResponse, Response
 from airflow_provider_segmentation.cron import QuartzCron, QuartzCronError, check_quartz_cron
 from airflow_provider_segmentation.emulator.evaluation import new_segment_job
 from airflow_provider_segmentation.emulator.requests import (
-    SCHEDULE_STATES,
     ScheduleCreate,
     SchedulePatchOperation,
+    known_schedule_state,
     parse,
     parse_list,
 )
@@ -156,8 +156,11 @@ async def patch_schedule(schedule_id: str, request: Request) -> Response:
     state, sandbox = emulator(request), sandbox_of(request)
     operations = parse_list(SchedulePatchOperation, await json_body(request), "JSON Patch")
     for op in operations:
-        if op.path == "/state" and op.value not in SCHEDULE_STATES:
-            raise bad_request("state must be active or inactive")
+        if op.path == "/state":
+            try:
+                known_schedule_state(op.value)
+            except ValueError as exc:
+                raise bad_request(str(exc)) from None
         if op.path == "/schedule":
             _checked_cron(state, op.value)
     with state.lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -50,27 +51,31 @@ def problem(status: int, title: str, detail: str) -> JSONResponse:
     )
 
 
+NotFound = Callable[[str, str, Sandbox], AEPHttpError]  # (kind, id, sandbox) -> the 404 to raise
+
+
 def not_found(kind: str, ident: str, sandbox: Sandbox) -> AEPHttpError:
-    if kind == "Audience":  # the audiences service words its 404 its own way
-        return AEPHttpError(404, "UPAPI-113430-404", f"Audience with id '{ident}' not found")
+    """The segmentation service's 404 (the audiences service words its own: ``routes_audiences``)."""
     return AEPHttpError(
         404, "UPAPI-113000-404", f"{kind} with id '{ident}' not found in sandbox '{sandbox.name}'"
     )
 
 
-def existing(store: dict[str, T], ident: str, kind: str, sandbox: Sandbox) -> T:
-    """``store[ident]``, or AEP's 404 for a ``kind`` with that id; call it under the state lock."""
+def existing(
+    store: dict[str, T], ident: str, kind: str, sandbox: Sandbox, missing: NotFound = not_found
+) -> T:
+    """``store[ident]``, or the ``missing`` 404 for a ``kind`` with that id; call it under the state lock."""
     item = store.get(ident)
     if item is None:
-        raise not_found(kind, ident, sandbox)
+        raise missing(kind, ident, sandbox)
     return item
 
 
-def removed(store: dict[str, T], ident: str, kind: str, sandbox: Sandbox) -> T:
-    """``store.pop(ident)``, or AEP's 404 for a ``kind`` with that id; call it under the state lock."""
+def removed(store: dict[str, T], ident: str, kind: str, sandbox: Sandbox, missing: NotFound = not_found) -> T:
+    """``store.pop(ident)``, or the ``missing`` 404 for a ``kind`` with that id; call it under the lock."""
     item = store.pop(ident, None)
     if item is None:
-        raise not_found(kind, ident, sandbox)
+        raise missing(kind, ident, sandbox)
     return item
 
 

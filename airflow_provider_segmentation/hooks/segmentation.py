@@ -24,6 +24,8 @@ from airflow_provider_segmentation.client.api.definitions import EVALUATIONS, de
 from airflow_provider_segmentation.client.api.exports import MEMBER_STATUSES, export_request
 from airflow_provider_segmentation.client.api.segment_jobs import MAX_IDS_PER_BULK_GET
 from airflow_provider_segmentation.client.client import (
+    JOB_READS,
+    JOB_STOPS,
     AsyncSegmentationClient,
     SegmentationAPI,
     SegmentationClient,
@@ -54,7 +56,7 @@ from airflow_provider_segmentation.client.errors import (
     AEPTimeoutError,
     AEPValidationError,
 )
-from airflow_provider_segmentation.client.operations import Operation, SyncFace, check_id, validate_ids
+from airflow_provider_segmentation.client.operations import Call, Operation, SyncFace, check_id, validate_ids
 from airflow_provider_segmentation.client.waiting import (
     Fetch,
     Job,
@@ -73,6 +75,8 @@ from airflow_provider_segmentation.models import Estimate, ExportJob, JobKind, S
 
 __all__ = [  # what the Airflow faces (operators, sensors, triggers) take from here
     "EVALUATIONS",
+    "JOB_READS",
+    "JOB_STOPS",
     "MAX_IDS_PER_BULK_GET",
     "MEMBER_STATUSES",
     "AEPAudienceSizeError",
@@ -90,11 +94,14 @@ __all__ = [  # what the Airflow faces (operators, sensors, triggers) take from h
     "AEPTimeoutError",
     "AEPValidationError",
     "AsyncSegmentationClient",
+    "Call",
+    "ClientConfig",
     "Fetch",
     "Job",
     "Outcome",
     "PollFlow",
     "RetrySettings",
+    "SegmentationAPI",
     "SegmentationHook",
     "Wait",
     "check_id",
@@ -224,7 +231,11 @@ class SegmentationHook(BaseHook, SyncFace, SegmentationAPI):
         try:
             config = config_from_connection(conn, self.sandbox)
         except AEPConfigurationError as exc:
-            raise exc.with_message(f"connection {self.aep_conn_id!r}: {exc.message}") from None
+            from_task = (
+                exc.field == "sandbox" and self.sandbox is not None
+            )  # the override, not the connection
+            source = "the task's sandbox argument" if from_task else f"connection {self.aep_conn_id!r}"
+            raise exc.with_message(f"{source}: {exc.message}") from None
         return replace(config, retry=self.retry) if self.retry is not None else config
 
     @cached_property
@@ -296,15 +307,14 @@ class SegmentationHook(BaseHook, SyncFace, SegmentationAPI):
             timeout=timeout,
         )
 
+    def read_job(self, kind: JobKind, job_id: str) -> Any:
+        """Read a job of ``kind`` once (``JOB_READS``: the trigger reads with the same table)."""
+        return self.execute(JOB_READS[kind].build(job_id))
+
     def cancel_job(self, kind: JobKind, job_id: str) -> None:
-        """Stop a job of ``kind``: cancel a segment job (a schedule's run too) or an export job; delete a
-        preview (AEP cannot cancel one; deleting it ends its estimate)."""
-        if kind is JobKind.EXPORT_JOB:
-            self.cancel_export_job(job_id)
-        elif kind is JobKind.ESTIMATE:
-            self.delete_preview(job_id)
-        else:
-            self.cancel_segment_job(job_id)
+        """Stop a job of ``kind`` this package started (``JOB_STOPS``: cancel a segment or export job,
+        delete a preview); the trigger's ``on_kill`` stops with the same table."""
+        self.execute(JOB_STOPS[kind].build(job_id))
 
     def validate_pql(self, text: str) -> str:
         """Ask AEP whether ``text`` is valid PQL; returns its pql/json, raises ``AEPValidationError`` with

@@ -71,9 +71,10 @@ class AEPJobOperator(AEPJobMixin, AEPBaseOperator, Generic[Job]):
     def submit(self, context: Context) -> Job:
         """Start the job (input checked first, before any HTTP call)."""
 
-    @abstractmethod
     def fetch(self, job_id: str) -> Job:
         """Read the job once."""
+        job: Job = self.hook.read_job(self.job_kind, job_id)
+        return job
 
     @abstractmethod
     def summarize(self, job: Job) -> dict[str, Any]:

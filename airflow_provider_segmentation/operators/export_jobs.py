@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Context
 
 from airflow_provider_segmentation.assets import emit_export_event, export_outlet
-from airflow_provider_segmentation.hooks.segmentation import check_id, export_request, is_template
+from airflow_provider_segmentation.hooks.segmentation import export_request, is_template
 from airflow_provider_segmentation.links import AEPExportJobLink
 from airflow_provider_segmentation.models import ExportJob, JobKind
 from airflow_provider_segmentation.operators.base import AEPJobOperator
@@ -75,9 +75,8 @@ class AEPExportAudienceOperator(AEPJobOperator[ExportJob]):
         self.finished_export: dict[str, Any] | None = None
 
     def build_request(self, segment_ids: Sequence[str], dataset_id: str) -> dict[str, Any]:
-        """The export's body (``export_request``); the dataset id is also refused locally if it is not
-        an id (a rendered ``"a/b\\n"``), before any HTTP call."""
-        body = export_request(
+        """The export's body, checked by the client's ``export_request`` before any HTTP call."""
+        return export_request(
             segment_ids,
             dataset_id,
             fields=self.fields,
@@ -86,14 +85,9 @@ class AEPExportAudienceOperator(AEPJobOperator[ExportJob]):
             segment_per_batch=self.segment_per_batch,
             evaluate_first=self.evaluate_first,
         )
-        check_id(dataset_id, field_name="dataset_id")
-        return body
 
     def submit(self, context: Context) -> ExportJob:
         return self.hook.create_export_job(self.build_request(self.segment_ids, self.dataset_id))
-
-    def fetch(self, job_id: str) -> ExportJob:
-        return self.hook.get_export_job(job_id)
 
     def summarize(self, job: ExportJob) -> dict[str, Any]:
         return {**job.summary(), "dataset_id": job.summary()["dataset_id"] or self.dataset_id}

@@ -40,9 +40,6 @@ class _PreviewOperator(AEPJobOperator[Estimate]):
         assert self.job_id is not None
         return self.job_id
 
-    def fetch(self, job_id: str) -> Estimate:
-        return self.hook.get_estimate(job_id)
-
     def _cleanup(self) -> None:
         if self.job_id is None:
             return

@@ -60,9 +60,6 @@ class AEPRunSegmentJobOperator(AEPJobOperator[SegmentJob]):
         self.submitted_ids = resolve_ids(self.hook, self.segment_ids, self.segment_names)
         return self.hook.create_segment_job(self.submitted_ids)
 
-    def fetch(self, job_id: str) -> SegmentJob:
-        return self.hook.get_segment_job(job_id)
-
     def summarize(self, job: SegmentJob) -> dict[str, Any]:
         return job.summary()
 

@@ -48,6 +48,11 @@ COLLECTION_FUNCTIONS = frozenset(
 MAP_FUNCTIONS = frozenset({"get", "keys", "values"})
 DATE_METHODS = {"getMonth": "month", "getYear": "year", "getDayOfMonth": "day"}
 CURRENT_FUNCTIONS = {"currentMonth": "month", "currentYear": "year", "currentDayOfMonth": "day"}
+# Functions written before their arguments (``date(2025, 1, 1)``), not as a method of a receiver;
+# ``now`` and ``today`` are also words, so the printer writes them without parentheses.
+PREFIX_FUNCTIONS = frozenset({"date", "if", "inSegment", "mapEntry", *CURRENT_FUNCTIONS})
+CALLABLE_WORDS = PREFIX_FUNCTIONS | {"now", "today"}
+PLURALS = {"century": "centuries", "millennium": "millennia"}  # of the units whose plural is not +s
 AGGREGATE_METHODS = frozenset({"sum", "average", "min", "max"})
 ITEM_METHODS = {
     **{"filter": 0, "groupBy": 0, "map": 0, "topN": 1, "bottomN": 1},

@@ -29,14 +29,15 @@ from dataclasses import dataclass
 from airflow_provider_segmentation.pql.ast import (
     AGGREGATE_METHODS,
     AGGREGATES,
+    CALLABLE_WORDS,
     COMPARATORS,
-    CURRENT_FUNCTIONS,
     IMPLICIT_VARIABLE,
     INFIX,
     ITEM_METHODS,
     MAX_DEPTH,
     METHODS,
     OPERATOR_WORDS,
+    PLURALS,
     RELATIVE_WORDS,
     RESERVED_WORDS,
     UNITS,
@@ -55,8 +56,8 @@ from airflow_provider_segmentation.pql.ast import (
 from airflow_provider_segmentation.pql.checks import call_problem
 from airflow_provider_segmentation.pql.lexer import Token, tokenize, unescape
 
-FUNCTIONS = frozenset({"date", "if", "inSegment", "now", "today", "mapEntry", *CURRENT_FUNCTIONS})
 CHAIN_CLAUSES = ("WHEN", "WHERE", "COUNT")
+SINGULARS = {plural: unit for unit, plural in PLURALS.items()}
 NOT_LEVEL, COMPARISON_LEVEL, ADDITIVE_LEVEL, UNARY_LEVEL = 3, 4, 5, 7
 
 
@@ -304,7 +305,7 @@ class Parser:
 
     def parse_unit(self) -> str:
         word = self.current.text
-        singular = {"centuries": "century", "millennia": "millennium"}.get(word, word.removesuffix("s"))
+        singular = SINGULARS.get(word, word.removesuffix("s"))
         if self.current.kind != "ident" or singular not in UNITS:
             raise self.error(f"expected a time unit ({', '.join(UNITS)})")
         self.advance()
@@ -512,7 +513,7 @@ class Parser:
                 return self.parse_aggregate(name, over, token.pos)
         if name in RELATIVE_WORDS and not self.at("("):
             return self.fn(name, (), token.pos)
-        if name in FUNCTIONS and self.at("("):
+        if name in CALLABLE_WORDS and self.at("("):
             return self.fn(name, self.parse_arguments(), token.pos)
         if self.at("("):
             raise PQLUnsupportedError(f"the function {name}() is not supported")

@@ -12,7 +12,6 @@ import re
 from typing import Any, NamedTuple
 
 from airflow_provider_segmentation.pql.ast import (
-    CURRENT_FUNCTIONS,
     IDENTIFIER,
     IMPLICIT_VARIABLE,
     INFIX,
@@ -20,6 +19,8 @@ from airflow_provider_segmentation.pql.ast import (
     KEYWORD_NAMES,
     METHODS,
     OCCURS_FORMS,
+    PLURALS,
+    PREFIX_FUNCTIONS,
     RELATIVE_WORDS,
     RESERVED_WORDS,
     FieldLookup,
@@ -35,8 +36,6 @@ from airflow_provider_segmentation.pql.ast import (
 )
 from airflow_provider_segmentation.pql.checks import flatten_chain, literal_problem, node_problem
 
-PREFIX_FUNCTIONS = {"date", "if", "inSegment", "mapEntry", *CURRENT_FUNCTIONS}
-PLURALS = {"century": "centuries", "millennium": "millennia"}
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b", "\f": "\\f"}
 _NEEDS_ESCAPE = re.compile(r'[\\"\x00-\x1f\x7f\ud800-\udfff]')
 

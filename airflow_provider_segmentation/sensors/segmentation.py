@@ -24,7 +24,7 @@ from airflow_provider_segmentation.hooks.segmentation import (
     status_of,
 )
 from airflow_provider_segmentation.mixins import AEPJobMixin
-from airflow_provider_segmentation.models import ExportJob, JobKind, SegmentJob
+from airflow_provider_segmentation.models import JobKind
 
 
 def sensor_seconds(value: timedelta | float, *, field_name: str) -> float:
@@ -86,14 +86,9 @@ class _AEPSensor(AEPJobMixin, BaseSensorOperator):
             window_start=self.window_start(context),
         )
 
-    def read_job(self, job_id: str) -> SegmentJob | ExportJob:
-        if self.job_kind is JobKind.EXPORT_JOB:
-            return self.hook.get_export_job(job_id)
-        return self.hook.get_segment_job(job_id)  # a segment job, or a schedule's run
-
     def resume(self, context: Context, job_id: str) -> Any:
         """The sensor's XCom value for the job that succeeded (read once more after a deferral)."""
-        return self.read_job(job_id).summary()
+        return self.hook.read_job(self.job_kind, job_id).summary()
 
 
 class _AEPJobIdSensor(_AEPSensor):
@@ -109,7 +104,7 @@ class _AEPJobIdSensor(_AEPSensor):
         return str(self.job_id)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        job = self.read_job(self.watched_id(context))
+        job = self.hook.read_job(self.job_kind, self.watched_id(context))
         if job_outcome(job, ident=self.watched_id(context)) is Outcome.SUCCEEDED:
             return PokeReturnValue(True, job.summary())
         self.log.info("%s %s is %s", self.job_kind.label.capitalize(), self.job_id, status_of(job))

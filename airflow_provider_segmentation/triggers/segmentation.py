@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from airflow_provider_segmentation.hooks.segmentation import AsyncSegmentationClient
 
 from airflow_provider_segmentation.hooks.segmentation import (
+    JOB_READS,
+    JOB_STOPS,
     AEPError,
     AEPJobCancelledError,
     AEPJobFailedError,
@@ -51,7 +53,6 @@ from airflow_provider_segmentation.triggers.shared_poll import WATCHED, GroupPol
 
 SHARED_POLLS_PER_INTERVAL = 2
 POLL_JITTER = 0.1  # each pause is the poll interval +-10 %: waits deferred together do not poll in lockstep
-CANCELLABLE = (JobKind.SEGMENT_JOB, JobKind.EXPORT_JOB)
 # Task states after which nothing will resume the job: the user ended the task.
 ENDED_BY_USER = frozenset({"failed", "upstream_failed", "skipped", "removed"})
 
@@ -121,12 +122,11 @@ class AEPJobTrigger(BaseEventTrigger):
         )
 
     async def _fetch(self, client: AsyncSegmentationClient) -> SegmentJob | ExportJob | Estimate | None:
-        if self.kind is JobKind.SEGMENT_JOB:
-            return await client.get_segment_job(self.job_id)
-        if self.kind is JobKind.EXPORT_JOB:
-            return await client.get_export_job(self.job_id)
-        if self.kind is JobKind.ESTIMATE:
-            return await client.get_estimate(self.job_id)
+        if self.kind is not JobKind.SCHEDULED_SEGMENT_JOB:
+            job: SegmentJob | ExportJob | Estimate = await client.execute(
+                JOB_READS[self.kind].build(self.job_id)
+            )
+            return job
         # a schedule's run: the first one created at or after window_start, if there is one yet
         runs = client.list_segment_jobs(property_filter=f"properties.scheduleId=={self.job_id}")
         return first_run_since([run async for run in runs], self.window_start)
@@ -275,7 +275,7 @@ class AEPJobTrigger(BaseEventTrigger):
 
     async def on_kill(self) -> None:
         """A user acted on the deferred task: cancel the AEP job unless the task will run again."""
-        if not self.cancel_on_kill or self.kind not in CANCELLABLE:
+        if not self.cancel_on_kill or self.kind not in JOB_STOPS:
             return
         state = await self._task_state()
         if state is not None and state not in ENDED_BY_USER:
@@ -289,10 +289,7 @@ class AEPJobTrigger(BaseEventTrigger):
         try:
             async with self._hook() as hook:
                 client = await hook.aclient()
-                if self.kind is JobKind.SEGMENT_JOB:
-                    await client.cancel_segment_job(self.job_id)
-                else:
-                    await client.cancel_export_job(self.job_id)
+                await client.execute(JOB_STOPS[self.kind].build(self.job_id))
             self.log.info("Cancelled %s %s because the task was ended", self.kind.label, self.job_id)
         except AEPError as exc:
             self.log.warning("Could not cancel %s %s: %s", self.kind.label, self.job_id, exc)

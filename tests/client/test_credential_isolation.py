@@ -22,6 +22,7 @@ from airflow_provider_segmentation.client import (
     ClientConfig,
     RetrySettings,
     SegmentationClient,
+    http,
 )
 from airflow_provider_segmentation.client.auth import build_token_request
 from airflow_provider_segmentation.client.client import SegmentationAPI as api
@@ -298,6 +299,11 @@ def test_a_netrc_entry_never_replaces_the_bearer_token(
     assert authorization.startswith("Bearer ") and "their-netrc-password" not in json.dumps(sent)
 
 
+def fresh_proxy_lookups() -> None:
+    """Forget the proxies looked up per host (once per process), so that this environment's count."""
+    http._proxies_for_origin.cache_clear()
+
+
 def test_the_environments_proxy_is_still_used(monkeypatch) -> None:
     """The proxy variables are read once per host (with NO_PROXY), not ignored."""
     target = "http://127.0.0.1:9"  # nothing listens there: only the proxy can answer
@@ -308,8 +314,11 @@ def test_the_environments_proxy_is_still_used(monkeypatch) -> None:
         return Answer(body=json.dumps({"children": [], "_page": {"count": 0}}).encode())
 
     with ScriptedServer(proxy) as server:
-        monkeypatch.setenv("HTTP_PROXY", server.url)
-        monkeypatch.setenv("NO_PROXY", "")
+        for name in ("HTTP_PROXY", "http_proxy"):  # requests reads the lowercase ones first
+            monkeypatch.setenv(name, server.url)
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.setenv(name, "")
+        fresh_proxy_lookups()
         config = ClientConfig(
             client_id="id",
             client_secret="s3cret",
@@ -319,6 +328,7 @@ def test_the_environments_proxy_is_still_used(monkeypatch) -> None:
             platform_host=target,
         )
         assert list(SegmentationClient(config).list_schedules()) == []
+    fresh_proxy_lookups()  # the next test's environment has no proxy
     assert [(s.path, s.headers["host"]) for s in server.seen] == [
         (IMS, "127.0.0.1:9"),
         ("/data/core/ups/config/schedules", "127.0.0.1:9"),

@@ -42,6 +42,10 @@ VALID = [
     "0 0 0 * * ? *",
     "0 0 0 1 1 ? 2026-2099",
     "0 0 0 1 1 ? 2020-2099/4",
+    "0 0 12 l * ?",  # Quartz reads its special characters in either case
+    "0 0 12 15w * ?",
+    "0 0 12 lw * ?",
+    "0 0 12 ? * 6l",
 ]
 
 

@@ -1,6 +1,7 @@
 """What a user of the provider sees in a real Airflow 3 deployment, driven only through the REST API.
 
-Tests 1-3 and 7 read the one manual run of each example DAG made by the ``example_runs`` fixture;
+Tests 1-3 and 7 read the one manual run of each example DAG made by the ``example_runs`` fixture (for
+``aep_daily_schedule``, test 2 reads whichever of its manual and scheduled runs waited for AEP's run);
 tests 5 and 6 make runs of their own; test 8 reads the run the scheduler made when the fixture unpaused
 ``aep_daily_schedule``.
 """

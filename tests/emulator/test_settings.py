@@ -2,19 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import requests
-
-from airflow_provider_segmentation.emulator.settings import EmulatorSettings
-
-
-@pytest.fixture(autouse=True)
-def default_limit(emulator_admin) -> Iterator[None]:
-    """Put the bulk-get limit back (the shared fixture does not know this setting)."""
-    yield
-    emulator_admin.configure(max_job_bulk_get_ids=EmulatorSettings().max_job_bulk_get_ids)
 
 
 def ids(count: int) -> dict[str, list[dict[str, str]]]:

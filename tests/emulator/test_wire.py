@@ -216,11 +216,12 @@ def test_seeded_probability_faults_are_reproducible(emulator, emulator_admin, to
     assert first == run() and 503 in first and 200 in first
 
 
-def start_cli(*args: str, **popen: Any) -> tuple[subprocess.Popen[str], int]:
-    """``aep-emulator --port <a free port> *args`` in a subprocess."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+def start_cli(*args: str, port: int | None = None, **popen: Any) -> tuple[subprocess.Popen[str], int]:
+    """``aep-emulator --port <port> *args`` in a subprocess (a free port by default; 0 lets it choose)."""
+    if port is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
     command = [sys.executable, "-m", "airflow_provider_segmentation.emulator", "--port", str(port), *args]
     return subprocess.Popen(command, text=True, **popen), port
 
@@ -233,6 +234,7 @@ def wait_until_serving(proc: subprocess.Popen[str], port: int) -> None:
             return
         except requests.ConnectionError:
             time.sleep(0.1)
+    pytest.fail(f"the emulator CLI never served on port {port} (exit code {proc.poll()})")
 
 
 def test_cli_prints_the_connection_and_stops_cleanly() -> None:
@@ -322,16 +324,7 @@ def test_no_warning_with_an_own_secret_or_on_loopback(caplog, settings) -> None:
 
 
 def test_cli_on_port_0_prints_the_port_it_serves_on() -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "airflow_provider_segmentation.emulator",
-        "--port",
-        "0",
-        "--profiles",
-        "50",
-    ]
-    proc = subprocess.Popen(command, text=True, stdout=subprocess.PIPE)
+    proc, _ = start_cli("--profiles", "50", port=0, stdout=subprocess.PIPE)
     try:
         first = proc.stdout.readline() if proc.stdout else ""
         port = int(first.split("http://127.0.0.1:")[1].split()[0])
@@ -368,6 +361,7 @@ def test_the_cli_warns_beyond_loopback_with_the_default_credential() -> None:
         {"path": BASE + "/segment/definitions", "kind": "latency", "latency_seconds": 1e9},
         {"path": BASE + "/segment/definitions", "status": True},
         {"path": BASE + "/segment/definitions", "seed": [1]},
+        {"path": BASE + "/segment/definitions", "status": 429, "retry_after": "1\r\nX-Evil: 1"},
         {"path": BASE + "/segment/definitions", "method": 7},
         {"count": 1},
     ],

@@ -79,15 +79,18 @@ def test_incomplete_connection_fails_before_http(
 def test_a_connection_sandbox_and_a_task_sandbox_obey_the_same_rule(
     monkeypatch, emulator, emulator_admin
 ) -> None:
-    """One rule says what a sandbox name is (the config's): the connection's and a task's alike."""
+    """One rule says what a sandbox name is (the config's), for the connection's and a task's alike; the
+    message names where the bad name came from."""
     set_conn(monkeypatch, emulator, sandbox="Prod")
     with pytest.raises(AEPConfigurationError) as from_connection:
         SegmentationHook().get_schedule("x")
     set_conn(monkeypatch, emulator, sandbox="prod")
     with pytest.raises(AEPConfigurationError) as from_task:
         SegmentationHook(sandbox="Prod").get_schedule("x")
-    assert from_connection.value.message == from_task.value.message
-    assert "connection 'aep_default': sandbox 'Prod' is not a sandbox name" in from_connection.value.message
+    rule = "sandbox 'Prod' is not a sandbox name"
+    assert from_connection.value.message.startswith(f"connection 'aep_default': {rule}")
+    assert from_task.value.message.startswith(f"the task's sandbox argument: {rule}")
+    assert from_connection.value.message.split(": ", 1)[1] == from_task.value.message.split(": ", 1)[1]
     assert "use 'prod'" in from_connection.value.message
     assert emulator_admin.requests() == []
 

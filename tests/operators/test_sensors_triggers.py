@@ -323,9 +323,10 @@ def test_runs_of_the_daily_dag_look_a_day_back_on_its_real_timetable() -> None:
         assert interval.start == interval.end == run_after  # the premise: no interval at all
         context = run_context(interval.start, interval.end, run_after)
         assert sensor.window_start(context) == (run_after - timedelta(days=1)).timestamp()
+    # the 01:00 run of that night is inside the scheduled run's window (it was before it, on its start)
     that_night = scheduled.run_after.replace(hour=1)
-    assert scheduled.run_after.hour == 2
-    assert scheduled.run_after - timedelta(days=1) < that_night < scheduled.run_after
+    window = run_context(scheduled.data_interval.start, scheduled.data_interval.end, scheduled.run_after)
+    assert sensor.window_start(window) <= that_night.timestamp() < scheduled.run_after.timestamp()
 
 
 def test_scheduled_sensor_finds_that_nights_run_on_a_zero_length_interval(

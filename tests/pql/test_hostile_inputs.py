@@ -38,6 +38,7 @@ from airflow_provider_segmentation.pql.ast import (
     ParameterReference,
     PQLTooComplexError,
 )
+from tests.conftest import mint_token
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 PROFILE: dict[str, Any] = {
@@ -661,19 +662,9 @@ HOSTILE_BODIES = {
 
 @pytest.fixture
 def auth_headers(emulator: Any, emulator_admin: Any) -> dict[str, str]:
-    response = requests.post(
-        f"{emulator.url}/ims/token/v3",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": DEFAULT_CLIENT_ID,
-            "client_secret": DEFAULT_CLIENT_SECRET,
-            "scope": "openid,AdobeID",
-        },
-        timeout=5,
-    )
-    assert response.status_code == 200
+    token = mint_token(emulator.url, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, scope="openid,AdobeID")
     return {
-        "Authorization": f"Bearer {response.json()['access_token']}",
+        "Authorization": f"Bearer {token}",
         "x-api-key": DEFAULT_CLIENT_ID,
         "x-gw-ims-org-id": DEFAULT_ORG_ID,
         "x-sandbox-name": "prod",

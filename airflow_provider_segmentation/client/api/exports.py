@@ -21,6 +21,7 @@ from airflow_provider_segmentation.client.operations import (
     Operation,
     Page,
     call,
+    check_id,
     encode_body,
     pages,
     parse_model,
@@ -59,6 +60,7 @@ def export_request(
             f"dataset_id {dataset_id!r} is empty: pass the id of a dataset on the Profile union schema",
             field="dataset_id",
         )
+    check_id(dataset_id, field_name="dataset_id")  # an id AEP could hold (no "/", "?", control chars)
     unknown = [s for s in status if s not in MEMBER_STATUSES]
     if not status or unknown or isinstance(status, str):
         raise AEPValidationError(
