@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.routing import Route
 
 from airflow_provider_segmentation.emulator import (
     routes_admin,
@@ -13,11 +14,12 @@ from airflow_provider_segmentation.emulator import (
     routes_segments,
     schedules,
 )
+from airflow_provider_segmentation.emulator.body_limit import BodySizeLimit
 from airflow_provider_segmentation.emulator.engine import AudienceEngine
 from airflow_provider_segmentation.emulator.gateway import GatewayMiddleware
 from airflow_provider_segmentation.emulator.settings import EmulatorSettings
 from airflow_provider_segmentation.emulator.state import EmulatorState
-from airflow_provider_segmentation.emulator.wire import AEPHttpError, upapi_error
+from airflow_provider_segmentation.emulator.wire import AEPHttpError, problem, upapi_error
 
 
 def default_engine(settings: EmulatorSettings) -> AudienceEngine:
@@ -34,6 +36,31 @@ async def aep_error(request: Request, exc: Exception) -> JSONResponse:
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     return upapi_error(request, 400, "UPAPI-113434-400", f"Invalid request: {exc.errors()}")
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route of ``app`` answers at ``path`` (a literal path such as
+    ``/segment/jobs/bulk-get`` is also an id of ``/segment/jobs/{job_id}``, so both count)."""
+    return sorted(
+        {
+            method
+            for route in app.routes
+            if isinstance(route, Route) and route.methods and route.path_regex.match(path)
+            for method in route.methods
+        }
+    )
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    """405 with ``Allow`` from the whole routes table: Starlette's names only the first route that
+    matched the path, though several routes (one per method) share it. Adobe documents no 405 answer;
+    the body is the Platform's generic problem shape."""
+    allowed = allowed_methods(request.app, request.url.path)
+    answer = problem(
+        405, "MethodNotAllowed", f"{request.method} is not allowed here; use {', '.join(allowed)}"
+    )
+    answer.headers["Allow"] = ", ".join(allowed)
+    return answer
 
 
 def create_app(settings: EmulatorSettings | None = None, engine: AudienceEngine | None = None) -> FastAPI:
@@ -57,5 +84,7 @@ def create_app(settings: EmulatorSettings | None = None, engine: AudienceEngine 
         app.include_router(router)
     app.add_exception_handler(AEPHttpError, aep_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(405, method_not_allowed)
+    app.add_middleware(BodySizeLimit, state=state)  # inside the gateway: headers are checked first
     app.add_middleware(GatewayMiddleware, state=state)
     return app

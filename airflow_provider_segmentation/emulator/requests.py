@@ -9,9 +9,11 @@ why. Routes keep reading the raw JSON once it is known to fit (so numbers are st
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from airflow_provider_segmentation.emulator.wire import AEPHttpError, bad_request
 from airflow_provider_segmentation.models import ScheduleState
@@ -93,6 +95,35 @@ class EvaluationInfo(Body):
     synchronous: Enabled | None = None
 
 
+# RFC 3339 section 5.6 date-time: full-date "T" full-time, the offset required ("Z" or +hh:mm).
+RFC_3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))", re.ASCII
+)
+
+
+def rfc_3339(value: str) -> str:
+    """``value`` when it is an RFC 3339 date-time that exists (no month 13, no 24:00; a leap second
+    ``:60`` is allowed, as the RFC allows it); ``ValueError`` saying what to send otherwise."""
+    match = RFC_3339.fullmatch(value)
+    try:
+        if match is None:
+            raise ValueError
+        year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+        offset_hours, offset_minutes = int(match[9] or 0), int(match[10] or 0)
+        datetime(year, month, day, hour, minute, min(second, 59))
+        if second > 60 or offset_hours > 23 or offset_minutes > 59:
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            f"'{value}' is not an RFC 3339 timestamp; send e.g. 2024-01-31T00:00:00Z or "
+            "2024-01-31T02:00:00+02:00"
+        ) from None
+    return value
+
+
+Timestamp = Annotated[str, AfterValidator(rfc_3339)]
+
+
 class IdRef(Closed):
     id: str = Field(min_length=1)
 
@@ -132,15 +163,11 @@ class CreateSegmentDefinition(DefinitionFields):
     schema_: SchemaRef = Field(alias="schema")
     expression: Expression
 
-
-class PatchSegmentDefinition(DefinitionFields):
-    """``SegmentDefinition`` as the body of "Overwrite a segment definition". The spec requires name,
-    schema and expression; the emulator also takes a partial body and overwrites only what it names
-    (the fields it names are typed as the spec says)."""
-
-    name: str | None = Field(default=None, min_length=1)
-    schema_: SchemaRef | None = Field(default=None, alias="schema")
-    expression: Expression | None = None
+    @model_validator(mode="after")
+    def _schema_is_named(self) -> CreateSegmentDefinition:
+        if not self.schema_.name and not self.schema_.id:
+            raise ValueError("schema.name is required")
+        return self
 
 
 class ConversionRequest(DefinitionFields):
@@ -182,20 +209,22 @@ class SegmentFilter(Body):
 
 
 class QualificationTime(Body):
-    startTime: str | None = None
-    endTime: str | None = None
+    startTime: Timestamp | None = None
+    endTime: Timestamp | None = None
 
 
 class Filter(Body):
+    """The spec: every timestamp of the filter "must be provided in RFC 3339 format"."""
+
     segments: list[SegmentFilter] | None = None
     segmentQualificationTime: QualificationTime | None = None
-    fromIngestTimestamp: str | None = None
+    fromIngestTimestamp: Timestamp | None = None
     emptyProfiles: bool | None = None
 
 
 class EventListFilter(Body):
-    fromIngestTimestamp: str | None = None
-    toIngestTimestamp: str | None = None
+    fromIngestTimestamp: Timestamp | None = None
+    toIngestTimestamp: Timestamp | None = None
 
 
 class EventList(Body):
@@ -276,13 +305,30 @@ class SchedulePatchOperation(Closed):
 # -- audiences ----------------------------------------------------------------------------------------
 
 
+PLATFORM_AUDIENCE = "SegmentDefinition"
+# The spec's values (its prose lists SegmentDefinition and ExternalAudience); the docs also show
+# ExternalSegment for an externally generated audience.
+AUDIENCE_TYPES = Literal["SegmentDefinition", "ExternalAudience", "ExternalSegment"]
+
+
+def audience_type(body: dict[str, Any]) -> str:
+    """The audience's type: as sent, else a Platform audience when it carries an expression and an
+    external one otherwise (the spec leaves the default unsaid)."""
+    return str(body.get("type") or (PLATFORM_AUDIENCE if "expression" in body else "ExternalAudience"))
+
+
 class AudienceBody(Body):
     """The union of ``CreatePlatformAudienceRequestBody``, ``CreateExternalAudienceRequestBody``,
-    ``UpdateAudienceName`` and ``UpdateAudiencePQL``: every known field typed; ``name`` required."""
+    ``UpdateAudienceName`` and ``UpdateAudiencePQL``: every known field typed; ``name`` required.
+
+    The spec's audience schemas require nothing; its 400 example makes ``name`` mandatory. A Platform
+    audience (type ``SegmentDefinition``) is a segment definition, so it is held to the rule the spec
+    documents for those (``CreateSegmentDefinition``): expression and a named schema are required, and
+    null is no value for them. The same model checks POST, PUT and the audience a PATCH leaves behind."""
 
     name: str = Field(min_length=1)
     description: str | None = None
-    type: str | None = None
+    type: AUDIENCE_TYPES | None = None
     expression: Expression | None = None
     schema_: SchemaRef | None = Field(default=None, alias="schema")
     labels: list[str] | None = None
@@ -296,6 +342,21 @@ class AudienceBody(Body):
     ttlInDays: int | None = None
     evaluationInfo: EvaluationInfo | None = None
     mergePolicyId: str | None = None
+
+    @model_validator(mode="after")
+    def _platform_audience_is_a_definition(self) -> AudienceBody:
+        given = {"expression"} & self.model_fields_set
+        if audience_type({"type": self.type, **dict.fromkeys(given)}) != PLATFORM_AUDIENCE:
+            return self
+        if self.expression is None:
+            raise ValueError(
+                "expression is required for a SegmentDefinition audience: send {type, format, value}"
+            )
+        if self.schema_ is None or not (self.schema_.name or self.schema_.id):
+            raise ValueError(
+                "schema.name is required for a SegmentDefinition audience, e.g. _xdm.context.profile"
+            )
+        return self
 
 
 class AudiencePatchOperation(Body):

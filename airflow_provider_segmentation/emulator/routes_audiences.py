@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from airflow_provider_segmentation.emulator.requests import (
     AudienceBody,
     AudiencePatchOperation,
+    audience_type,
     bulk_ids,
     parse,
     parse_list,
@@ -28,6 +29,8 @@ from airflow_provider_segmentation.emulator.wire import (
     paged_query,
     removed,
     sandbox_of,
+    sort_param,
+    sorted_by,
 )
 
 MAX_BULK_IDS = 100
@@ -42,10 +45,11 @@ def audience_not_found(kind: str, ident: str, sandbox: Sandbox) -> AEPHttpError:
 
 
 def _checked(state: EmulatorState, body: Any) -> dict[str, Any]:
-    """``body`` once it is a valid audience (typed fields, PQL that parses), without its null fields
-    (null is absence, so defaults apply); a 400 otherwise."""
+    """``body`` once it is a valid audience (``AudienceBody``: typed fields, enums, the fields its type
+    requires; PQL that parses), without its null fields (null is absence, so defaults apply); a 400
+    otherwise. POST, PUT and the audience a PATCH leaves behind all pass here."""
     audience = parse(AudienceBody, body)
-    if audience.expression is not None and audience.expression.value:
+    if audience.expression is not None:
         pql_text(state, body["expression"])
     assert isinstance(body, dict)
     return {key: value for key, value in body.items() if value is not None}
@@ -60,6 +64,7 @@ def list_audiences(request: Request) -> JSONResponse:
     state, sandbox = emulator(request), sandbox_of(request)
     name = (request.query_params.get("name") or "").lower()
     description = (request.query_params.get("description") or "").lower()
+    keys = sort_param(request, "creationTime:asc")
     with state.lock:
         items = list(sandbox.audiences.values())  # creation order
     items = [a for a in items if _contains(a["name"], name) and _contains(a.get("description"), description)]
@@ -67,6 +72,7 @@ def list_audiences(request: Request) -> JSONResponse:
     if prop and "==" in prop:
         key, value = prop.split("==", 1)
         items = [a for a in items if str(a.get(key)) == value]
+    items = sorted_by(items, keys)
     page, start, limit = paged_query(request, items)
     following = next_start(start, limit, len(items))
     body: dict[str, Any] = {
@@ -74,8 +80,8 @@ def list_audiences(request: Request) -> JSONResponse:
         "_page": {
             "totalCount": len(items),
             "totalPages": max(1, -(-len(items) // limit)),
-            "sortField": "creationTime",
-            "sort": "asc",
+            "sortField": keys[0][0],
+            "sort": keys[0][1],
             "pageSize": len(page),
             "limit": limit,
             "start": start,
@@ -98,7 +104,7 @@ async def create_audience(request: Request) -> JSONResponse:
         ident = state.new_id()
         created = state.now_ms()
         audience = {
-            "type": "SegmentDefinition",
+            "type": audience_type(body),
             "namespace": "AEPSegments",
             "lifecycleState": "published",
             "originName": "REAL_TIME_CUSTOMER_PROFILE",
@@ -166,6 +172,7 @@ async def put_audience(audience_id: str, request: Request) -> JSONResponse:
         if body.get("namespace", current["namespace"]) != current["namespace"]:
             raise bad_request("Namespace is immutable")
         replaced = {
+            "type": audience_type(body),
             **body,
             "id": audience_id,
             "audienceId": current["audienceId"],

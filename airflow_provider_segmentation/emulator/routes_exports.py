@@ -19,7 +19,6 @@ from airflow_provider_segmentation.emulator.state import (
     Job,
 )
 from airflow_provider_segmentation.emulator.wire import (
-    AEPHttpError,
     bad_request,
     emulator,
     existing,
@@ -83,10 +82,13 @@ async def create_export(request: Request) -> JSONResponse:
     export = parse(CreateExportJob, body)
     dataset_id = export.destination.datasetId
     if dataset_id not in {d["id"] for d in state.datasets()}:
-        raise AEPHttpError(
-            422,
-            "UPLIB-101554-422",
-            f"Dataset '{dataset_id}' was not found in Catalog or is not based on the Profile union schema",
+        # The spec lists no error of this operation for a dataset Catalog does not have (only 403, 503).
+        # Its one example of that case, POST /audiences's "Dataset ID validation", answers 400 with
+        # UPLIB-101554-503 "Dataset ... cannot be retrieved from Catalog": the emulator answers the same.
+        raise bad_request(
+            f"Dataset {dataset_id} cannot be retrieved from Catalog (the emulator's only export dataset, "
+            "based on the Profile union schema, is listed by GET /_emulator/datasets)",
+            "UPLIB-101554-503",
         )
     with state.lock:
         for entry in (export.filter.segments if export.filter else None) or []:

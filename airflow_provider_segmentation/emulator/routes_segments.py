@@ -12,7 +12,6 @@ from airflow_provider_segmentation.emulator.evaluation import new_segment_job, r
 from airflow_provider_segmentation.emulator.requests import (
     ConversionRequest,
     CreateSegmentDefinition,
-    PatchSegmentDefinition,
     RunAllSegmentJob,
     SegmentJobRequest,
     bulk_ids,
@@ -33,6 +32,8 @@ from airflow_provider_segmentation.emulator.wire import (
     paged_query,
     removed,
     sandbox_of,
+    sort_param,
+    sorted_by,
 )
 from airflow_provider_segmentation.models import SegmentJobStatus
 from airflow_provider_segmentation.pql import PQLError
@@ -64,18 +65,28 @@ def pql_text(state: EmulatorState, expression: Any) -> str:
     return str(text)
 
 
+def checked_definition(state: EmulatorState, body: Any) -> CreateSegmentDefinition:
+    """``body`` as a definition AEP would keep (``CreateSegmentDefinition``, PQL the engine parses), else a
+    400: the one check of a create and of the definition a PATCH would leave behind."""
+    definition = parse(CreateSegmentDefinition, body)
+    pql_text(state, body["expression"])
+    return definition
+
+
 @router.get("/segment/definitions")
 def list_definitions(request: Request) -> JSONResponse:
     state, sandbox = emulator(request), sandbox_of(request)
     limit = int_param(request, "limit", 100, minimum=1, maximum=1000)
     page = int_param(request, "page", 0, maximum=10**6)
     start = int_param(request, "start", page * limit, maximum=10**12)
+    keys = sort_param(request, "creationTime:asc")
     with state.lock:
         items = list(sandbox.definitions.values())  # creation order
     for mode in ("continuous", "synchronous"):
         wanted = request.query_params.get(f"evaluationInfo.{mode}.enabled")
         if wanted is not None:
             items = [d for d in items if str(d["evaluationInfo"][mode]["enabled"]).lower() == wanted.lower()]
+    items = sorted_by(items, keys)
     total_pages = max(1, -(-len(items) // limit))
     return JSONResponse(
         {
@@ -83,8 +94,8 @@ def list_definitions(request: Request) -> JSONResponse:
             "page": {
                 "totalCount": len(items),
                 "totalPages": total_pages,
-                "sortField": "creationTime",
-                "sort": "asc",
+                "sortField": keys[0][0],
+                "sort": keys[0][1],
                 "pageSize": len(items[start : start + limit]),
                 "limit": limit,
             },
@@ -97,10 +108,7 @@ def list_definitions(request: Request) -> JSONResponse:
 async def create_definition(request: Request) -> JSONResponse:
     state, sandbox = emulator(request), sandbox_of(request)
     body = await json_body(request)
-    definition = parse(CreateSegmentDefinition, body)
-    if not definition.schema_.name and not definition.schema_.id:
-        raise bad_request("schema.name is required")
-    pql_text(state, body["expression"])
+    definition = checked_definition(state, body)
     with state.lock:
         _refuse_taken_name(sandbox, definition.name, "use PATCH to update it")
         created = _new_definition(state, sandbox, body)
@@ -127,13 +135,18 @@ def get_definition(segment_id: str, request: Request) -> JSONResponse:
 async def patch_definition(segment_id: str, request: Request) -> JSONResponse:
     state, sandbox = emulator(request), sandbox_of(request)
     body = await json_body(request)
-    parse(PatchSegmentDefinition, body)
+    if not isinstance(body, dict):
+        raise bad_request(
+            "the body of a segment definition PATCH is a JSON object of the fields to overwrite"
+        )
     with state.lock:
         current = existing(sandbox.definitions, segment_id, "Segment definition", sandbox)
-        if body.get("name") is not None and body["name"] != current["name"]:
+        # "Overwrite a segment definition": the fields sent replace the stored ones, and the definition
+        # that would result is held to create's rules (a null name, schema or expression is refused as a
+        # POST refuses it); a null optional field is absence there, so here it keeps the stored value.
+        checked_definition(state, {**current, **body})
+        if "name" in body and body["name"] != current["name"]:
             _refuse_taken_name(sandbox, body["name"], "choose another name")
-        if body.get("expression") is not None:
-            pql_text(state, body["expression"])
         for key in ("name", "description", "expression", "evaluationInfo", "mergePolicyId", "ttlInDays"):
             if body.get(key) is not None:
                 current[key] = body[key]
@@ -186,6 +199,7 @@ async def convert(request: Request) -> JSONResponse:
 def list_jobs(request: Request) -> JSONResponse:
     state, sandbox = emulator(request), sandbox_of(request)
     status = request.query_params.get("status")
+    keys = sort_param(request, "creationTime:desc")
     if status is not None and status not in SegmentJobStatus.__members__:
         raise bad_request(f"status '{status}' is not one of {', '.join(SegmentJobStatus.__members__)}")
     with state.lock:
@@ -193,8 +207,7 @@ def list_jobs(request: Request) -> JSONResponse:
         jobs = [refresh_segment_job(state, sandbox, job) for job in sandbox.segment_jobs.values()]
     jobs = [j for j in jobs if status is None or j["status"] == status]
     jobs = [j for j in jobs if _property_matches(j, request.query_params.get("property"))]
-    if request.query_params.get("sort", "creationTime:desc").endswith(":desc"):
-        jobs.reverse()  # the store keeps creation order
+    jobs = sorted_by(jobs, keys)
     page, start, limit = paged_query(request, jobs)
     links: dict[str, Any] = {}
     if start + limit < len(jobs):

@@ -20,6 +20,7 @@ RUNTIME_SETTINGS = (
     "fail_export_jobs",
     "capture_bodies",
     "max_job_bulk_get_ids",
+    "max_request_body_bytes",
 )
 
 
@@ -40,6 +41,9 @@ class EmulatorSettings:
     fail_export_jobs: bool = False
     # Most ids ``POST /segment/jobs/bulk-get`` answers (AEP's limit); lower it to test a client's batching.
     max_job_bulk_get_ids: int = 1500
+    # Bodies over this many bytes are answered 413 before any route reads them (``body_limit``). Adobe
+    # documents no limit: this is the emulator's guard, far above the largest documented bodies.
+    max_request_body_bytes: int = 10 * 1024 * 1024
     # Keep raw request and response bodies (and the request's headers, token redacted) in the admin
     # request log, for contract tests; off by default because bodies can be large.
     capture_bodies: bool = False

@@ -143,6 +143,55 @@ def paged_query(request: Request, items: list[dict[str, Any]]) -> tuple[list[dic
     return items[start : start + limit], start, limit
 
 
+SortKeys = list[tuple[str, str]]  # (attribute, "asc" | "desc"), most significant first
+
+
+def sort_param(request: Request, default: str) -> SortKeys:
+    """``sort=attr:asc|desc[,attr2:asc|desc...]`` (the spec's ``[attributeName]:[desc/asc]``; the docs
+    comma-join keys, e.g. ``name:asc,internalId:desc``), or ``default``; any other direction is a 400.
+    The spec never shows a key without a direction: the emulator reads one as ``asc``."""
+    keys = []
+    for key in (request.query_params.get("sort") or default).split(","):
+        attribute, colon, direction = key.lstrip().partition(":")
+        direction = direction.lower() if colon else "asc"
+        if not attribute or direction not in ("asc", "desc"):
+            raise bad_request(
+                f"query parameter 'sort' must be attributeName:asc or attributeName:desc "
+                f"(comma-separated for several keys), got '{key}'"
+            )
+        keys.append((attribute, direction))
+    return keys
+
+
+def sorted_by(items: list[dict[str, Any]], keys: SortKeys) -> list[dict[str, Any]]:
+    """``items`` ordered by ``keys`` (a dotted attribute reads nested objects). Stable: equal items keep
+    their creation order. Absent values come last in either direction, as AEP does not say."""
+    ordered = list(items)
+    for attribute, direction in reversed(keys):
+        keyed = [(_sortable(_lookup(item, attribute)), item) for item in ordered]
+        present = [(key, item) for key, item in keyed if key is not None]
+        present.sort(key=lambda pair: pair[0], reverse=direction == "desc")
+        ordered = [item for _, item in present] + [item for key, item in keyed if key is None]
+    return ordered
+
+
+def _lookup(item: Any, attribute: str) -> Any:
+    for part in attribute.split("."):
+        item = item.get(part) if isinstance(item, dict) else None
+    return item
+
+
+def _sortable(value: Any) -> tuple[int, Any] | None:
+    """Numbers before text before anything else (as JSON), so that mixed values never fail to compare."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value)
+    if isinstance(value, str):
+        return (1, value)
+    return (2, json.dumps(value, sort_keys=True))
+
+
 def next_start(start: int, limit: int, total: int) -> int | None:
     """``_page.next`` of an offset-paged list: the next ``start``, or None on the last page, where AEP
     leaves ``next`` out (clients page ``while next`` or ``while next != 0``; ``null`` would loop them)."""

@@ -129,7 +129,9 @@ def seed(target: Target) -> None:
             "schedule": "0 0 1 * * ?",
         },
     )["id"]
-    audience = target.send("POST", "/audiences", {"name": "fuzz", "expression": pql})["id"]
+    audience = target.send(
+        "POST", "/audiences", {"name": "fuzz", "expression": pql, "schema": {"name": "_xdm.context.profile"}}
+    )["id"]
     target.ids = {
         "segment": segment,
         "job": job,

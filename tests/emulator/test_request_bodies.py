@@ -136,7 +136,7 @@ def test_wrong_typed_fields_are_not_stored(platform, path, body) -> None:
 
 
 def test_patches_are_checked_before_they_apply(platform) -> None:
-    audience = platform("POST", "/audiences", {"name": "a", "expression": PQL}).json()
+    audience = platform("POST", "/audiences", {"name": "a", "expression": PQL, "schema": SCHEMA}).json()
     for patch in (
         [{"op": "add", "path": "/name", "value": ["x"]}],
         [{"op": "add", "path": "/expression", "value": {**PQL, "value": 7}}],
@@ -264,7 +264,7 @@ def test_json_that_cannot_be_answered_back_is_a_400_and_not_stored(
 
 
 def test_a_patch_value_that_cannot_be_answered_back_is_a_400(platform) -> None:
-    audience = platform("POST", "/audiences", {"name": "x", "expression": PQL}).json()
+    audience = platform("POST", "/audiences", {"name": "x", "expression": PQL, "schema": SCHEMA}).json()
     patch = '[{"op": "add", "path": "/description", "value": NaN}]'
     answer = platform("PATCH", f"/audiences/{audience['id']}", raw=patch)
     assert_aep_400(answer, "not valid JSON")
