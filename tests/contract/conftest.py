@@ -12,7 +12,16 @@ from airflow_provider_segmentation.client.auth import PROCESS_TOKEN_CACHE
 from airflow_provider_segmentation.emulator.server import EmulatorServer
 from tests.conftest import TEST_SETTINGS, EmulatorAdmin, mint_token
 from tests.contract import scenario
-from tests.contract.spec import Exchange
+from tests.contract.spec import MISSING_SPEC, Exchange
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Without the spec each contract module is one easily missed ``s``: say so in the run's last lines."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if MISSING_SPEC in str(r.longrepr)]
+    if skipped:
+        title = f"contract tests SKIPPED ({len(skipped)} modules)"
+        terminalreporter.write_sep("!", title, yellow=True, bold=True)
+        terminalreporter.write_line(MISSING_SPEC, yellow=True, bold=True)
 
 
 def platform_headers(emulator: EmulatorServer) -> dict[str, str]:
