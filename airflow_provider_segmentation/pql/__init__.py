@@ -4,9 +4,10 @@ No Airflow and no HTTP here: DAG authors can lint their definitions in their own
 evaluates the same trees over its synthetic profiles.
 
 Every input, however hostile, gets a result or a ``PQLError`` (``PQLSyntaxError`` with line and column,
-``PQLUnsupportedError``, ``PQLTooComplexError``), quickly: trees nest at most ``MAX_DEPTH`` (200) levels,
-chains such as ``a or b or ...`` may be any length, ``like`` runs in linear time and regular expressions
-are checked for catastrophic backtracking (see ``patterns``).
+``PQLUnsupportedError``, ``PQLTooComplexError``, ``PQLOutOfRangeError``), quickly: trees nest at most
+``MAX_DEPTH`` (200) levels, chains such as ``a or b or ...`` may be any length, ``like`` runs in linear
+time and regular expressions are checked for catastrophic backtracking (see ``patterns``). Values keep
+their types: ``true`` is not ``1`` (``pql.values``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from airflow_provider_segmentation.pql.ast import (
     MAX_DEPTH,
     Node,
     PQLError,
+    PQLOutOfRangeError,
     PQLSyntaxError,
     PQLTooComplexError,
     PQLUnsupportedError,
@@ -54,6 +56,7 @@ __all__ = [
     "Context",
     "Node",
     "PQLError",
+    "PQLOutOfRangeError",
     "PQLSyntaxError",
     "PQLTooComplexError",
     "PQLUnsupportedError",

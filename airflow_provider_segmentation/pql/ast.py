@@ -176,6 +176,11 @@ class PQLUnsupportedError(PQLError):
     """Valid PQL that this engine does not evaluate; the message names the construct."""
 
 
+class PQLOutOfRangeError(PQLError):
+    """A time the expression names lies outside the calendar a profile's times can hold (years 1 to
+    9999): ``tomorrow`` on 9999-12-31. Windows and periods that merely reach past it still evaluate."""
+
+
 class PQLTooComplexError(PQLError):
     """Past one of the engine's limits (by default ``MAX_DEPTH``); ``line``/``column`` say where when the
     input was text, and ``limit`` is the limit that was passed."""
@@ -201,12 +206,28 @@ class PQLTooComplexError(PQLError):
         super().__init__(message)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Literal:
     value: Any
     literal_type: str  # String, Integer, Double, Boolean, List, Null
 
     depth: ClassVar[int] = 1
+
+    def _typed(self) -> tuple[Any, ...]:
+        """What tells two literals apart: ``[true]`` is not ``[1]``, nor ``[1]`` ``[1.0]`` (Python's
+        ``True == 1`` would make them one)."""
+        items = (
+            self.value
+            if self.literal_type == "List" and isinstance(self.value, list | tuple)
+            else (self.value,)
+        )
+        return (self.literal_type, *((type(item), item) for item in items))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Literal) and self._typed() == other._typed()
+
+    def __hash__(self) -> int:
+        return hash(self._typed())
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,12 @@
 about one Python call per node per profile: a field path is one, and a run of tests of one path against
 literals in an ``or`` (``zip = "10001" or zip = "10002" or ...``) is one set lookup however long.
 Null semantics follow PQL: a comparison with null is false, ``notIn`` excludes nulls, string functions
-are case-sensitive unless their flag says otherwise.
+are case-sensitive unless their flag says otherwise. Values keep their types (``pql.values``).
 Dates, times and ``occurs`` are computed by ``dates``.
 
 Compiling checks what the tree can tell by itself (``checks.call_problem``: arity, literal dates,
-literal regular expressions, occurs parameters) and raises a ``PQLError``; running never raises. What
+literal regular expressions, occurs parameters) and raises a ``PQLError``; running raises only for
+``tomorrow``/``yesterday`` past the calendar (``PQLOutOfRangeError``) and ``MAX_STEPS``. What
 only the data can tell gives PQL's null (false for a test): a function applied to values of the wrong
 type, an impossible ``date(...)`` built from fields, a regular expression from a field that is invalid or
 would backtrack badly (see ``patterns``), a group that does not exist, a division by zero. Arithmetic
@@ -31,10 +32,11 @@ import math
 import operator
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from airflow_provider_segmentation.pql import patterns
+from airflow_provider_segmentation.pql import values as typed
 from airflow_provider_segmentation.pql.ast import (
     AGGREGATE_METHODS,
     COLLECTION_FUNCTIONS,
@@ -56,7 +58,7 @@ from airflow_provider_segmentation.pql.ast import (
     value_of,
 )
 from airflow_provider_segmentation.pql.checks import flatten_chain, node_problem
-from airflow_provider_segmentation.pql.dates import DAY_OFFSETS, date_of, moment, occurs, period, start_of_day
+from airflow_provider_segmentation.pql.dates import DAY_OFFSETS, date_of, day_start, moment, occurs, period
 
 ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add,
@@ -98,16 +100,19 @@ Compiled = Callable[[Context], Any]
 
 
 def _compile_comparison(op: str, left: Compiled, right: Compiled) -> Compiled:
-    """``left op right``: false when either side is null or they do not compare (``"a" < 1``)."""
+    """``left op right`` with typed values (``pql.values``): false when either side is null or they do not
+    compare (``"a" < 1``, ``true < 2``)."""
     compare = COMPARATORS[op]
 
     def comparison(ctx: Context) -> bool:
         first, second = left(ctx), right(ctx)
         if first is None or second is None:
             return False
+        if op in ("=", "!="):
+            return typed.equal(first, second) == (op == "=")
         try:
-            return bool(compare(first, second))
-        except DATA_ERRORS:
+            return typed.ordered(first, second) and bool(compare(first, second))
+        except DATA_ERRORS:  # a naive and an aware datetime
             return False
 
     return comparison
@@ -164,23 +169,17 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple | set) else [value]
 
 
-def _intersection(items: list[Any], other: list[Any]) -> list[Any]:
-    """The distinct items of ``items`` that ``other`` holds too, in the order of ``items``."""
-    wanted = set(other)
-    return [item for item in dict.fromkeys(items) if item in wanted]
-
-
 def _collection_fn(name: str, value: Any, args: Sequence[Any]) -> Any:
     items = _as_list(value)
     other = _as_list(args[0]) if args else []
     numbers = [v for v in items if _is_number(v)]
     return {
-        "intersects": lambda: bool(set(items) & set(other)),
-        "intersection": lambda: _intersection(items, other),
-        "includes": lambda: args[0] in items if args else False,
-        "subsetOf": lambda: set(items) <= set(other),
-        "supersetOf": lambda: set(items) >= set(other),
-        "distinct": lambda: list(dict.fromkeys(items)),
+        "intersects": lambda: bool(typed.keys(items) & typed.keys(other)),
+        "intersection": lambda: typed.intersection(items, other),
+        "includes": lambda: any(typed.equal(args[0], item) for item in items) if args else False,
+        "subsetOf": lambda: typed.keys(items) <= typed.keys(other),
+        "supersetOf": lambda: typed.keys(items) >= typed.keys(other),
+        "distinct": lambda: typed.distinct(items),
         "count": lambda: len(items),
         "sum": lambda: _finite(math.fsum(numbers)),
         "average": lambda: _finite(math.fsum(numbers) / len(numbers)) if numbers else None,
@@ -363,18 +362,18 @@ def _compile_junction(node: FnApply) -> Compiled:
     return lambda ctx: any(operand(ctx) for operand in operands)
 
 
-def _compile_set_test(path: FieldLookup, values: list[Any], *, negated: bool) -> Compiled:
-    """Is the path's value one of ``values`` (not one of them, ``negated``)? Null is neither, as for
-    ``=``/``in`` one by one; an array or an object equals no literal."""
-    lookup, wanted = _compile(path), frozenset(values)
+def _compile_set_test(path: FieldLookup, literals: list[Any], *, negated: bool) -> Compiled:
+    """Is the path's value one of ``literals`` (not one of them, ``negated``)? Null is neither, as for
+    ``=``/``in`` one by one, and as there ``true`` is not ``1`` (typed keys)."""
+    lookup, wanted = _compile(path), frozenset(typed.key(literal) for literal in literals)
 
     def member(ctx: Context) -> bool:
         value = lookup(ctx)
         if value is None:
             return False
         try:
-            return (value in wanted) != negated
-        except TypeError:  # unhashable: an array or an object
+            return (typed.key(value) in wanted) != negated
+        except TypeError:  # unhashable data of no PQL type (a set...)
             return negated
 
     return member
@@ -416,7 +415,7 @@ def _compile_fn(node: FnApply) -> Compiled:
             item = value(ctx)
             if item is None:
                 return False
-            return (item in _as_list(choices(ctx))) == (fn == "in")
+            return any(typed.equal(item, choice) for choice in _as_list(choices(ctx))) == (fn == "in")
 
         return membership
     if fn == "like":
@@ -438,8 +437,7 @@ def _compile_fn(node: FnApply) -> Compiled:
     if fn == "now":
         return lambda ctx: ctx.now
     if fn in DAY_OFFSETS:
-        offset = timedelta(days=DAY_OFFSETS[fn])
-        return lambda ctx: start_of_day(ctx.now) + offset
+        return lambda ctx: day_start(fn, ctx.now)
     if fn == "relativePeriod":
         which, unit = value_of(node.params[0]), value_of(node.params[1])
         return _guarded(lambda ctx: period(which, unit, ctx.now))
