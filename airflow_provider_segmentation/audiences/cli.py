@@ -6,9 +6,16 @@
     aep-audiences apply --plan plan.json [--sandbox S]
     aep-audiences schema
 
-Exit codes: 0 no changes (lint: no problems), 2 changes (plan: there are changes to make; apply: changes
-were made), 1 error (problems in the files, conflicts, a stale plan, AEP errors). The connection is read
-from the environment (see ``audiences.connection``); ``--conn-id`` names it (default ``aep_default``).
+Exit codes, so that ``set -e`` and CI steps work:
+
+- ``lint``: 0 no problems, 1 problems;
+- ``plan``: 0 no changes, 2 changes to make (``terraform plan -detailed-exitcode``), 1 error;
+- ``apply``: 0 when everything asked was applied (or nothing was to do), 1 on any failure (problems in the
+  files, a conflict, a stale plan, a change AEP refused: what was made stays made, and the same apply
+  resumes). Up to 0.1.0 ``apply`` exited 2 when it made changes; a CI script that tested for 2 now sees 0.
+
+Usage errors exit 1 as well (argparse's 2 would read as "changes"). The connection is read from the
+environment (see ``audiences.connection``); ``--conn-id`` names it (default ``aep_default``).
 """
 
 from __future__ import annotations
@@ -30,6 +37,10 @@ from airflow_provider_segmentation.client.client import SegmentationClient
 from airflow_provider_segmentation.client.errors import AEPError
 
 OK, ERROR, CHANGES = 0, 1, 2
+EXIT_CODES = """exit codes:
+  lint   0 no problems, 1 problems in the files
+  plan   0 no changes, 2 changes to make, 1 error
+  apply  0 applied everything asked (or nothing to do), 1 any failure (what was made stays; apply again)"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,17 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="aep-audiences",
         description="Audiences as code for the Adobe Experience Platform: lint, plan and apply a folder "
-        "of YAML audience files. Exit codes: 0 no changes, 2 changes, 1 error.",
+        "of YAML audience files.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    linting = commands.add_parser("lint", help="check the files offline (YAML, keys, names, PQL)")
+    linting = _command(commands, "lint", "check the files offline (YAML, keys, names, PQL)")
     linting.add_argument("folder", help="the folder of audience files")
     linting.add_argument("--format", choices=("text", "github", "json"), default="text")
     for name, text in (
         ("plan", "compare the files with a sandbox; nothing is written"),
         ("apply", "make the sandbox match the files (or apply a saved plan)"),
     ):
-        command = commands.add_parser(name, help=text)
+        command = _command(commands, name, text)
         command.add_argument(
             "folder", nargs="?" if name == "apply" else None, help="the folder of audience files"
         )
@@ -68,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands.choices["apply"].add_argument("--plan", dest="plan_file", help="apply this saved plan (JSON)")
     commands.choices["apply"].add_argument("--max-rounds", type=int, default=5, help=argparse.SUPPRESS)
     commands.add_parser("schema", help="print the JSON Schema of an audience file")
+    return parser
+
+
+def _command(commands: Any, name: str, text: str) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` ends with the exit codes."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, help=text, epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     return parser
 
 
@@ -157,9 +178,9 @@ def _apply(args: argparse.Namespace) -> int:
     if not chosen.has_changes and not chosen.conflicts:
         _show(args, ApplyResult(chosen).to_dict(), "Nothing to apply.")
         return OK
-    result = apply(chosen, client, max_rounds=args.max_rounds)
+    result = apply(chosen, client, max_rounds=args.max_rounds)  # raises unless every change is made
     _show(args, result.to_dict(), result.render())
-    return CHANGES if result.made else OK
+    return OK
 
 
 def _show(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:

@@ -35,3 +35,12 @@ class AudienceDriftError(AEPError):
 
 class ApplyIncompleteError(AEPError):
     """Some changes could not be made; what was made stays made, and applying the same plan resumes."""
+
+
+class FolderFileError(AEPValidationError):
+    """A file of the audience folder that is not read: ``path``, the ``rule`` it breaks (one of
+    ``audiences.folder.RULES``) and the ``reason`` in words."""
+
+    def __init__(self, path: str, rule: str, reason: str) -> None:
+        self.path, self.rule, self.reason = path, rule, reason
+        super().__init__(f"{path}: {reason}", field="path")

@@ -6,27 +6,38 @@ and column (1-based): bad YAML, duplicate or unknown keys, wrong types, audience
 (across files, also when an audience has other problems), earlier names (``renamed_from``) that another
 audience uses, missing ``.pql`` files and PQL errors, which point into the YAML (or ``.pql``) file.
 Invalid YAML stops the reading of its file there: the documents before it are checked, the rest is not.
+Names are compared by ``model.name_key`` (case and Unicode form ignored), so look-alikes clash. Files are
+read only through ``folder.read_inside``: regular files inside the folder, under a size cap.
 """
 
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from airflow_provider_segmentation.audiences.locations import Issue, SourceFile, check_expression
+from airflow_provider_segmentation.audiences.errors import FolderFileError
+from airflow_provider_segmentation.audiences.folder import audience_files, read_inside
+from airflow_provider_segmentation.audiences.locations import (
+    PQL_PATH,
+    Issue,
+    SourceFile,
+    check_inline_expression,
+    check_pql_file,
+)
+from airflow_provider_segmentation.audiences.model import Audience, name_key
 from airflow_provider_segmentation.audiences.ownership import MARKER_PREFIX
 
 EVALUATIONS = ("batch", "streaming", "edge")
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
-SUFFIXES = (".yaml", ".yml")
 # key -> (required, what it must be); the JSON Schema (audience-file.schema.json) says the same
 FIELDS: dict[str, tuple[bool, str]] = {
     "name": (True, "text: the definition's name, unique in the sandbox"),
@@ -45,21 +56,6 @@ NOT_CHECKED = "the rest of this file was not checked: fix this and lint again"
 
 
 @dataclass(frozen=True)
-class Audience:
-    """One audience as its file declares it; ``source`` is ``file:line`` of its mapping."""
-
-    name: str
-    expression: str
-    description: str = ""
-    evaluation: str = "batch"
-    ttl_in_days: int | None = None
-    schedule: bool = True
-    labels: tuple[str, ...] = ()
-    source: str = ""
-    renamed_from: tuple[str, ...] = ()  # earlier names in the files, newest first
-
-
-@dataclass(frozen=True)
 class _Read:
     """One audience mapping as read: its name (None if unusable), the audience (None after a problem)."""
 
@@ -71,16 +67,15 @@ class _Read:
     reader: SourceFile
 
 
-def audience_files(folder: Path) -> list[Path]:
-    """The ``.yaml``/``.yml`` files under ``folder`` (recursively, hidden folders skipped), sorted."""
-    found = [
-        path
-        for path in folder.rglob("*")
-        if path.suffix in SUFFIXES
-        and path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
-    ]
-    return sorted(found)
+class _Seen(NamedTuple):
+    """The first audience holding a name (by ``name_key``): the name as written, and where."""
+
+    name: str
+    source: str
+
+    def clash(self, name: str) -> str:
+        """Nothing for the same name; for another spelling, the name it is taken for."""
+        return "" if name == self.name else f" (the name {self.name!r}, case and Unicode form ignored)"
 
 
 def read_folder(folder: str | Path) -> tuple[list[Audience], list[Issue]]:
@@ -94,20 +89,21 @@ def read_folder(folder: str | Path) -> tuple[list[Audience], list[Issue]]:
         issues.append(
             Issue(str(root), 1, 1, "no audience files (*.yaml, *.yml) in this folder: check the path")
         )
-    reads = [read for path in paths for read in _read_file(path, issues)]
-    first_seen: dict[str, str] = {}
+    reads = [read for path in paths for read in _read_file(path, root, issues)]
+    first_seen: dict[str, _Seen] = {}
     audiences: list[Audience] = []
     for read in reads:
         if read.name is None or read.name_node is None:
             continue
-        if read.name in first_seen:
+        seen = first_seen.get(name_key(read.name))
+        if seen is not None:
             read.reader.at(
                 read.name_node,
-                f"duplicate audience name {read.name!r} (also at {first_seen[read.name]}): "
+                f"duplicate audience name {read.name!r}{seen.clash(read.name)} (also at {seen.source}): "
                 "names are unique in a sandbox; rename one",
             )
             continue
-        first_seen[read.name] = read.source
+        first_seen[name_key(read.name)] = _Seen(read.name, read.source)
         if read.audience is not None:
             audiences.append(read.audience)
     _check_earlier_names(reads, first_seen)
@@ -115,32 +111,35 @@ def read_folder(folder: str | Path) -> tuple[list[Audience], list[Issue]]:
     return audiences, issues
 
 
-def _check_earlier_names(reads: list[_Read], first_seen: dict[str, str]) -> None:
+def _check_earlier_names(reads: list[_Read], first_seen: dict[str, _Seen]) -> None:
     """An earlier name (``renamed_from``) must not be another audience's name, nor two audiences'."""
-    claimed: dict[str, str] = {}
+    claimed: dict[str, _Seen] = {}
     for read in reads:
         for earlier, node in read.renamed_from:  # never its own name: that is refused where it is read
-            if earlier in first_seen:
+            key = name_key(earlier)
+            if key in first_seen:
+                seen = first_seen[key]
                 read.reader.at(
                     node,
-                    f"renamed_from {earlier!r} is the name of the audience at {first_seen[earlier]}: "
-                    "an earlier name must not be in use; remove it here",
+                    f"renamed_from {earlier!r}{seen.clash(earlier)} is the name of the audience at "
+                    f"{seen.source}: an earlier name must not be in use; remove it here",
                 )
-            elif earlier in claimed:
+            elif key in claimed:
+                seen = claimed[key]
                 read.reader.at(
                     node,
-                    f"renamed_from {earlier!r} is also an earlier name of the audience at "
-                    f"{claimed[earlier]}: one definition cannot become two audiences; keep one",
+                    f"renamed_from {earlier!r}{seen.clash(earlier)} is also an earlier name of the audience "
+                    f"at {seen.source}: one definition cannot become two audiences; keep one",
                 )
             else:
-                claimed[earlier] = read.source
+                claimed[key] = _Seen(earlier, read.source)
 
 
-def _read_file(path: Path, issues: list[Issue]) -> Iterator[_Read]:
+def _read_file(path: Path, root: Path, issues: list[Issue]) -> Iterator[_Read]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        issues.append(Issue(str(path), 1, 1, f"cannot read the file: {exc}"))
+        text = read_inside(root, path)
+    except FolderFileError as exc:
+        issues.append(Issue(str(path), 1, 1, f"not read: {exc.reason}"))
         return
     reader = SourceFile(path, str(path), text.splitlines(), issues)
     documents = yaml.compose_all(text, Loader=yaml.SafeLoader)
@@ -166,7 +165,7 @@ def _read_file(path: Path, issues: list[Issue]) -> Iterator[_Read]:
             reader.issue(1, 1, f"invalid YAML: {exc}; {NOT_CHECKED}")
             return
         for node in _audience_nodes(document, reader):
-            yield _read_audience(node, reader)
+            yield _read_audience(node, reader, root)
 
 
 def _audience_nodes(document: Node | None, reader: SourceFile) -> list[MappingNode]:
@@ -212,7 +211,7 @@ def _scalar(node: Node) -> Any:
         return node.value
 
 
-def _read_audience(node: MappingNode, reader: SourceFile) -> _Read:
+def _read_audience(node: MappingNode, reader: SourceFile, root: Path) -> _Read:
     before = len(reader.issues)
     values: dict[str, Node] = {}
     keys: dict[str, Node] = {}
@@ -244,7 +243,7 @@ def _read_audience(node: MappingNode, reader: SourceFile) -> _Read:
         reader.at(values["description"], f"description must not contain {MARKER_PREFIX!r}: the tool adds it")
     expression = None
     if expression_text is not None:
-        expression = check_expression(values["expression"], expression_text, reader)
+        expression = _expression(values["expression"], expression_text, reader, root)
     source = f"{reader.shown}:{node.start_mark.line + 1}"
     if len(reader.issues) > before or name is None or expression is None:
         return _Read(name, values.get("name"), None, renamed_from, source, reader)
@@ -260,6 +259,20 @@ def _read_audience(node: MappingNode, reader: SourceFile) -> _Read:
         renamed_from=tuple(earlier for earlier, _ in renamed_from),
     )
     return _Read(name, values["name"], audience, renamed_from, source, reader)
+
+
+def _expression(node: Node, text: str, reader: SourceFile, root: Path) -> str | None:
+    """The PQL, inline or read from the ``.pql`` file that the value names (inside the folder), parsed;
+    None after an issue."""
+    if not PQL_PATH.fullmatch(text.strip()):
+        return check_inline_expression(node, text, reader)
+    pql_path = reader.path.parent / text.strip()
+    try:
+        source = read_inside(root, pql_path)
+    except FolderFileError as exc:
+        reader.at(node, f"cannot read the PQL file {text.strip()!r} (relative to this file): {exc.reason}")
+        return None
+    return check_pql_file(Path(os.path.normpath(pql_path)), source, reader.issues)
 
 
 def _text(node: Node | None, key: str, reader: SourceFile, *, required: bool = False) -> str | None:
@@ -291,9 +304,9 @@ def _renamed_from(node: Node | None, name: str | None, reader: SourceFile) -> tu
         value = _text(item, "renamed_from", reader, required=True)
         if value is None:
             continue
-        if value == name:
+        if name is not None and name_key(value) == name_key(name):
             reader.at(item, f"renamed_from {value!r} is the audience's own name: list only earlier names")
-        elif value in (known for known, _ in earlier):
+        elif name_key(value) in (name_key(known) for known, _ in earlier):
             reader.at(item, f"renamed_from {value!r} is listed twice")
         else:
             earlier.append((value, item))

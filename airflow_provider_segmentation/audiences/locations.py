@@ -4,7 +4,6 @@ being read, and PQL errors placed in the YAML file (inline expressions) or in th
 from __future__ import annotations
 
 import functools
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,24 +59,19 @@ class SourceFile:
         self.issue(node.start_mark.line + 1, node.start_mark.column + 1, message)
 
 
-def check_expression(node: Node, text: str, reader: SourceFile) -> str | None:
-    """The PQL (read from the ``.pql`` file if the value is a path), parsed; None after an issue."""
-    if PQL_PATH.fullmatch(text.strip()):
-        pql_path = Path(os.path.normpath(reader.path.parent / text.strip()))
-        try:
-            source = pql_path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reader.at(node, f"cannot read the PQL file {text.strip()!r} (relative to this file): {exc}")
-            return None
-        pql_file = SourceFile(pql_path, str(pql_path), source.splitlines(), reader.issues)
-        if not source.strip():
-            pql_file.issue(1, 1, "the PQL file is empty")
-            return None
-        return (
-            source.strip()
-            if _check_pql(source, lambda line, column: (line, column, True), pql_file)
-            else None
-        )
+def check_pql_file(path: Path, source: str, issues: list[Issue]) -> str | None:
+    """The PQL of the ``.pql`` file at ``path`` (its text read by the caller), parsed; None after an issue,
+    which points into that file."""
+    pql_file = SourceFile(path, str(path), source.splitlines(), issues)
+    if not source.strip():
+        pql_file.issue(1, 1, "the PQL file is empty")
+        return None
+    exact = _check_pql(source, lambda line, column: (line, column, True), pql_file)
+    return source.strip() if exact else None
+
+
+def check_inline_expression(node: Node, text: str, reader: SourceFile) -> str | None:
+    """The PQL written in the YAML value ``node``, parsed; None after an issue, which points into the YAML."""
     in_yaml = functools.partial(_in_yaml, node, reader)
     return text.strip() if _check_pql(text, in_yaml, reader) else None
 

@@ -25,14 +25,12 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow_provider_segmentation import pql
+from airflow_provider_segmentation.audiences.model import Audience
 from airflow_provider_segmentation.client.api.definitions import definition_body
 from airflow_provider_segmentation.models import SegmentDefinition
-
-if TYPE_CHECKING:
-    from airflow_provider_segmentation.audiences.files import Audience
 
 MARKER_PREFIX = "-- managed by aep-audiences:"
 PROJECT = re.compile(r"[a-z0-9][a-z0-9_.-]*")

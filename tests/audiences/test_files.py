@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from airflow_provider_segmentation import audiences
-from airflow_provider_segmentation.audiences.files import FIELDS, audience_files
+from airflow_provider_segmentation.audiences.files import FIELDS
+from airflow_provider_segmentation.audiences.folder import audience_files
 from tests.audiences.conftest import EXAMPLES, write
 
 REPOSITORY = EXAMPLES.parents[1]
