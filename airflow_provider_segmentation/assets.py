@@ -237,6 +237,41 @@ def emit_export_event(
     return None
 
 
+def emit_size_events(
+    context: Mapping[str, Any], outlets: Sequence[Any], sandbox: str, job_id: str, sizes: Mapping[str, int]
+) -> list[Asset]:
+    """Attach audience sizes (``segment_sizes: {segment_id: total}``) to the events of the task's
+    declared Asset outlets, so a downstream DAG reads them without calling AEP: an
+    ``aep://<sandbox>/audiences/<id>`` outlet gets its own audience's size, any other Asset all of them.
+
+    Returns the assets that got sizes (none outside Airflow, or when the task declared no Asset).
+    """
+    events = context.get("outlet_events")
+    if events is None or not sizes:
+        return []
+    emitted = []
+    for outlet in outlets:
+        if not isinstance(outlet, Asset):
+            continue
+        chosen = _sizes_for(outlet.uri, sandbox, sizes)
+        if not chosen:
+            continue
+        events[outlet].extra.update({"job_id": job_id, "sandbox": sandbox, "segment_sizes": chosen})
+        emitted.append(outlet)
+    return emitted
+
+
+def _sizes_for(uri: str, sandbox: str, sizes: Mapping[str, int]) -> dict[str, int]:
+    """The sizes an outlet carries: an audience asset its own (none for another sandbox's), else all."""
+    try:
+        obj = parse_aep_uri(uri)
+    except ValueError:
+        return dict(sizes)
+    if obj.kind != "audiences":
+        return dict(sizes)
+    return {obj.ident: sizes[obj.ident]} if obj.sandbox == sandbox and obj.ident in sizes else {}
+
+
 # -- provider info: factory and OpenLineage converter ----------------------------------------------------
 
 

@@ -223,7 +223,7 @@ CATALOGUE: list[tuple[str, Callable[[Any], Any], type[Exception], str]] = [
         "at most 100",
     ),
     ("empty job id", lambda c: c.get_segment_job(""), AEPValidationError, "job_id is empty"),
-    ("blank preview expression", lambda c: c.create_preview("  "), AEPValidationError, "expression is empty"),
+    ("blank preview expression", lambda c: c.create_preview("  "), AEPValidationError, "expression '  ' is"),
     (
         "search page of 51",
         lambda c: list(c.search_entities(namespace="AAM", limit=51)),
@@ -540,7 +540,7 @@ BAD_ANSWERS: list[tuple[str, str, Answer, type[Exception], str]] = [
         "platform",
         Answer(500, b'{"errors": {"500": [{"code": "UPAPI'),
         AEPServerError,
-        "a body that is not valid JSON",
+        "a body this package cannot read: it is not JSON",
     ),
     ("empty 503", "platform", Answer(503, b""), AEPServerError, "no details"),
     (
@@ -548,7 +548,7 @@ BAD_ANSWERS: list[tuple[str, str, Answer, type[Exception], str]] = [
         "platform",
         Answer(200, b'{"id": "x", "sta'),
         AEPServerError,
-        "body that is not JSON",
+        "cannot read: it is not JSON",
     ),
     (
         "job without id",

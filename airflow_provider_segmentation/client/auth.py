@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 import math
 import os
@@ -24,11 +23,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
-from airflow_provider_segmentation.client.config import ClientConfig
+from airflow_provider_segmentation.client.config import ClientConfig, Secret
 from airflow_provider_segmentation.client.errors import AEPAuthError, AEPServerError, parse_error_body
 from airflow_provider_segmentation.client.http import HttpRequest, HttpResponse
+from airflow_provider_segmentation.client.wire import UnreadableBody, quote_value, read_json, seconds_value
 
 log = logging.getLogger("airflow_provider_segmentation.client")
 TokenKey = tuple[str, str, str, str, str]
@@ -40,7 +41,7 @@ _HEADER_TOKEN = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what an Authorizat
 
 @dataclass(frozen=True)
 class AccessToken:
-    value: str
+    value: Secret
     expires_at: float
     lifetime: float
 
@@ -97,24 +98,47 @@ def parse_token_response(response: HttpResponse, *, now: float) -> AccessToken:
             f"IMS answered HTTP {response.status}: {message}", status=response.status, error_code=code
         )
     try:
-        data = json.loads(response.body)
-        value, expires_in = data["access_token"], data["expires_in"]
-        lifetime = float(expires_in)
-    except (ValueError, KeyError, TypeError):
-        raise AEPServerError("IMS answered 200 without an access_token and expires_in", status=200) from None
-    if not isinstance(value, str) or not _HEADER_TOKEN.fullmatch(value):
+        value, expires_in = _token_fields(response)
+    except UnreadableBody as exc:
+        raise AEPServerError(f"IMS answered 200 with a body this package cannot read: {exc.reason}") from None
+    if value is None:
+        raise AEPServerError("IMS answered 200 without an access_token and expires_in", status=200)
+    if not value:
         raise AEPServerError(
             "IMS sent an unusable access_token (empty, or not visible ASCII), which an Authorization "
             "header cannot carry; try again later, or ask Adobe support if it persists",
             status=200,
         )
-    if isinstance(expires_in, bool) or not math.isfinite(lifetime) or lifetime <= 0:
+    lifetime = _seconds(expires_in)
+    if lifetime is None:
         raise AEPServerError(
-            f"IMS answered 200 with expires_in={expires_in!r}, which is not a positive number of "
-            "seconds; the token cannot be cached",
+            f"IMS answered 200 with expires_in={quote_value(expires_in)}, which is not a positive number "
+            "of seconds; the token cannot be cached",
             status=200,
         )
     return AccessToken(value, now + lifetime, lifetime)
+
+
+def _token_fields(response: HttpResponse) -> tuple[Secret | None, Any]:
+    """(token, expires_in) of IMS's answer; the token is held as a ``Secret`` from the moment it is read
+    (empty when an ``Authorization`` header cannot carry it), so that no frame an error reporter captures
+    holds it in plain text; (None, None) without both fields."""
+    data = read_json(response.body)
+    if not isinstance(data, dict) or "access_token" not in data or "expires_in" not in data:
+        return None, None
+    usable = isinstance(data["access_token"], str) and _HEADER_TOKEN.fullmatch(data["access_token"])
+    return Secret(data.pop("access_token") if usable else ""), data["expires_in"]
+
+
+def _seconds(value: Any) -> float | None:
+    """A positive, finite number of seconds (a boolean ``true`` is not one, though Python reads it as 1)."""
+    if isinstance(value, str):
+        seconds = seconds_value(value.strip())
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value) if abs(value) < 1e300 else math.inf
+    else:
+        return None
+    return seconds if seconds is not None and math.isfinite(seconds) and seconds > 0 else None
 
 
 class TokenCache:
@@ -154,7 +178,7 @@ class TokenCache:
         with self._guard:
             self._tokens[key] = token
 
-    def invalidate(self, key: TokenKey, value: str) -> None:
+    def invalidate(self, key: TokenKey, value: Secret) -> None:
         """Forget ``value`` if it is still the cached token (another caller may have refreshed it)."""
         with self._guard:
             current = self._tokens.get(key)

@@ -35,7 +35,7 @@ from airflow_provider_segmentation.client.auth import (
     parse_token_response,
     token_key,
 )
-from airflow_provider_segmentation.client.config import ClientConfig
+from airflow_provider_segmentation.client.config import ClientConfig, Secret
 from airflow_provider_segmentation.client.flow import (
     CallFlow,
     NeedToken,
@@ -52,6 +52,7 @@ from airflow_provider_segmentation.client.http import (
 )
 from airflow_provider_segmentation.client.operations import AsyncFace, Call, Operation, SyncFace
 from airflow_provider_segmentation.client.reconcile import ServerClock, adopt, claiming, reconciler_for
+from airflow_provider_segmentation.client.redaction import remember
 from airflow_provider_segmentation.models import JobKind
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ class _ClientBase:
         self._tokens = token_cache
         self._token_key = token_key(config)
         self._rng = rng or random.Random()
+        remember(config.secret)  # every error of this process hides it
         self._server_clock = ServerClock()  # from the Date of platform answers; for reconciling creates
 
     def __repr__(self) -> str:
@@ -107,7 +109,7 @@ class _ClientBase:
     def _operation_flow(self, op: Operation[T]) -> CallFlow:
         reconciler = reconciler_for(op) if op.creates else None
         flow = call_flow(
-            lambda token: platform_request(self.config, op, token or "", USER_AGENT),
+            lambda token: platform_request(self.config, op, token, USER_AGENT),
             name=op.name,
             creates=op.creates,
             config=self.config,
@@ -121,6 +123,7 @@ class _ClientBase:
                 self._operation_flow(reconciler.lookup),
                 operation=op.name,
             ),
+            secrets=(self.config.secret,),
             on_answer=self._server_clock.observe,
         )
         return flow if reconciler is None else claiming(flow)
@@ -136,10 +139,10 @@ class _ClientBase:
             needs_token=False,
             handled_statuses=IMS_REFUSALS,
             service="IMS",
-            secrets=(self.config.secret.reveal(),),
+            secrets=(self.config.secret,),
         )
 
-    def _reusable_token(self, stale: str | None) -> str | None:
+    def _reusable_token(self, stale: Secret | None) -> Secret | None:
         """The cached token unless it is ``stale`` (rejected by the gateway) or near its expiry."""
         if stale is not None:
             self._tokens.invalidate(self._token_key, stale)
@@ -147,7 +150,9 @@ class _ClientBase:
         return cached.value if cached is not None else None
 
     def _read_token(self, response: HttpResponse) -> AccessToken:
-        return parse_token_response(response, now=self._clock())
+        token = parse_token_response(response, now=self._clock())
+        remember(token.value)  # every error of this process hides it from now on
+        return token
 
 
 class SegmentationClient(_ClientBase, SyncFace, SegmentationAPI):
@@ -182,13 +187,13 @@ class SegmentationClient(_ClientBase, SyncFace, SegmentationAPI):
 
     def access_token(self) -> str:
         """A valid access token, minted if the cache has none (one IMS call per lifetime per process)."""
-        return self._token(None)
+        return self._token(None).reveal()
 
     def close(self) -> None:
         self._transport.close()
 
     def _drive(self, flow: CallFlow) -> HttpResponse:
-        reply: str | HttpResponse | TransportError | None = None
+        reply: Secret | HttpResponse | TransportError | None = None
         while True:
             try:
                 command = flow.send(reply)
@@ -205,7 +210,7 @@ class SegmentationClient(_ClientBase, SyncFace, SegmentationAPI):
             elif isinstance(command, NeedToken):
                 reply = self._token(command.stale)
 
-    def _token(self, stale: str | None) -> str:
+    def _token(self, stale: Secret | None) -> Secret:
         cached = self._reusable_token(stale)
         if cached is not None:
             return cached
@@ -215,7 +220,7 @@ class SegmentationClient(_ClientBase, SyncFace, SegmentationAPI):
                 return reusable
             token = self._read_token(self._drive(self._token_flow()))
             if self._on_token is not None:
-                self._on_token(token.value)
+                self._on_token(token.value.reveal())
             self._tokens.store(self._token_key, token)
             return token.value
 
@@ -260,7 +265,7 @@ class AsyncSegmentationClient(_ClientBase, AsyncFace, SegmentationAPI):
         return operation.parse(await self._drive(self._operation_flow(operation)), operation)
 
     async def _drive(self, flow: CallFlow) -> HttpResponse:
-        reply: str | HttpResponse | TransportError | None = None
+        reply: Secret | HttpResponse | TransportError | None = None
         while True:
             try:
                 command = flow.send(reply)
@@ -277,7 +282,7 @@ class AsyncSegmentationClient(_ClientBase, AsyncFace, SegmentationAPI):
             elif isinstance(command, NeedToken):
                 reply = await self._token(command.stale)
 
-    async def _token(self, stale: str | None) -> str:
+    async def _token(self, stale: Secret | None) -> Secret:
         cached = self._reusable_token(stale)
         if cached is not None:
             return cached
@@ -287,6 +292,6 @@ class AsyncSegmentationClient(_ClientBase, AsyncFace, SegmentationAPI):
                 return reusable
             token = self._read_token(await self._drive(self._token_flow()))
             if self._on_token is not None:
-                await self._on_token(token.value)
+                await self._on_token(token.value.reveal())
             self._tokens.store(self._token_key, token)
             return token.value

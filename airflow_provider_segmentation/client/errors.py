@@ -3,15 +3,19 @@
 Every error carries the HTTP status, Adobe's error code (gateway ``error_code``, UPAPI ``code`` or a
 problem ``type``), the message and the ``x-request-id`` of the call, so that a log line is enough to
 ask Adobe support about it. Errors raised for bad input before any HTTP call name the ``field``.
+Whoever builds an error, its message and code never show a credential this process knows, in any
+spelling (``redaction.hide_known``): the last guard before a text reaches a log, a UI or XCom.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
+
+from airflow_provider_segmentation.client.redaction import hide_known
+from airflow_provider_segmentation.client.wire import UnreadableBody, read_json
 
 
 class AEPError(Exception):
@@ -26,9 +30,9 @@ class AEPError(Exception):
         request_id: str | None = None,
         field: str | None = None,
     ) -> None:
-        self.message = message
+        self.message = hide_known(message)
         self.status = status
-        self.error_code = error_code
+        self.error_code = None if error_code is None else hide_known(error_code)
         self.request_id = request_id
         self.field = field
         super().__init__(self._render())
@@ -53,6 +57,7 @@ def _rebuild(cls: type[AEPError], message: str, state: dict[str, Any]) -> AEPErr
     error = cls.__new__(cls)
     Exception.__init__(error, message)
     error.__dict__.update(state)
+    error.message = hide_known(error.message)
     error.args = (error._render(),)
     return error
 
@@ -142,8 +147,8 @@ def error_class_for(status: int) -> type[AEPError]:
 def parse_error_body(body: bytes) -> tuple[str | None, str | None]:
     """(error code, message) from any of AEP's error body shapes; (None, None) when it has none."""
     try:
-        data = json.loads(body) if body else None
-    except ValueError:
+        data = read_json(body)
+    except UnreadableBody:
         return None, None
     if not isinstance(data, dict):
         return None, None
@@ -189,6 +194,10 @@ def _describe_unparseable(body: bytes, content_type: str) -> str:
         return f"an HTML page ({found[:80]}) instead of JSON, usually from a proxy or gateway"
     if not text:
         return "an empty body"
+    try:
+        read_json(body)
+    except UnreadableBody as exc:
+        return f"a body this package cannot read: {exc.reason}"
     return f"a body that is not valid JSON ({text[:80]!r}...)"
 
 

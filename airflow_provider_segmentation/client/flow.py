@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
 import uuid
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from enum import Enum
 from typing import Any
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import urlsplit
 
-from airflow_provider_segmentation.client.config import ClientConfig, RetrySettings
+from airflow_provider_segmentation.client.config import ClientConfig, RetrySettings, Secret
 from airflow_provider_segmentation.client.errors import (
     AEPConnectionError,
     AEPError,
+    AEPServerError,
     error_from_response,
     is_token_rejection,
     parse_error_body,
@@ -36,6 +36,8 @@ from airflow_provider_segmentation.client.http import (
     TransportError,
 )
 from airflow_provider_segmentation.client.operations import Operation
+from airflow_provider_segmentation.client.redaction import Hider
+from airflow_provider_segmentation.client.wire import UnreadableBody, hidden_json, read_json, seconds_value
 
 log = logging.getLogger("airflow_provider_segmentation.client")
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -63,7 +65,7 @@ class Step:
 class NeedToken:
     """Ask the driver for a valid access token; ``stale`` was rejected by the gateway and must go."""
 
-    stale: str | None = None
+    stale: Secret | None = None
 
 
 @dataclass(frozen=True)
@@ -80,40 +82,31 @@ class Sleep:
 
 
 Command = NeedToken | Send | Sleep
-Reply = str | HttpResponse | TransportError | None
+Reply = Secret | HttpResponse | TransportError | None
 CallFlow = Generator[Command, Reply, HttpResponse]
 # Given "created since" (epoch seconds): the object an ambiguous create made, or None if it made none.
 Reconcile = Callable[[float], Generator[Command, Reply, HttpResponse | None]]
 OnAnswer = Callable[[HttpResponse, float], None]  # told each answer and the time it arrived
 
 
-def spellings(secret: str) -> set[str]:
-    """``secret`` as a server may echo it: plain, form- or URL-encoded, or escaped in a JSON string."""
-    if not secret:
-        return set()
-    in_json = json.dumps(secret)[1:-1]
-    return {
-        secret,
-        quote_plus(secret),
-        quote_plus(secret, safe=""),
-        quote(secret, safe=""),
-        in_json,
-        in_json.replace("/", "\\/"),
-        json.dumps(secret, ensure_ascii=False)[1:-1],
-    }
+def hidden_answer(response: HttpResponse, hider: Hider) -> HttpResponse:
+    """``response`` with every credential masked in each decoded string of its body (JSON keys and values,
+    or the text of a body that is not JSON); the very same answer when it carries none."""
+    if not hider.finds(response.body.decode("utf-8", "replace")):
+        return response
+    try:
+        body = json.dumps(hidden_json(read_json(response.body), hider), ensure_ascii=False).encode()
+    except UnreadableBody:
+        body = hider.hide(response.body.decode("utf-8", "replace")).encode()
+    return replace(response, body=body)
 
 
-def scrub(body: bytes, secrets: Iterable[str]) -> bytes:
-    """``body`` with every spelling of each of ``secrets`` replaced by ``***`` (longest first)."""
-    for spelling in sorted({s for secret in secrets for s in spellings(secret)}, key=len, reverse=True):
-        body = body.replace(spelling.encode(), b"***")
-    return body
-
-
-def platform_request(config: ClientConfig, op: Operation[Any], token: str, user_agent: str) -> HttpRequest:
-    """The request AEP expects: auth and org headers, sandbox, JSON content type, a fresh request id."""
+def platform_request(
+    config: ClientConfig, op: Operation[Any], token: Secret | None, user_agent: str
+) -> HttpRequest:
+    """The request AEP expects: auth and org headers, sandbox, JSON content type, a fresh request id; the
+    token stays a ``Secret`` until the transport writes the ``Authorization`` header."""
     headers = {
-        "Authorization": f"Bearer {token}",
         "x-api-key": config.client_id,
         "x-gw-ims-org-id": config.org_id,
         "x-sandbox-name": config.sandbox,
@@ -124,11 +117,11 @@ def platform_request(config: ClientConfig, op: Operation[Any], token: str, user_
     }
     if op.body is not None:
         headers["Content-Type"] = "application/json"
-    return HttpRequest(op.method, config.base_url + op.path, op.params, headers, op.body)
+    return HttpRequest(op.method, config.base_url + op.path, op.params, headers, op.body, bearer=token)
 
 
 def call_flow(
-    build: Callable[[str | None], HttpRequest],
+    build: Callable[[Secret | None], HttpRequest],
     *,
     name: str,
     creates: bool,
@@ -138,17 +131,18 @@ def call_flow(
     needs_token: bool = True,
     handled_statuses: frozenset[int] = frozenset(),
     service: str = "AEP",
-    secrets: tuple[str, ...] = (),
+    secrets: tuple[Secret, ...] = (),
     reconcile: Reconcile | None = None,
     on_answer: OnAnswer | None = None,
 ) -> CallFlow:
     """Send ``build(token)`` until the service answers 2xx, retrying and refreshing as ``next_step`` says.
 
     Each attempt gets ``call_timeout`` or what is left of the retry budget (``max_elapsed_seconds``),
-    whichever is less, so that no call outlives its budget. Each answer's body is scrubbed of
-    ``secrets`` (the IMS call passes the client secret) and of the bearer token sent, in every spelling
-    a server may echo, before anything reads it: no error's message or code can carry them.
-    ``service`` names the answering side in errors; ``on_answer`` is told each (scrubbed) answer;
+    whichever is less, so that no call outlives its budget. In each answer, every decoded string (read
+    by the one strict reader, ``wire``) is cleared of ``secrets`` (the client secret) and of the bearer
+    token sent, in any spelling a server may echo (``redaction``), before anything reads it: no error,
+    log line or returned model can carry them. The token is a ``Secret`` throughout.
+    ``service`` names the answering side in errors; ``on_answer`` is told each (cleared) answer;
     ``reconcile`` looks for what an ambiguous create made: adopted if found, else the create is retried.
     """
     started = clock()
@@ -156,13 +150,13 @@ def call_flow(
     failure: AEPError | None = None  # why the last attempt is being retried
     attempt = 0
     refreshed = False
-    stale: str | None = None
+    stale: Secret | None = None
     while True:
         attempt += 1
-        token = None
+        token: Secret | None = None
         if needs_token:
             reply = yield NeedToken(stale)
-            assert isinstance(reply, str)
+            assert isinstance(reply, Secret)
             token, stale = reply, None
         request = build(token)
         sent_at = clock()
@@ -177,8 +171,7 @@ def call_flow(
         outcome = yield Send(request, min(config.call_timeout, left))
         assert isinstance(outcome, HttpResponse | TransportError)
         if isinstance(outcome, HttpResponse):
-            hidden = secrets if token is None else (*secrets, token)
-            outcome = replace(outcome, body=scrub(outcome.body, hidden))
+            outcome = hidden_answer(outcome, Hider((*secrets, token)))
             if on_answer is not None:
                 on_answer(outcome, clock())
         _log_outcome(name, request, outcome)
@@ -208,7 +201,10 @@ def call_flow(
             if adopted is not None:
                 log.warning("%s: AEP had made it; adopting it instead of creating another", name)
                 return adopted
+            made_nothing = step.error
             step = decide(False)  # AEP made nothing: retrying cannot duplicate it
+            if step.action is Action.DONE and made_nothing is not None:  # an unreadable 2xx: try again
+                step = _retry_or_fail(config.retry, attempt, clock() - started, None, rng, made_nothing)
         if step.action is Action.DONE:
             assert isinstance(outcome, HttpResponse)
             return outcome
@@ -234,20 +230,20 @@ def call_flow(
 def parse_retry_after(value: str | None, *, now: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date.
 
-    ``None`` (then the backoff decides) for a value that is neither, or a negative or non-finite number
-    (``-5``, ``nan``, ``inf``): read as 0 s, such values would send the retries out back to back.
+    ``None`` (then the backoff decides) for a value that is neither: delta-seconds are ASCII digits of
+    bounded length (``-5``, ``nan``, ``inf``, ``²`` or 5,000 digits are not; read as 0 s, some would send
+    the retries out back to back).
     """
     if not value:
         return None
     value = value.strip()
+    seconds = seconds_value(value)
+    if seconds is not None:
+        return seconds
     try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-        except (TypeError, ValueError, IndexError):
-            return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def backoff_delay(settings: RetrySettings, attempt: int, rng: random.Random) -> float:
@@ -293,6 +289,17 @@ def next_step(
         return _retry_or_fail(settings, attempt, elapsed, None, rng, error)
 
     status = outcome.status
+    if 200 <= status < 300 and creates and not _readable_object(outcome):
+        return Step(
+            Action.RECONCILE,
+            error=AEPServerError(
+                f"{operation}: {service} answered HTTP {status} with a body that is not the object it "
+                "creates, so whether it created one is unknown: list the resource before trying again to "
+                "avoid a duplicate",
+                status=status,
+                request_id=request.request_id,
+            ),
+        )
     if 200 <= status < 300 or status in handled_statuses:
         return Step(Action.DONE)
     retry_after = parse_retry_after(outcome.headers.get("retry-after"), now=now)
@@ -307,13 +314,26 @@ def next_step(
         location=outcome.headers.get("location"),
     )
     code, _ = parse_error_body(outcome.body)
-    if is_token_rejection(status, code) and "authorization" in {k.lower() for k in request.headers}:
+    if is_token_rejection(status, code) and request.bearer is not None:
         return Step(Action.FAIL, error=error) if token_refreshed else Step(Action.REFRESH_TOKEN)
     if status not in RETRYABLE_STATUSES:
         return Step(Action.FAIL, error=error)
     if creates and status != 429:
         return Step(Action.RECONCILE, error=error)
     return _retry_or_fail(settings, attempt, elapsed, retry_after, rng, error)
+
+
+_ERROR_KEYS = frozenset({"error_code", "error", "title", "detail"})  # gateway, OAuth, problem+json
+
+
+def _readable_object(response: HttpResponse) -> bool:
+    """The answer to a create holds a JSON object (what every create of AEP returns) that is not an
+    error body."""
+    try:
+        data = read_json(response.body)
+    except UnreadableBody:
+        return False
+    return isinstance(data, dict) and not _ERROR_KEYS & data.keys()
 
 
 def _transport_error(

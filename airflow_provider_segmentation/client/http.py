@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from airflow_provider_segmentation.client.config import Secret
 from airflow_provider_segmentation.client.errors import AEPServerError
+from airflow_provider_segmentation.client.wire import whole_number
 
 if TYPE_CHECKING:  # imported where a transport is built: a DAG file that only declares tasks never pays
     import httpx
@@ -40,14 +42,21 @@ class HttpRequest:
     params: tuple[tuple[str, str], ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes | None = None
+    bearer: Secret | None = None  # the access token, written into ``Authorization`` only on the wire
 
     @property
     def request_id(self) -> str:
         return self.headers.get("x-request-id", "")
 
+    def wire_headers(self) -> dict[str, str]:
+        """The headers as sent: the token is revealed here only, straight into the transport's call."""
+        if self.bearer is None:
+            return dict(self.headers)
+        return {**self.headers, "Authorization": f"Bearer {self.bearer.reveal()}"}
+
     def __repr__(self) -> str:
         """Never the bearer token nor the body (the IMS form body holds the client secret)."""
-        headers = {k: "***" if k.lower() == "authorization" else v for k, v in self.headers.items()}
+        headers = {**self.headers, "Authorization": "***"} if self.bearer is not None else dict(self.headers)
         body = f"<{len(self.body)} bytes>" if self.body is not None else None
         return (
             f"HttpRequest({self.method} {self.url}, params={self.params!r}, headers={headers}, body={body})"
@@ -97,8 +106,8 @@ def _size(count: int) -> str:
 
 
 def _declared_length(value: str | None) -> int | None:
-    text = (value or "").strip()
-    return int(text) if text.isdigit() else None
+    """``Content-Length`` when it is ASCII digits of bounded length; else unknown (bytes are counted)."""
+    return whole_number(value)
 
 
 def _too_large(request: HttpRequest, status: int, cap: int, declared: int | None) -> AEPServerError:
@@ -183,7 +192,7 @@ class SyncTransport:
                 request.method,
                 request.url,
                 params=list(request.params),
-                headers=dict(request.headers),
+                headers=request.wire_headers(),
                 data=request.body,
                 timeout=(min(connect, seconds), min(read, seconds)),
                 allow_redirects=False,
@@ -316,7 +325,7 @@ class AsyncTransport:
                 request.method,
                 request.url,
                 params=list(request.params),
-                headers=dict(request.headers),
+                headers=request.wire_headers(),
                 content=request.body,
             ) as response:
                 declared = _declared_length(response.headers.get("content-length"))

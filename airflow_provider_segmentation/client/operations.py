@@ -17,7 +17,7 @@ import json
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -30,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 
 from airflow_provider_segmentation.client.errors import AEPServerError, AEPValidationError
 from airflow_provider_segmentation.client.http import HttpResponse
+from airflow_provider_segmentation.client.wire import UnreadableBody, read_json
 
 log = logging.getLogger("airflow_provider_segmentation.client")
 T = TypeVar("T")
@@ -130,6 +131,15 @@ def check_id(value: Any, *, field_name: str, label: str | None = None) -> str:
     return text
 
 
+def wrong_type(field_name: str, expected: str, value: Any) -> AEPValidationError:
+    """The error for a (rendered) value of the wrong type: ``x must be a string; got int 5``."""
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return AEPValidationError(
+        f"{field_name} must be {expected}; got {type(value).__name__} {shown}", field=field_name
+    )
+
+
 def segment(value: str | int, *, field_name: str) -> str:
     """One URL path segment from an id checked by ``check_id``; ids are opaque, so it is percent-encoded."""
     return quote(check_id(value, field_name=field_name), safe="")
@@ -161,14 +171,13 @@ def encode_body(payload: Any, *, field_name: str) -> bytes:
 
 
 def decode(response: HttpResponse) -> Any:
-    """The JSON body, ``None`` for an empty one; garbage becomes a clean ``AEPServerError``."""
-    if not response.body.strip():
-        return None
+    """The JSON body (read by the one strict reader), ``None`` for an empty one; garbage, a body nested
+    too deep or a number too long becomes a clean ``AEPServerError``."""
     try:
-        return json.loads(response.body)
-    except ValueError:
+        return read_json(response.body)
+    except UnreadableBody as exc:
         raise AEPServerError(
-            f"AEP answered HTTP {response.status} with a body that is not JSON "
+            f"AEP answered HTTP {response.status} with a body this package cannot read: {exc.reason} "
             f"({response.body[:60].decode('utf-8', 'replace')!r})",
             status=response.status,
         ) from None
@@ -238,7 +247,7 @@ def validate_ids(
 ) -> list[str]:
     """A non-empty list of at most ``maximum`` ids, each one as ``check_id`` wants, else a clear error."""
     if ids is None or isinstance(ids, str | bytes | Mapping) or not isinstance(ids, Iterable):
-        raise AEPValidationError(f"{field_name} must be a list of ids, e.g. ['<id>']", field=field_name)
+        raise wrong_type(field_name, "a list of ids, e.g. ['<id>']", ids)
     values = list(ids)
     if not values:
         raise AEPValidationError(f"{field_name} is empty: pass at least one id", field=field_name)
@@ -248,10 +257,18 @@ def validate_ids(
             "into several calls",
             field=field_name,
         )
-    return [
+    checked = [
         check_id(value, field_name=field_name, label=f"{field_name}[{index}]")
         for index, value in enumerate(values)
     ]
+    counts = Counter(checked)
+    repeated = [value for value, count in counts.items() if count > 1]
+    if repeated:
+        raise AEPValidationError(
+            f"{field_name} names {', '.join(map(repr, repeated))} more than once: pass each id once",
+            field=field_name,
+        )
+    return checked
 
 
 def validate_choice(value: str | None, choices: tuple[str, ...], *, field_name: str) -> str | None:

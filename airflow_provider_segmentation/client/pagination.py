@@ -30,6 +30,7 @@ from airflow_provider_segmentation.client.operations import (
     Query,
     decode,
 )
+from airflow_provider_segmentation.client.wire import quote_value, whole_number
 
 # -- pagination schemes: each reads a list body and returns (items, next operation or None) ----------
 
@@ -156,17 +157,6 @@ def _cursor(params: Query) -> str:
     return ", ".join(shown) if shown else "the first page"
 
 
-def _whole(value: Any) -> int | None:
-    """A count from an answer: a non-negative integer (or its digits), else ``None``."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
-
-
 def _check_page_counts(op: Operation[Page[M]], data: Any, count: int, *, first: bool) -> None:
     """Refuse ``totalPages`` / ``totalCount`` that no listing can have, given this page and its number."""
     if not isinstance(data, dict):
@@ -174,7 +164,7 @@ def _check_page_counts(op: Operation[Page[M]], data: Any, count: int, *, first: 
     info = data.get("page") if isinstance(data.get("page"), dict) else data.get("_page")
     if not isinstance(info, dict):
         return
-    total_pages, total_count = _whole(info.get("totalPages")), _whole(info.get("totalCount"))
+    total_pages, total_count = whole_number(info.get("totalPages")), whole_number(info.get("totalCount"))
     if total_pages is not None and total_count is not None and total_pages > max(1, total_count):
         raise AEPServerError(
             f"{op.name}: AEP reports {total_pages} pages for {total_count} items (totalPages "
@@ -182,7 +172,7 @@ def _check_page_counts(op: Operation[Page[M]], data: Any, count: int, *, first: 
             "requesting pages that cannot exist"
         )
     params = dict(op.params)
-    index = _whole(params["page"]) if "page" in params else (0 if first else None)
+    index = whole_number(params["page"]) if "page" in params else (0 if first else None)
     if index is None or total_pages is None:
         return
     where = f"page={index}"
@@ -209,7 +199,7 @@ def _ahead(
     first = dict(op.params).get("page", "0")
     if following is None or next_page is not by_page_number or op.trail is not None or first != "0":
         return ()
-    total = _whole((data.get("page") or {}).get("totalPages")) or 0
+    total = whole_number((data.get("page") or {}).get("totalPages")) or 0
     if total > MAX_PAGES_AHEAD:  # an implausible count is followed page by page, under the loop guard
         return ()
     return tuple(op.with_params(page=n) for n in range(1, total))
@@ -222,9 +212,12 @@ def by_page_number(op: Operation[Page[M]], data: Any) -> Operation[Page[M]] | No
     total = info.get("totalPages")
     if total is None:
         return None
-    pages = _whole(total)
+    pages = whole_number(total)
     if pages is None:
-        raise AEPServerError(f"{op.name}: AEP answered totalPages {total!r}, which is not a page count")
+        raise AEPServerError(
+            f"{op.name}: AEP answered totalPages {quote_value(total)}, which is not a page count (ASCII "
+            "digits, below 10**18)"
+        )
     return op.with_params(page=current + 1) if current + 1 < pages else None
 
 

@@ -6,7 +6,11 @@ would then risk a duplicate), the call flow asks AEP: it lists the sandbox's new
 newest first) and looks for one created since the attempt for exactly the same request:
 
 - segment job: the same set of segment ids;
-- export job: the same dataset and the same set of segment ids.
+- export job: the same dataset, segments with their member statuses, fields, merge policy, batching,
+  evaluation and filter.
+
+"The same request" is ``request_fingerprint``'s, the rule a retried task also uses before it
+re-attaches to the job of an earlier try.
 
 "Since the attempt" is read on AEP's clock: ``ServerClock`` keeps how far it is ahead of ours from the
 ``Date`` header of the client's latest platform answer (the failed attempt's, when it had one), and the
@@ -31,7 +35,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -89,34 +93,87 @@ def _created_since(created: datetime | None, since: float) -> bool:
     return created is not None and created.timestamp() >= since
 
 
-def _segment_ids(entries: Any) -> frozenset[str]:
-    return frozenset(str(e.get("segmentId")) for e in entries or () if isinstance(e, dict))
+DEFAULT_MEMBER_STATUSES = ("existing", "realized")  # AEP's default filter.segments[].status (sorted)
+
+
+def _segment_ids(entries: Any) -> list[str]:
+    return sorted({str(e.get("segmentId")) for e in entries or () if isinstance(e, dict)})
+
+
+def _export_segments(entries: Any) -> list[list[Any]]:
+    """Each exported segment with its member statuses (AEP's default when none is given), in one order."""
+    return sorted(
+        [str(e.get("segmentId")), sorted(set(e.get("status") or DEFAULT_MEMBER_STATUSES))]
+        for e in entries or ()
+        if isinstance(e, dict)
+    )
+
+
+def _fields(fields: Any) -> list[str] | None:
+    """The comma-separated field list as a set (its order does not change what is exported)."""
+    return sorted({f.strip() for f in fields.split(",") if f.strip()}) if isinstance(fields, str) else None
+
+
+def _export_fingerprint(body: Mapping[str, Any]) -> dict[str, Any]:
+    filter_ = dict(body.get("filter") or {})
+    segments = _export_segments(filter_.pop("segments", None))
+    destination = body.get("destination") or {}
+    return {
+        "operation": "createExportJob",
+        "dataset_id": destination.get("datasetId"),
+        "segment_per_batch": bool(destination.get("segmentPerBatch")),
+        "segments": segments,
+        "filter": filter_,  # the rest of the filter (qualification times, emptyProfiles) as sent
+        "fields": _fields(body.get("fields")),
+        "merge_policy_id": (body.get("mergePolicy") or {}).get("id"),
+        "evaluate_first": bool((body.get("evaluationInfo") or {}).get("segmentation")),
+        "additional_fields": body.get("additionalFields"),
+    }
+
+
+def request_fingerprint(op: Operation[Any]) -> dict[str, Any] | None:
+    """What makes two job creates the same request, as JSON: the operation and its body with the order
+    of ids and fields and AEP's defaults normalized away. None for an operation that makes no job.
+
+    The one rule for "same request": a retried task re-attaches to its earlier try's job only when the
+    fingerprints match (operators), and an ambiguous create adopts a listed job only when the job's
+    own fingerprint (``job_fingerprint``) matches the create's (``reconciler_for``).
+    """
+    body = json.loads(op.body) if op.body else None
+    if op.name == "createSegmentJob" and isinstance(body, list):
+        return {"operation": op.name, "segment_ids": _segment_ids(body)}
+    if op.name == "createExportJob" and isinstance(body, dict):
+        return _export_fingerprint(body)
+    if op.name == "createPreview" and isinstance(body, dict):
+        return {"operation": op.name, **{k: body.get(k) for k in sorted(body)}}
+    return None
+
+
+def job_fingerprint(job: SegmentJob | ExportJob) -> dict[str, Any]:
+    """The fingerprint of the request a listed job was made for (see ``request_fingerprint``)."""
+    if isinstance(job, SegmentJob):
+        return {"operation": "createSegmentJob", "segment_ids": _segment_ids(job.segments)}
+    return _export_fingerprint(job.to_json())
 
 
 def reconciler_for(op: Operation[Any]) -> Reconciler | None:
     """The reconciler of a create operation, or None when it has none (then an ambiguous create fails)."""
-    body = json.loads(op.body) if op.body else None
-    if op.name == "createSegmentJob" and isinstance(body, list):
-        wanted = _segment_ids(body)
-        if "*" in wanted:
+    wanted = request_fingerprint(op)
+    if wanted is None:
+        return None
+    if op.name == "createSegmentJob":
+        if "*" in wanted["segment_ids"]:
             return None
 
         def same_segment_job(job: SegmentJob, since: float) -> bool:
-            return _created_since(job.created_at, since) and frozenset(job.segment_ids) == wanted
+            return _created_since(job.created_at, since) and job_fingerprint(job) == wanted
 
         return Reconciler(SegmentJobs.list_segment_jobs.build(limit=LOOKUP_PAGE), same_segment_job)
-    if op.name == "createExportJob" and isinstance(body, dict):
-        dataset = (body.get("destination") or {}).get("datasetId")
-        wanted = _segment_ids((body.get("filter") or {}).get("segments"))
+    if op.name == "createExportJob":
 
         def same_export_job(job: ExportJob, since: float) -> bool:
-            listed_dataset = job.destination.dataset_id if job.destination else None
-            listed_segments = _segment_ids((job.filter or {}).get("segments"))
-            return (
-                _created_since(epoch_to_datetime(job.creation_time), since)
-                and listed_dataset == dataset
-                and listed_segments == wanted
-            )
+            created = epoch_to_datetime(job.creation_time)
+            return _created_since(created, since) and job_fingerprint(job) == wanted
 
         return Reconciler(ExportJobs.list_export_jobs.build(limit=LOOKUP_PAGE), same_export_job)
     return None

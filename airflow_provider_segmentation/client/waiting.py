@@ -3,11 +3,16 @@
 ``job_outcome`` says whether a segment job, export job or estimate is still running, succeeded, or
 failed (raising ``AEPJobFailedError`` with AEP's own ``errors[]``). ``poll_flow`` is the whole polling
 logic as a generator, in the pattern of ``flow.call_flow``: it yields ``Fetch`` (read the job once) and
-``Wait`` (sleep; jittered if asked, and never past the deadline), logs one short line per status change,
-tolerates a budget of transient poll errors, and ends with the finished job or an error
-(``AEPTimeoutError`` at the deadline). ``wait`` drives it in
-the worker (the hook's ``wait_for_*``, the operators); the trigger drives it with ``asyncio``. What to
-do on a timeout (cancel the job or not) stays with the caller.
+``Wait`` (``next_pause``: jittered if asked, cut to the deadline so that the last read happens at it),
+logs one short line per status change, tolerates a budget of transient poll errors, and ends with the
+finished job or an error (``AEPTimeoutError`` only after a read at the deadline found the job still
+running). ``wait`` drives it in the worker (the hook's ``wait_for_*``, the operators); the trigger
+drives it with ``asyncio``. What to do on a timeout (cancel the job or not) stays with the caller.
+
+How often AEP may be polled: Adobe documents no request-rate limit for the Segmentation Service (nor a
+429 contract; its troubleshooting guide says overload shows as a 500). ``MIN_POLL_INTERVAL_SECONDS`` is
+this package's own floor, not AEP's: ``floored_poll_interval`` raises a shorter interval to it, with a
+warning, for every host but a loopback one (the emulator, where tests poll fast).
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeVar
 
+from airflow_provider_segmentation.client.config import is_loopback
 from airflow_provider_segmentation.client.errors import (
     AEPAuthError,
     AEPConnectionError,
@@ -29,6 +36,7 @@ from airflow_provider_segmentation.client.errors import (
     AEPRateLimitError,
     AEPServerError,
     AEPTimeoutError,
+    AEPValidationError,
 )
 from airflow_provider_segmentation.models import (
     Estimate,
@@ -40,6 +48,12 @@ from airflow_provider_segmentation.models import (
 log = logging.getLogger("airflow_provider_segmentation.client")
 
 Job = TypeVar("Job", SegmentJob, ExportJob, Estimate)
+
+# This package's floor between two reads of one job on a real AEP host (Adobe documents no polling rate).
+MIN_POLL_INTERVAL_SECONDS = 5.0
+# Jobs already warned about for an undocumented status, in this process (the oldest are forgotten).
+_WARNED_UNKNOWN: OrderedDict[tuple[str, str], None] = OrderedDict()
+WARNED_JOBS_KEPT = 10_000
 
 
 class Outcome(Enum):
@@ -53,13 +67,15 @@ def status_of(job: SegmentJob | ExportJob | Estimate) -> str:
 
 
 def job_outcome(job: SegmentJob | ExportJob | Estimate, *, ident: str) -> Outcome:
-    """RUNNING or SUCCEEDED, or raise for FAILED / CANCELLED; an unknown status keeps running."""
+    """RUNNING or SUCCEEDED, or raise for FAILED / CANCELLED; an unknown status keeps running.
+
+    An unknown status is warned about once per job in this process (a wait, a sensor's pokes and a
+    triggerer's runs read the same job many times), not once per read.
+    """
     status = job.state if isinstance(job, Estimate) else job.status
     kind = {SegmentJob: "segment job", ExportJob: "export job", Estimate: "estimate"}[type(job)]
     if status is None or not status.is_known:
-        log.warning(
-            "%s %s has status %r, which AEP does not document; still waiting", kind, ident, status_of(job)
-        )
+        _warn_unknown_once(kind, ident, status_of(job))
         return Outcome.RUNNING
     if not status.is_terminal:
         return Outcome.RUNNING
@@ -70,6 +86,15 @@ def job_outcome(job: SegmentJob | ExportJob | Estimate, *, ident: str) -> Outcom
         errors.append({"code": "estimate", "msg": job.error.get("description") or str(job.error)})
     error_cls = AEPJobCancelledError if status is SegmentJobStatus.CANCELLED else AEPJobFailedError
     raise error_cls(f"AEP reports {kind} {ident} as {status.value}", errors=errors)
+
+
+def _warn_unknown_once(kind: str, ident: str, status: str) -> None:
+    if (kind, ident) in _WARNED_UNKNOWN:
+        return
+    _WARNED_UNKNOWN[(kind, ident)] = None
+    if len(_WARNED_UNKNOWN) > WARNED_JOBS_KEPT:
+        _WARNED_UNKNOWN.popitem(last=False)
+    log.warning("%s %s has status %r, which AEP does not document; still waiting", kind, ident, status)
 
 
 def first_run_since(runs: Iterable[SegmentJob], start: float | None) -> SegmentJob | None:
@@ -95,10 +120,56 @@ class Fetch:
 
 @dataclass(frozen=True)
 class Wait:
+    """Sleep ``seconds``; ``until_deadline``: the read after it is the last one, at the deadline."""
+
     seconds: float
+    until_deadline: bool = False
 
 
 PollFlow = Generator[Fetch | Wait, Any, Job]
+
+
+def check_poll_interval(poll_interval: float, timeout: float | None, *, field_name: str) -> None:
+    """Refuse an interval longer than the timeout: the job would be read only at the start and at the
+    deadline, which is rarely what the DAG author meant."""
+    if timeout is not None and poll_interval > timeout:
+        raise AEPValidationError(
+            f"{field_name}={poll_interval:g} s is longer than timeout={timeout:g} s: the job would be read "
+            f"only when the wait starts and at its deadline; set {field_name} to at most {timeout:g} s",
+            field=field_name,
+        )
+
+
+def poll_floor(platform_host: str) -> float:
+    """The shortest interval between two reads of one job: none on a loopback host (the emulator)."""
+    host = platform_host.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    return 0.0 if is_loopback(host) else MIN_POLL_INTERVAL_SECONDS
+
+
+def floored_poll_interval(poll_interval: float, *, platform_host: str, field_name: str) -> float:
+    """``poll_interval``, raised to ``poll_floor(platform_host)`` with a warning naming the field."""
+    floor = poll_floor(platform_host)
+    if poll_interval >= floor:
+        return poll_interval
+    log.warning(
+        "%s=%g s is below the floor of %g s between two polls of AEP (this package's, not an Adobe "
+        "limit: Adobe documents none); polling every %g s",
+        field_name,
+        poll_interval,
+        floor,
+        floor,
+    )
+    return floor
+
+
+def next_pause(poll_interval: float, *, now: float, deadline: float | None, spread: float = 1.0) -> Wait:
+    """The pause before the next read: ``poll_interval * spread`` (the jitter), cut to the time left, so
+    that a wait never sleeps past its deadline and its last read happens at it."""
+    pause = poll_interval * spread
+    if deadline is None:
+        return Wait(pause)
+    left = max(0.0, deadline - now)
+    return Wait(left, until_deadline=True) if pause >= left else Wait(pause)
 
 
 def poll_flow(
@@ -113,22 +184,25 @@ def poll_flow(
     jitter: float = 0.0,
     rng: random.Random | None = None,
 ) -> PollFlow[Any]:
-    """Poll until the job succeeds (returned), fails (raised) or ``deadline`` (epoch seconds) passes.
+    """Poll until the job succeeds (returned), fails (raised) or is still running at ``deadline``
+    (epoch seconds; ``AEPTimeoutError``).
 
-    The deadline is checked before each fetch (a listing is never paged past it) and before each wait.
-    Each wait is ``poll_interval`` spread by up to ``jitter`` (a fraction: waits started together do
-    not poll in lockstep), cut to the time left before the deadline. Up to ``poll_error_budget``
-    transient errors in a row are tolerated; more, or any other error, is raised.
+    The job is read at once (even past the deadline: a job that finished in time is a success), then
+    after each ``next_pause``: ``poll_interval`` spread by up to ``jitter`` (a fraction: waits started
+    together do not poll in lockstep), cut to the time left, so that the last read happens at the
+    deadline whatever the interval. Up to ``poll_error_budget`` transient errors in a row are tolerated,
+    except on that last read (there is no time left to read again); more, or any other error, is raised.
     ``on_status(status, elapsed)`` is told each status change (default: one INFO line).
     """
     uniform = (rng or random).uniform
     started, last_status, errors_in_a_row = clock(), "", 0
-    status = "not read yet"
+    status, last_read = "not read yet", False
     while True:
-        if deadline is not None and clock() >= deadline:
-            raise _timeout(kind, ident, status, started, clock)
         reply = yield Fetch()
+        at_deadline = deadline is not None and (last_read or clock() >= deadline)
         if isinstance(reply, AEPError):
+            if at_deadline and isinstance(reply, TRANSIENT_POLL_ERRORS):
+                raise reply.with_message(f"{kind} {ident} could not be read at its deadline: {reply.message}")
             if not isinstance(reply, TRANSIENT_POLL_ERRORS) or errors_in_a_row >= poll_error_budget:
                 raise reply
             errors_in_a_row += 1
@@ -143,13 +217,16 @@ def poll_flow(
                 (on_status or _log_status(kind, ident))(status, clock() - started)
             if reply is not None and job_outcome(reply, ident=ident) is Outcome.SUCCEEDED:
                 return reply
-        pause = poll_interval * uniform(1 - jitter, 1 + jitter) if jitter else poll_interval
-        if deadline is not None:
-            left = deadline - clock()
-            if left < poll_interval:  # the next poll would come after the deadline
-                raise _timeout(kind, ident, status, started, clock)
-            pause = min(pause, left)
-        yield Wait(pause)
+        if at_deadline:
+            raise _timeout(kind, ident, status, started, clock)
+        pause = next_pause(
+            poll_interval,
+            now=clock(),
+            deadline=deadline,
+            spread=uniform(1 - jitter, 1 + jitter) if jitter else 1.0,
+        )
+        last_read = pause.until_deadline
+        yield pause
 
 
 def _log_status(kind: str, ident: str) -> Callable[[str, float], None]:

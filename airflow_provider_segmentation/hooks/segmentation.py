@@ -57,13 +57,16 @@ from airflow_provider_segmentation.client.errors import (
     AEPValidationError,
 )
 from airflow_provider_segmentation.client.operations import Call, Operation, SyncFace, check_id, validate_ids
+from airflow_provider_segmentation.client.reconcile import request_fingerprint
 from airflow_provider_segmentation.client.waiting import (
     Fetch,
     Job,
     Outcome,
     PollFlow,
     Wait,
+    check_poll_interval,
     first_run_since,
+    floored_poll_interval,
     job_outcome,
     poll_flow,
     status_of,
@@ -105,14 +108,17 @@ __all__ = [  # what the Airflow faces (operators, sensors, triggers) take from h
     "SegmentationHook",
     "Wait",
     "check_id",
+    "check_poll_interval",
     "check_task_sandbox",
     "definition_body",
     "export_request",
     "first_run_since",
+    "floored_poll_interval",
     "is_template",
     "job_outcome",
     "poll_flow",
     "positive_seconds",
+    "request_fingerprint",
     "status_of",
     "validate_ids",
     "validate_quartz_cron",
@@ -260,13 +266,18 @@ class SegmentationHook(BaseHook, SyncFace, SegmentationAPI):
     ) -> Job:
         """Poll ``fetch`` until the job succeeds; ``AEPJobFailedError`` or ``AEPTimeoutError`` otherwise.
 
+        ``poll_interval`` longer than ``timeout`` is refused; one below ``MIN_POLL_INTERVAL_SECONDS`` is
+        raised to it (with a warning) unless the host is loopback. The last read happens at the deadline.
         Nothing is cancelled here: what a timeout means for the job is the caller's policy.
         """
+        check_poll_interval(poll_interval, timeout, field_name="poll_interval")
         return wait(
             fetch,
             kind=kind.label,
             ident=ident,
-            poll_interval=poll_interval,
+            poll_interval=floored_poll_interval(
+                poll_interval, platform_host=self.config.platform_host, field_name="poll_interval"
+            ),
             timeout=timeout,
             on_status=on_status,
         )

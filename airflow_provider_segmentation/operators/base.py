@@ -1,8 +1,11 @@
 """What every job-running operator shares: record the job, re-attach on retry, wait or defer, cancel.
 
 The job id goes to XCom (``aep_job_id``) and, on Airflow 3.3+, to the task state store before any
-waiting, so that a retried task re-attaches to the job it created itself (never to another one), and
-a link to the job works while the task is deferred or after it failed. A timeout or a kill cancels
+waiting, so that a link to the job works while the task is deferred or after it failed, and a retried
+task re-attaches to the job it created itself for the same request: the store keeps the job id with
+the request's fingerprint (sandbox, and ``request_fingerprint``: kind, segment ids in any order, export
+filter and dataset, PQL), and a job made for another request is left alone. (XCom does not carry a
+job to the next try: Airflow clears a task's XComs when it retries it.) A timeout or a kill cancels
 the job (deferring and resuming are ``mixins.AEPJobMixin``'s, shared with the sensors). Subclasses say
 how to submit, fetch and summarise their kind of job.
 """
@@ -20,10 +23,13 @@ from airflow_provider_segmentation.hooks.segmentation import (
     AEPNotFoundError,
     AEPTimeoutError,
     Job,
+    Operation,
     Outcome,
+    check_poll_interval,
     check_task_sandbox,
     job_outcome,
     positive_seconds,
+    request_fingerprint,
     status_of,
 )
 from airflow_provider_segmentation.links import push_link, ui_url
@@ -63,13 +69,19 @@ class AEPJobOperator(AEPJobMixin, AEPBaseOperator, Generic[Job]):
         self.deferrable = deferrable
         self.poll_interval = positive_seconds(poll_interval, field_name="poll_interval")
         self.timeout = positive_seconds(timeout, field_name="timeout")
+        check_poll_interval(self.poll_interval, self.timeout, field_name="poll_interval")
         self.cancel_on_kill = cancel_on_kill
         self.job_id: str | None = None
 
     # -- what a subclass provides --------------------------------------------------------------------
     @abstractmethod
-    def submit(self, context: Context) -> Job:
-        """Start the job (input checked first, before any HTTP call)."""
+    def request(self, context: Context) -> Operation[Any]:
+        """The create of this task's job, its input checked (before any call that creates something)."""
+
+    def submit(self, context: Context, request: Operation[Any]) -> Job:
+        """Start the job."""
+        job: Job = self.hook.execute(request)
+        return job
 
     def fetch(self, job_id: str) -> Job:
         """Read the job once."""
@@ -82,7 +94,9 @@ class AEPJobOperator(AEPJobMixin, AEPBaseOperator, Generic[Job]):
 
     # -- the shared flow -------------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
-        job = self._reattach(context) or self._submit_and_record(context)
+        request = self.request(context)
+        fingerprint = {"sandbox": self.hook.config.sandbox, **(request_fingerprint(request) or {})}
+        job = self._reattach(context, fingerprint) or self._submit_and_record(context, request, fingerprint)
         if job_outcome(job, ident=str(self.job_id)) is Outcome.SUCCEEDED:
             return self.finish(context, job)
         if not self.wait_for_completion:
@@ -92,13 +106,15 @@ class AEPJobOperator(AEPJobMixin, AEPBaseOperator, Generic[Job]):
             self.defer_to_trigger(self.job_id, poll_interval=self.poll_interval, timeout=self.timeout)
         return self.finish(context, self._wait())
 
-    def _submit_and_record(self, context: Context) -> Job:
-        job = self.submit(context)
+    def _submit_and_record(
+        self, context: Context, request: Operation[Any], fingerprint: dict[str, Any]
+    ) -> Job:
+        job = self.submit(context, request)
         self.job_id = self._ident(job)
         context["ti"].xcom_push(key="aep_job_id", value=self.job_id)
         store = context.get("task_state_store")
         if store is not None:
-            store.set(self.state_store_key, self.job_id)
+            store.set(self.state_store_key, {"job_id": self.job_id, "request": fingerprint})
         if self.link_kind:
             push_link(
                 context,
@@ -111,8 +127,8 @@ class AEPJobOperator(AEPJobMixin, AEPBaseOperator, Generic[Job]):
     def _ident(self, job: Job) -> str:
         return str(getattr(job, "id", self.job_id))
 
-    def _reattach(self, context: Context) -> Job | None:
-        """On a retry, the job this task created before, if it can still be used."""
+    def _reattach(self, context: Context, fingerprint: dict[str, Any]) -> Job | None:
+        """On a retry, the job this task created before for the same request, if it can still be used."""
         store = context.get("task_state_store")
         if store is None:
             if context["ti"].try_number > 1:
@@ -120,8 +136,30 @@ class AEPJobOperator(AEPJobMixin, AEPBaseOperator, Generic[Job]):
                     "No task state store (Airflow < 3.3): a retry starts a new AEP %s", self.job_kind.label
                 )
             return None
-        previous = store.get(self.state_store_key)
-        if not previous:
+        remembered = store.get(self.state_store_key)
+        if not remembered:
+            return None
+        label = self.job_kind.label
+        if not isinstance(remembered, dict):  # an id alone, recorded by an earlier version of this provider
+            self.log.info(
+                "The %s %s of an earlier try was recorded without its request, so it cannot be told to be "
+                "this one: leaving it alone and starting a new one",
+                label,
+                remembered,
+            )
+            return None
+        previous = str(remembered.get("job_id"))
+        request = remembered.get("request")
+        made_for: dict[str, Any] = request if isinstance(request, dict) else {}
+        if made_for != fingerprint:
+            differs = sorted(k for k in {*fingerprint, *made_for} if made_for.get(k) != fingerprint.get(k))
+            self.log.info(
+                "The %s %s of an earlier try was made for another request (%s differ): leaving it alone "
+                "and starting a new one",
+                label,
+                previous,
+                ", ".join(differs),
+            )
             return None
         try:
             job = self.fetch(str(previous))
@@ -149,7 +187,9 @@ class AEPJobOperator(AEPJobMixin, AEPBaseOperator, Generic[Job]):
                 ui_url(self.hook.config, self.link_kind, self.job_id),
             )
         verb = "already succeeded" if outcome is Outcome.SUCCEEDED else "is still running; re-attaching"
-        self.log.info("The %s %s created by an earlier try %s", self.job_kind.label, previous, verb)
+        self.log.info(
+            "The %s %s of an earlier try was made for the same request and %s", label, previous, verb
+        )
         return job
 
     def _wait(self) -> Job:

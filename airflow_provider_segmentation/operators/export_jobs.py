@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Context
 
 from airflow_provider_segmentation.assets import emit_export_event, export_outlet
-from airflow_provider_segmentation.hooks.segmentation import export_request, is_template
+from airflow_provider_segmentation.hooks.segmentation import (
+    Operation,
+    SegmentationAPI,
+    export_request,
+    is_template,
+)
 from airflow_provider_segmentation.links import AEPExportJobLink
 from airflow_provider_segmentation.models import ExportJob, JobKind
 from airflow_provider_segmentation.operators.base import AEPJobOperator
@@ -86,8 +91,8 @@ class AEPExportAudienceOperator(AEPJobOperator[ExportJob]):
             evaluate_first=self.evaluate_first,
         )
 
-    def submit(self, context: Context) -> ExportJob:
-        return self.hook.create_export_job(self.build_request(self.segment_ids, self.dataset_id))
+    def request(self, context: Context) -> Operation[ExportJob]:
+        return SegmentationAPI.create_export_job.build(self.build_request(self.segment_ids, self.dataset_id))
 
     def summarize(self, job: ExportJob) -> dict[str, Any]:
         return {**job.summary(), "dataset_id": job.summary()["dataset_id"] or self.dataset_id}
@@ -104,6 +109,9 @@ class AEPExportAudienceOperator(AEPJobOperator[ExportJob]):
                 "exported_profiles": summary["exported_profiles"],
                 "batch_ids": summary["batch_ids"],
             }
+            if len(extra["segment_ids"]) == 1 and set(self.status) == {"realized", "existing"}:
+                # one audience's members: its size (AEP reports no per-audience count for an export)
+                extra["segment_sizes"] = {extra["segment_ids"][0]: summary["exported_profiles"]}
             asset = emit_export_event(
                 context, self.outlets, self.hook.config.sandbox, summary["dataset_id"], extra
             )

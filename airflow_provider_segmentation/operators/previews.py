@@ -11,8 +11,10 @@ from airflow_provider_segmentation.hooks.segmentation import (
     AEPAudienceSizeError,
     AEPError,
     AEPValidationError,
+    Operation,
+    SegmentationAPI,
 )
-from airflow_provider_segmentation.models import Estimate, JobKind
+from airflow_provider_segmentation.models import Estimate, JobKind, Preview
 from airflow_provider_segmentation.operators.base import AEPJobOperator
 
 
@@ -29,10 +31,11 @@ class _PreviewOperator(AEPJobOperator[Estimate]):
         super().__init__(poll_interval=poll_interval, timeout=timeout, **kwargs)
         self.expression = expression
 
-    def submit(self, context: Context) -> Estimate:
-        if not str(self.expression or "").strip():
-            raise AEPValidationError("expression is empty: pass the PQL of the audience", field="expression")
-        preview = self.hook.create_preview(self.expression)
+    def request(self, context: Context) -> Operation[Preview]:
+        return SegmentationAPI.create_preview.build(self.expression)
+
+    def submit(self, context: Context, request: Operation[Any]) -> Estimate:
+        preview: Preview = self.hook.execute(request)
         self.job_id = preview.preview_id
         return self.hook.get_estimate(preview.preview_id)
 

@@ -11,7 +11,7 @@ from airflow_provider_segmentation.hooks.segmentation import (
     AEPConflictError,
     AEPNotFoundError,
     AEPValidationError,
-    validate_quartz_cron,
+    SegmentationAPI,
 )
 from airflow_provider_segmentation.models import Schedule
 from airflow_provider_segmentation.operators.base import AEPBaseOperator
@@ -59,13 +59,13 @@ class AEPUpsertScheduleOperator(AEPBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         _choice(self.state, STATES, "state")
-        validate_quartz_cron(self.cron)
+        # the create is built (every rendered value checked) before anything is asked of AEP
+        create = SegmentationAPI.create_schedule.build(
+            self.name, cron=self.cron, segments=self.segments, state=self.state
+        )
         existing = next((s for s in self.hook.list_schedules() if s.name == self.name), None)
         if existing is None:
-            created = self.hook.create_schedule(
-                self.name, cron=self.cron, segments=list(self.segments), state=self.state
-            )
-            return schedule_summary(created, "created")
+            return schedule_summary(self.hook.execute(create), "created")
         if self.if_exists == "fail":
             raise AEPConflictError(f"a schedule named {self.name!r} already exists ({existing.id})")
         if self.if_exists == "skip":

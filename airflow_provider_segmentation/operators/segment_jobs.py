@@ -7,8 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
 
+from airflow_provider_segmentation.assets import emit_size_events
 from airflow_provider_segmentation.hooks.segmentation import (
     AEPValidationError,
+    Operation,
+    SegmentationAPI,
     SegmentationHook,
     is_template,
     validate_ids,
@@ -56,9 +59,9 @@ class AEPRunSegmentJobOperator(AEPJobOperator[SegmentJob]):
         self.submitted_ids: list[str] = []
         self.finished_job: dict[str, Any] | None = None
 
-    def submit(self, context: Context) -> SegmentJob:
+    def request(self, context: Context) -> Operation[SegmentJob]:
         self.submitted_ids = resolve_ids(self.hook, self.segment_ids, self.segment_names)
-        return self.hook.create_segment_job(self.submitted_ids)
+        return SegmentationAPI.create_segment_job.build(self.submitted_ids)
 
     def summarize(self, job: SegmentJob) -> dict[str, Any]:
         return job.summary()
@@ -66,6 +69,8 @@ class AEPRunSegmentJobOperator(AEPJobOperator[SegmentJob]):
     def finish(self, context: Context, job: SegmentJob) -> Any:
         self.finished_job = self.summarize(job)
         self.submitted_ids = job.segment_ids or self.submitted_ids
+        sizes = {i: c["total"] for i, c in self.finished_job["segment_counts"].items()}
+        emit_size_events(context, self.outlets, self.hook.config.sandbox, job.id, sizes)
         return self.finished_job
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
@@ -108,13 +113,19 @@ def _definition_names(names: Any) -> list[str]:
                 f"segment_names[{index}] must be a definition's name (a non-blank string), got {name!r}",
                 field="segment_names",
             )
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise AEPValidationError(
+            f"segment_names names {', '.join(map(repr, repeated))} more than once: pass each name once",
+            field="segment_names",
+        )
     return list(names)
 
 
 def resolve_ids(hook: SegmentationHook, ids: Sequence[str] | None, names: Sequence[str] | None) -> list[str]:
     """Segment ids from the rendered ``segment_ids``, or from exact definition names (exactly one of the
     two is given). The rendered value itself is checked: ``[None]``, a plain string or ``[]`` is refused."""
-    if ids is not None:
+    if names is None:  # by ids, whatever ``segment_ids`` rendered to (None too: it is refused)
         return validate_ids(ids, field_name="segment_ids")
     wanted = _definition_names(names)
     found: dict[str, str] = {}

@@ -17,8 +17,10 @@ from airflow_provider_segmentation.compat import conf
 from airflow_provider_segmentation.hooks.segmentation import (
     AEPValidationError,
     Outcome,
+    check_poll_interval,
     check_task_sandbox,
     first_run_since,
+    floored_poll_interval,
     job_outcome,
     positive_seconds,
     status_of,
@@ -57,6 +59,8 @@ class _AEPSensor(AEPJobMixin, BaseSensorOperator):
         limits: dict[str, Any] = {
             name: sensor_seconds(v, field_name=name) for name, v in given.items() if v is not None
         }
+        if "timeout" in limits:
+            check_poll_interval(poke_interval, limits["timeout"], field_name="poke_interval")
         super().__init__(poke_interval=poke_interval, **limits, **kwargs)
         self.aep_conn_id = aep_conn_id
         self.sandbox = check_task_sandbox(sandbox)
@@ -74,6 +78,12 @@ class _AEPSensor(AEPJobMixin, BaseSensorOperator):
         return None
 
     def execute(self, context: Context) -> Any:
+        # every poke is a GET to AEP: at most one per MIN_POLL_INTERVAL_SECONDS on a real AEP host
+        self.poke_interval = floored_poll_interval(
+            float(self.poke_interval),
+            platform_host=self.hook.config.platform_host,
+            field_name="poke_interval",
+        )
         if not self.deferrable:
             return super().execute(context)
         done = self.poke(context)

@@ -3,7 +3,9 @@
 Async all the way through the hook's async twins (one ``httpx`` client per trigger run, one token per
 triggerer process from the shared cache). Transient poll errors are retried within a budget and end,
 at worst, in a ``poll_error`` event, never in "failed": only AEP's own status says a job failed. A
-wall-clock ``deadline`` (epoch seconds) travels with the trigger; past it the event is ``timeout``.
+wall-clock ``deadline`` (epoch seconds) travels with the trigger; the last read happens at it, and the
+event is ``timeout`` only if that read found the job still running. On a real AEP host the poll interval
+is at least ``waiting.MIN_POLL_INTERVAL_SECONDS`` (``floored_poll_interval``).
 The trigger logs one short line per status change and reports a small ``JobEvent`` (never the job).
 
 ``on_kill`` (Airflow 3.3+) runs when a user acts on the deferred task. It cancels the AEP job only
@@ -36,7 +38,9 @@ from airflow_provider_segmentation.hooks.segmentation import (
     Fetch,
     RetrySettings,
     SegmentationHook,
+    Wait,
     first_run_since,
+    floored_poll_interval,
     poll_flow,
     positive_seconds,
     status_of,
@@ -155,14 +159,22 @@ class AEPJobTrigger(BaseEventTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll this job on its own (the path of every kind but segment jobs on a shared stream)."""
-        # Spread the first polls of triggers deferred at the same moment over a fraction of the interval.
+        # Spread the first polls of triggers deferred at the same moment over a fraction of the interval,
+        # at most half the time left: a first read before the deadline, and the last one at it.
         spread = random.uniform(0, min(self.poll_interval, 5.0) / 2)
         if self.deadline is not None:
-            spread = max(0.0, min(spread, self.deadline - time.time()))
+            spread = max(0.0, min(spread, (self.deadline - time.time()) / 2))
         await asyncio.sleep(spread)
         async with self._hook() as hook:
             client = await hook.aclient()
-            async for event in self._watch(lambda: self._fetch(client), asyncio.sleep):
+            interval = floored_poll_interval(
+                self.poll_interval, platform_host=hook.config.platform_host, field_name="poll_interval"
+            )
+
+            async def sleep(pause: Wait) -> None:
+                await asyncio.sleep(pause.seconds)
+
+            async for event in self._watch(lambda: self._fetch(client), sleep, interval):
                 yield event
 
     # -- one question for many jobs: Airflow 3.3's shared trigger streams ---------------------------
@@ -180,7 +192,8 @@ class AEPJobTrigger(BaseEventTrigger):
 
         A shared poll is cheap (one request per chunk of jobs), so it runs ``SHARED_POLLS_PER_INTERVAL``
         times per ``poll_interval``: a status is never older than half the interval, as with jittered
-        per-job polls, whatever the phase of the group's poll against the jobs' ends.
+        per-job polls, whatever the phase of the group's poll against the jobs' ends. On a real AEP host
+        the cycle is never shorter than ``waiting.MIN_POLL_INTERVAL_SECONDS``.
         """
         key = cls(**kwargs).shared_stream_key()
         hook = SegmentationHook(
@@ -189,10 +202,14 @@ class AEPJobTrigger(BaseEventTrigger):
         poll = GroupPoll()
         async with hook:
             client = await hook.aclient()
+            cycle = floored_poll_interval(
+                kwargs["poll_interval"] / SHARED_POLLS_PER_INTERVAL,
+                platform_host=hook.config.platform_host,
+                field_name="poll_interval (halved for a shared poll)",
+            )
             while True:
                 yield await poll.ask(client, WATCHED.ids(key))
-                pause = kwargs["poll_interval"] / SHARED_POLLS_PER_INTERVAL
-                await asyncio.sleep(pause * random.uniform(0.9, 1.1))
+                await asyncio.sleep(cycle * random.uniform(0.9, 1.1))
 
     async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
         """This trigger's job, read from the group's snapshots instead of its own GETs."""
@@ -203,18 +220,25 @@ class AEPJobTrigger(BaseEventTrigger):
             yield self._poll_error(exc)
             return
         try:
+            own_read = False  # the last read, at the deadline, is this trigger's own GET
 
-            async def from_snapshots() -> SegmentJob | AEPError:
+            async def from_snapshots() -> SegmentJob | ExportJob | Estimate | AEPError | None:
+                if own_read:
+                    async with self._hook() as hook:
+                        return await self._fetch(await hook.aclient())
                 async for snapshot in shared_stream:
                     if self.job_id in snapshot.answers:
                         return snapshot.answers[self.job_id]
                     # a poll that started before this trigger joined: wait for the next one
                 raise AEPError("the shared segment-job poll ended")
 
-            async def paced_by_the_stream(_seconds: float) -> None:
-                return None
+            async def paced_by_the_stream(pause: Wait) -> None:
+                nonlocal own_read
+                if pause.until_deadline:  # the group's next snapshot may come after the deadline
+                    own_read = True
+                    await asyncio.sleep(pause.seconds)
 
-            async for event in self._watch(from_snapshots, paced_by_the_stream):
+            async for event in self._watch(from_snapshots, paced_by_the_stream, self.poll_interval):
                 yield event
         finally:
             WATCHED.discard(key, self.job_id)
@@ -222,7 +246,8 @@ class AEPJobTrigger(BaseEventTrigger):
     async def _watch(
         self,
         fetch: Callable[[], Awaitable[Any]],
-        pause: Callable[[float], Awaitable[None]],
+        pause: Callable[[Wait], Awaitable[None]],
+        poll_interval: float,
     ) -> AsyncIterator[TriggerEvent]:
         """Drive the shared polling flow (``waiting.poll_flow``): ``fetch`` reads the job once (a job,
         None for a schedule's run not there yet, or an ``AEPError`` returned or raised)."""
@@ -234,7 +259,7 @@ class AEPJobTrigger(BaseEventTrigger):
         flow = poll_flow(
             kind=self.kind.label,
             ident=self.job_id,
-            poll_interval=self.poll_interval,
+            poll_interval=poll_interval,
             deadline=self.deadline,
             poll_error_budget=self.poll_error_budget,
             on_status=log_status,
@@ -252,7 +277,7 @@ class AEPJobTrigger(BaseEventTrigger):
                     if not isinstance(reply, AEPError):
                         job = reply
                 else:
-                    await pause(command.seconds)
+                    await pause(command)
                     reply = None
         except StopIteration:
             yield self._event(EventStatus.SUCCESS, f"{self.kind.label} {self._ident(job)} succeeded", job)

@@ -26,6 +26,7 @@ from airflow_provider_segmentation.client import (
 )
 from airflow_provider_segmentation.client.auth import build_token_request
 from airflow_provider_segmentation.client.client import SegmentationAPI as api
+from airflow_provider_segmentation.client.config import Secret
 from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 from tests.client.conftest import make_config
 from tests.scripted_server import Answer, ScriptedServer, Seen
@@ -137,9 +138,9 @@ def test_bearer_token_is_not_in_request_reprs(client: SegmentationClient) -> Non
     token = client.access_token()
     flow = client._operation_flow(api.list_schedules.build())
     flow.send(None)
-    request = flow.send(token).request  # type: ignore[union-attr]
-    assert request.headers["Authorization"] == f"Bearer {token}"
-    assert token not in repr(request)
+    request = flow.send(Secret(token)).request  # type: ignore[union-attr]
+    assert request.wire_headers()["Authorization"] == f"Bearer {token}"
+    assert token not in repr(request) and token not in repr(request.headers)
 
 
 SECRET = "p@ss+wörd/with=specials-€-and-then-some"

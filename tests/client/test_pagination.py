@@ -40,11 +40,12 @@ def test_list_is_lazy(client: SegmentationClient, emulator_admin) -> None:
 
 
 def test_segment_jobs_follow_links_next(client: SegmentationClient, emulator_admin) -> None:
+    emulator_admin.configure(token_lifetime_seconds=30 * 86400)  # the clock steps a week
     ids = _definitions(client, 1)
     jobs = []
     for _ in range(7):
         jobs.append(client.create_segment_job(ids).id)
-        emulator_admin.advance_clock(0.002)  # distinct creation times, without sleeping
+        emulator_admin.advance_clock(86400)  # a new UTC day each: AEP allows 2 on-demand runs a day
     emulator_admin.clear_requests()
     listed = [j.id for j in client.list_segment_jobs(limit=3)]
     assert listed == list(reversed(jobs))

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_segmentation.client import (
     AEPConnectionError,
@@ -23,6 +25,7 @@ from airflow_provider_segmentation.client import (
 from airflow_provider_segmentation.client.client import SegmentationAPI as api
 from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID
 from tests.client.conftest import make_config
+from tests.conftest import TEST_SETTINGS
 from tests.scripted_server import Answer, ScriptedServer, Seen
 
 JOBS = "/data/core/ups/segment/jobs"
@@ -180,6 +183,81 @@ def test_the_ids_this_process_claimed_are_bounded(
     client: SegmentationClient, emulator_admin, monkeypatch
 ) -> None:
     monkeypatch.setattr(reconcile, "CLAIMED_IDS_KEPT", 3)
+    # five creates to fill the claimed ids, not a test of AEP's on-demand allowance (2 a day): quota off
+    emulator_admin.configure(rules={"enforce_on_demand_quota": False})
     seg = segment_id(client)
     made = [client.create_segment_job([seg]).id for _ in range(5)]
     assert list(reconcile._claimed)[-3:] == made[-3:] and len(reconcile._claimed) == 3
+
+
+_STATUSES = st.lists(st.sampled_from(["realized", "existing", "exited"]), min_size=1, max_size=3, unique=True)
+_EXPORT = st.fixed_dictionaries(
+    {
+        "segments": st.lists(st.integers(0, 2), min_size=1, max_size=3, unique=True),
+        "status": st.one_of(st.none(), _STATUSES),
+        "fields": st.sampled_from(
+            [None, "identityMap", "person.name,identityMap", "identityMap, person.name"]
+        ),
+        "segmentPerBatch": st.booleans(),
+        "evaluate": st.booleans(),
+    }
+)
+
+
+def _export_body(spec: dict[str, Any], ids: list[str]) -> dict[str, Any]:
+    entry = {} if spec["status"] is None else {"status": spec["status"]}
+    body: dict[str, Any] = {
+        "destination": {"datasetId": PROFILE_DATASET_ID, "segmentPerBatch": spec["segmentPerBatch"]},
+        "filter": {"segments": [{"segmentId": ids[i], **entry} for i in spec["segments"]]},
+        "schema": {"name": "_xdm.context.profile"},
+    }
+    if spec["fields"]:
+        body["fields"] = spec["fields"]
+    if spec["evaluate"]:
+        body["evaluationInfo"] = {"segmentation": True}
+    return body
+
+
+def _same_export(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    def normal(spec: dict[str, Any]) -> tuple[Any, ...]:
+        fields = {f.strip() for f in spec["fields"].split(",")} if spec["fields"] else None
+        status = frozenset(spec["status"] or ("realized", "existing"))
+        return frozenset(spec["segments"]), status, fields, spec["segmentPerBatch"], spec["evaluate"]
+
+    return normal(a) == normal(b)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["segment", "export"]), theirs=_EXPORT, ours=_EXPORT)
+def test_only_a_job_made_for_the_same_request_is_adopted(
+    client: SegmentationClient, emulator, emulator_admin, kind, theirs, ours
+) -> None:
+    """Another caller's job made in the same seconds is a candidate only when it was made for the same
+    request (segment ids in any order; for exports also statuses, fields, batching, evaluation): then
+    the lookup cannot tell which is its own and fails; otherwise it adopts exactly the job it made."""
+    emulator_admin.reset()
+    emulator_admin.configure(**TEST_SETTINGS)
+    ids = [client.create_segment_definition({**US, "name": f"US {i}"}).id for i in range(3)]
+    path, same = (JOBS, set(theirs["segments"]) == set(ours["segments"]))
+    if kind == "segment":
+        their_body: Any = [{"segmentId": ids[i]} for i in theirs["segments"]]
+        create = lambda: client.create_segment_job([ids[i] for i in ours["segments"]])  # noqa: E731
+    else:
+        path, same, their_body = EXPORTS, _same_export(theirs, ours), _export_body(theirs, ids)
+        create = lambda: client.create_export_job(_export_body(ours, ids))  # noqa: E731
+    headers = {
+        "Authorization": f"Bearer {client.access_token()}",
+        "x-api-key": client.config.client_id,
+        "x-gw-ims-org-id": client.config.org_id,
+        "x-sandbox-name": "prod",
+    }
+    elsewhere = requests.post(f"{emulator.url}{path}", json=their_body, headers=headers, timeout=10)
+    assert elsewhere.status_code == 200
+    emulator_admin.inject_fault(method="POST", path=path, kind="status", status=503, after=True, count=1)
+    if same:
+        with pytest.raises(AEPConnectionError, match="cannot tell which is its own"):
+            create()
+    else:
+        adopted = create()
+        assert str(adopted.id) != str(elsewhere.json()["id"])
+    assert len(emulator_admin.requests("POST", path)) == 2  # theirs and ours: nothing created again

@@ -12,6 +12,7 @@ from airflow_provider_segmentation.hooks.segmentation import (
     AEPJobFailedError,
     AEPNotFoundError,
     AEPTimeoutError,
+    AEPValidationError,
     SegmentationHook,
 )
 from airflow_provider_segmentation.models import SegmentJobStatus
@@ -146,6 +147,8 @@ def test_wait_times_out_clearly(aep_conn: str, emulator_admin) -> None:
     hook = SegmentationHook()
     job = hook.create_segment_job([hook.create_segment_definition(US).id])
     with pytest.raises(AEPTimeoutError, match=f"segment job {job.id} is still NEW after 0 s"):
+        hook.wait_for_segment_job(job.id, poll_interval=0.005, timeout=0.01)
+    with pytest.raises(AEPValidationError, match="is longer than timeout"):
         hook.wait_for_segment_job(job.id, poll_interval=0.05, timeout=0.01)
 
 

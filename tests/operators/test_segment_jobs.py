@@ -46,7 +46,12 @@ def test_sync_run_returns_counts_and_records_the_job(aep_conn, emulator_admin) -
     assert (
         context["ti"].xcoms["aep_segment_job_url"].endswith(f"/segment/jobs/{result['job_id']}?sandbox=prod")
     )
-    assert context["task_state_store"].values == {"aep_segment_job_id": result["job_id"]}
+    assert context["task_state_store"].values == {
+        "aep_segment_job_id": {
+            "job_id": result["job_id"],
+            "request": {"sandbox": "prod", "operation": "createSegmentJob", "segment_ids": [seg]},
+        }
+    }
 
 
 def test_second_run_reports_existing_and_exited(aep_conn) -> None:
@@ -145,8 +150,8 @@ def test_retry_reattaches_to_its_own_running_job(aep_conn, emulator_admin) -> No
     emulator_admin.configure(job_step_seconds=0.2)
     seg = definition("US")
     store = MemoryTaskStateStore()
-    crashed = run_op(segment_ids=[seg])
-    crashed._submit_and_record(make_context(store))  # the worker dies right after this
+    crashed = run_op(segment_ids=[seg], wait_for_completion=False)
+    crashed.execute(make_context(store))  # the worker dies right after this
     result = run_op(segment_ids=[seg]).execute(make_context(store, try_number=2))
     assert result["job_id"] == crashed.job_id and result["status"] == "SUCCEEDED"
     assert len(emulator_admin.requests("POST", JOBS)) == 1

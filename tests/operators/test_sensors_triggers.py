@@ -183,13 +183,20 @@ async def test_trigger_on_kill_cancels(aep_conn, emulator_admin) -> None:
     assert SegmentationHook().get_segment_job(job_id).status == "CANCELLING"
 
 
-async def test_a_past_deadline_ends_the_wait_before_any_paging(aep_conn, emulator_admin) -> None:
-    trigger = AEPJobTrigger(
+async def test_a_past_deadline_still_reads_the_job_once(aep_conn, emulator_admin) -> None:
+    """A trigger that starts after its deadline (a busy triggerer) reads once: a job that finished in
+    time is a success, not a timeout; a job still running is a timeout after that one read."""
+    emulator_admin.configure(job_step_seconds=60)
+    running = AEPJobTrigger(
         kind="scheduled_segment_job", job_id="sched-1", poll_interval=0.05, deadline=time.time() - 1
     )
-    event = await run_trigger(trigger)
+    event = await run_trigger(running)
     assert event["status"] == "timeout" and event["job_id"] is None
-    assert emulator_admin.requests("GET", "/data/core/ups/segment/jobs") == []
+    assert len(emulator_admin.requests("GET", "/data/core/ups/segment/jobs")) == 1
+    job_id = started_job()
+    emulator_admin.advance_clock(600)
+    finished = AEPJobTrigger(kind="segment_job", job_id=job_id, poll_interval=1, deadline=time.time() - 1)
+    assert (await run_trigger(finished))["status"] == "success"
 
 
 async def test_trigger_logs_a_short_line_per_status_change_and_a_small_event(
@@ -359,3 +366,84 @@ async def test_deferred_scheduled_sensor_watches_the_same_window(aep_conn, emula
     trigger = excinfo.value.trigger
     assert trigger.window_start == (run_time - timedelta(days=1)).timestamp()
     assert trigger.kind is JobKind.SCHEDULED_SEGMENT_JOB and trigger.cancel_on_kill is False
+
+
+class EmulatorTime:
+    """The worker's wait on the emulator's frozen clock: each sleep steps it (no real sleeping)."""
+
+    def __init__(self, admin: EmulatorAdmin) -> None:
+        self.admin = admin
+        self.started = self.now = admin.advance_clock(0, frozen=True)["now"]
+
+    def sleep(self, seconds: float) -> None:
+        self.now = self.admin.advance_clock(seconds)["now"]
+
+    def clock(self) -> float:
+        return float(self.now)
+
+
+@pytest.fixture
+def emulator_time(emulator_admin, monkeypatch) -> EmulatorTime:
+    from functools import partial
+
+    from airflow_provider_segmentation.client import waiting
+    from airflow_provider_segmentation.hooks import segmentation
+
+    fake = EmulatorTime(emulator_admin)
+    monkeypatch.setattr(segmentation, "wait", partial(waiting.wait, sleep=fake.sleep, clock=fake.clock))
+    return fake
+
+
+@pytest.mark.parametrize(("step", "succeeds"), [(8.0, True), (10.0, True), (11.0, False)])
+def test_an_operator_reads_the_job_at_its_deadline_before_cancelling(
+    aep_conn, emulator_admin, emulator_time, step, succeeds
+) -> None:
+    """poll_interval=20, timeout=30: reads at 0, 20 and 30 s. A job done by 30 s (3 steps) succeeds;
+    one still running at 30 s is cancelled only after that read."""
+    emulator_admin.configure(job_step_seconds=step)
+    seg = SegmentationHook().create_segment_definition(US).id
+    op = AEPRunSegmentJobOperator(task_id="run", segment_ids=[seg], poll_interval=20, timeout=30)
+    if succeeds:
+        assert op.execute(make_context())["status"] == "SUCCEEDED"
+        assert emulator_admin.requests("DELETE") == []
+        return
+    with pytest.raises(AEPTimeoutError, match="the job was cancelled"):
+        op.execute(make_context())
+    assert emulator_time.now - emulator_time.started == pytest.approx(30)
+    reads = emulator_admin.requests("GET", f"/data/core/ups/segment/jobs/{op.job_id}")
+    assert len(reads) == 3 and len(emulator_admin.requests("DELETE")) == 1
+
+
+def test_poll_interval_longer_than_timeout_is_refused() -> None:
+    with pytest.raises(AEPValidationError, match="poll_interval=60 s is longer than timeout=30 s") as exc:
+        AEPRunSegmentJobOperator(task_id="run", segment_ids=["s"], poll_interval=60, timeout=30)
+    assert exc.value.field == "poll_interval"
+    with pytest.raises(AEPValidationError, match="poke_interval=60 s is longer than timeout=10 s"):
+        AEPSegmentJobSensor(task_id="s", job_id="j", poke_interval=60, timeout=10)
+
+
+async def test_a_trigger_reads_the_job_at_its_deadline_whatever_its_interval(
+    aep_conn, emulator_admin
+) -> None:
+    """poll_interval far longer than the time left: the first read finds the job running, the job then
+    finishes (the emulator's clock steps), and the read at the deadline reports success."""
+    import asyncio
+
+    emulator_admin.configure(job_step_seconds=60)
+    job_id = started_job()
+    emulator_admin.advance_clock(0, frozen=True)
+    path = f"/data/core/ups/segment/jobs/{job_id}"
+
+    async def finish_after_the_first_read() -> None:
+        while not await asyncio.to_thread(emulator_admin.requests, "GET", path):
+            await asyncio.sleep(0.02)
+        await asyncio.to_thread(emulator_admin.advance_clock, 600)
+
+    finisher = asyncio.ensure_future(finish_after_the_first_read())
+    trigger = AEPJobTrigger(kind="segment_job", job_id=job_id, poll_interval=600, deadline=time.time() + 1.5)
+    try:
+        event = await run_trigger(trigger)
+    finally:
+        finisher.cancel()  # a trigger that never read would leave it waiting
+    assert event["status"] == "success"
+    assert len(emulator_admin.requests("GET", path)) == 2  # at once, and at the deadline

@@ -13,19 +13,19 @@ from typing import Any
 from airflow_provider_segmentation.client.api._common import (
     _ids_body,
     _mapping,
+    json_body,
     page_size,
+    query_params,
 )
 from airflow_provider_segmentation.client.errors import AEPValidationError
 from airflow_provider_segmentation.client.operations import (
     Operation,
     Page,
     call,
-    encode_body,
     pages,
     parse_bulk,
     parse_model,
     parse_optional,
-    query,
     segment,
 )
 from airflow_provider_segmentation.client.pagination import (
@@ -49,7 +49,7 @@ class Audiences:
         property_filter: str | None = None,
         entity_type: str | None = None,
     ) -> Operation[Page[Audience]]:
-        params = query(
+        params = query_params(
             start=0,
             limit=page_size(limit),
             sort=sort,
@@ -75,7 +75,7 @@ class Audiences:
             "POST",
             "/audiences",
             parse_model(Audience),
-            body=encode_body(body, field_name="audience"),
+            body=json_body(body, field_name="audience"),
             creates=True,
         )
 
@@ -103,7 +103,7 @@ class Audiences:
             "PATCH",
             f"/audiences/{segment(audience_id, field_name='audience_id')}",
             parse_optional(Audience),
-            body=encode_body(list(operations), field_name="operations"),
+            body=json_body(list(operations), field_name="operations"),
         )
 
     @call
@@ -113,7 +113,7 @@ class Audiences:
             "PUT",
             f"/audiences/{segment(audience_id, field_name='audience_id')}",
             parse_optional(Audience),
-            body=encode_body(_mapping(audience, "audience"), field_name="audience"),
+            body=json_body(_mapping(audience, "audience"), field_name="audience"),
         )
 
     @call

@@ -15,19 +15,20 @@ from airflow_provider_segmentation.client.api._common import (
     PROFILE_SCHEMA,
     _ids_body,
     _mapping,
+    json_body,
     page_size,
+    query_params,
+    text,
 )
 from airflow_provider_segmentation.client.errors import AEPValidationError
 from airflow_provider_segmentation.client.operations import (
     Operation,
     Page,
     call,
-    encode_body,
     pages,
     parse_bulk,
     parse_model,
     parse_optional,
-    query,
     segment,
     validate_choice,
 )
@@ -66,8 +67,10 @@ def definition_body(
     schema_name: str = PROFILE_SCHEMA,
 ) -> dict[str, Any]:
     """The body of a definition create or overwrite, from the fields a DAG author writes."""
-    if not str(expression or "").strip():
-        raise AEPValidationError("expression is empty: pass the definition's PQL", field="expression")
+    text(name, field_name="name")
+    text(expression, field_name="expression")
+    text(description, field_name="description", required=False)
+    text(merge_policy_id, field_name="merge_policy_id", required=False)
     if evaluation not in EVALUATIONS:
         raise AEPValidationError(
             f"evaluation {evaluation!r} must be one of {', '.join(EVALUATIONS)}", field="evaluation"
@@ -92,7 +95,7 @@ class SegmentDefinitions:
     def list_segment_definitions(
         *, limit: int = 100, sort: str | None = None, streaming: bool | None = None, edge: bool | None = None
     ) -> Operation[Page[SegmentDefinition]]:
-        params = query(
+        params = query_params(
             limit=page_size(limit),
             page=0,
             sort=sort,
@@ -119,7 +122,7 @@ class SegmentDefinitions:
             "POST",
             "/segment/definitions",
             parse_model(SegmentDefinition),
-            body=encode_body(body, field_name="definition"),
+            body=json_body(body, field_name="definition"),
             creates=True,
         )
 
@@ -137,7 +140,7 @@ class SegmentDefinitions:
         segment_id: str, definition: Mapping[str, Any]
     ) -> Operation[SegmentDefinition]:
         """PATCH with the whole definition ("Overwrite a segment definition"; not JSON Patch)."""
-        body = encode_body(_mapping(definition, "definition"), field_name="definition")
+        body = json_body(_mapping(definition, "definition"), field_name="definition")
         return Operation(
             "patchSegmentDefinition",
             "PATCH",
@@ -175,8 +178,7 @@ class SegmentDefinitions:
     ) -> Operation[PqlConversion]:
         """``/segment/conversion`` answers the expression in the other format; nothing is stored."""
         validate_choice(source_format, PQL_FORMATS, field_name="source_format")
-        if not str(expression or "").strip():
-            raise AEPValidationError("expression is empty: pass the PQL to convert", field="expression")
+        text(expression, field_name="expression")
         body = {
             "name": name,
             "profileInstanceId": "ups",
@@ -188,5 +190,5 @@ class SegmentDefinitions:
             "POST",
             "/segment/conversion",
             parse_model(PqlConversion),
-            body=encode_body(body, field_name="expression"),
+            body=json_body(body, field_name="expression"),
         )

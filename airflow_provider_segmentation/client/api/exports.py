@@ -14,7 +14,10 @@ from airflow_provider_segmentation.client.api._common import (
     EXPORT_JOB_LIST_STATUSES,
     PROFILE_SCHEMA,
     _mapping,
+    json_body,
     page_size,
+    query_params,
+    text,
 )
 from airflow_provider_segmentation.client.errors import AEPValidationError
 from airflow_provider_segmentation.client.operations import (
@@ -22,11 +25,9 @@ from airflow_provider_segmentation.client.operations import (
     Page,
     call,
     check_id,
-    encode_body,
     pages,
     parse_model,
     parse_optional,
-    query,
     segment,
     validate_choice,
     validate_ids,
@@ -55,11 +56,9 @@ def export_request(
 ) -> dict[str, Any]:
     """The body of an export of these segments' members into a dataset on the Profile union schema."""
     ids = validate_ids(segment_ids, field_name="segment_ids")
-    if not isinstance(dataset_id, str) or not dataset_id.strip():
-        raise AEPValidationError(
-            f"dataset_id {dataset_id!r} is empty: pass the id of a dataset on the Profile union schema",
-            field="dataset_id",
-        )
+    text(dataset_id, field_name="dataset_id")
+    text(fields, field_name="fields", required=False)
+    text(merge_policy_id, field_name="merge_policy_id", required=False)
     check_id(dataset_id, field_name="dataset_id")  # an id AEP could hold (no "/", "?", control chars)
     unknown = [s for s in status if s not in MEMBER_STATUSES]
     if not status or unknown or isinstance(status, str):
@@ -91,7 +90,7 @@ class ExportJobs:
             "GET",
             "/export/jobs",
             parse_page(ExportJob, by_offset_link, "records"),
-            params=query(limit=page_size(limit), status=status),
+            params=query_params(limit=page_size(limit), status=status),
         )
 
     @call
@@ -113,7 +112,7 @@ class ExportJobs:
             "POST",
             "/export/jobs",
             parse_model(ExportJob),
-            body=encode_body(body, field_name="request"),
+            body=json_body(body, field_name="request"),
             creates=True,
         )
 

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from airflow_provider_segmentation.client.api._common import (
     PROFILE_SCHEMA,
+    json_body,
     page_size,
+    query_params,
+    text,
 )
-from airflow_provider_segmentation.client.errors import AEPValidationError
 from airflow_provider_segmentation.client.operations import (
     Operation,
     Page,
     call,
-    encode_body,
     pages,
     parse_model,
     parse_optional,
-    query,
     segment,
     validate_choice,
 )
@@ -44,8 +44,7 @@ class Previews:
     def create_preview(
         expression: str, *, model: str = PROFILE_SCHEMA, graph_type: str = "none"
     ) -> Operation[Preview]:
-        if not str(expression or "").strip():
-            raise AEPValidationError("expression is empty: pass the PQL to preview", field="expression")
+        text(expression, field_name="expression")
         validate_choice(graph_type, ("none", "pdg"), field_name="graph_type")
         body = {
             "predicateExpression": expression,
@@ -58,7 +57,7 @@ class Previews:
             "POST",
             "/preview",
             parse_model(Preview),
-            body=encode_body(body, field_name="expression"),
+            body=json_body(body, field_name="expression"),
             creates=True,
         )
 
@@ -71,7 +70,7 @@ class Previews:
             "GET",
             f"/preview/{segment(preview_id, field_name='preview_id')}",
             parse_model(PreviewResults),
-            params=query(offset=offset, limit=page_size(limit)),
+            params=query_params(offset=offset, limit=page_size(limit)),
         )
 
     @pages
@@ -81,7 +80,7 @@ class Previews:
             "GET",
             f"/preview/{segment(preview_id, field_name='preview_id')}",
             parse_page(PreviewResultsRow, by_offset_link, "results"),
-            params=query(offset=0, limit=page_size(limit)),
+            params=query_params(offset=0, limit=page_size(limit)),
         )
 
     @call

@@ -12,7 +12,10 @@ from typing import Any
 
 from airflow_provider_segmentation.client.api._common import (
     SCHEDULE_STATES,
+    json_body,
     page_size,
+    query_params,
+    text,
 )
 from airflow_provider_segmentation.client.cron import validate_quartz_cron
 from airflow_provider_segmentation.client.errors import AEPValidationError
@@ -20,10 +23,8 @@ from airflow_provider_segmentation.client.operations import (
     Operation,
     Page,
     call,
-    encode_body,
     pages,
     parse_model,
-    query,
     segment,
     validate_choice,
     validate_ids,
@@ -47,7 +48,7 @@ class Schedules:
             "GET",
             "/config/schedules",
             parse_page(Schedule, by_page_next, "children"),
-            params=query(start=0, limit=page_size(limit)),
+            params=query_params(start=0, limit=page_size(limit)),
         )
 
     @call
@@ -59,8 +60,7 @@ class Schedules:
         state: str = "inactive",
         schedule_type: str = "batch_segmentation",
     ) -> Operation[Schedule]:
-        if not str(name or "").strip():
-            raise AEPValidationError("name is empty: give the schedule a name", field="name")
+        text(name, field_name="name")
         validate_quartz_cron(cron)
         validate_choice(state, SCHEDULE_STATES, field_name="state")
         body = {
@@ -75,7 +75,7 @@ class Schedules:
             "POST",
             "/config/schedules",
             parse_model(Schedule),
-            body=encode_body(body, field_name="schedule"),
+            body=json_body(body, field_name="schedule"),
             creates=True,
         )
 
@@ -111,7 +111,7 @@ class Schedules:
             "PATCH",
             f"/config/schedules/{segment(schedule_id, field_name='schedule_id')}",
             lambda response, _op: None,
-            body=encode_body(patch, field_name="patch"),
+            body=json_body(patch, field_name="patch"),
         )
 
     @call

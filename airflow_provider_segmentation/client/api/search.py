@@ -12,6 +12,7 @@ from typing import Any
 from airflow_provider_segmentation.client.api._common import (
     SEARCH_HEADERS,
     page_size,
+    query_params,
 )
 from airflow_provider_segmentation.client.operations import (
     Operation,
@@ -19,7 +20,6 @@ from airflow_provider_segmentation.client.operations import (
     call,
     decode,
     pages,
-    query,
 )
 from airflow_provider_segmentation.client.pagination import (
     by_page_number,
@@ -42,7 +42,7 @@ class Search:
             "GET",
             "/search/namespaces",
             lambda response, _op: decode(response) or {},
-            params=query(schema__name=schema_name, s=query_text),
+            params=query_params(schema__name=schema_name, s=query_text),
             headers=SEARCH_HEADERS,
         )
 
@@ -55,7 +55,7 @@ class Search:
         limit: int = 50,
         schema_class: str = "_xdm.context.segmentdefinition",
     ) -> Operation[Page[SearchEntity]]:
-        params = query(
+        params = query_params(
             schemaClass=schema_class,
             namespace=namespace,
             s=query_text,
@@ -81,6 +81,6 @@ class Search:
             "GET",
             "/search/taxonomy",
             lambda response, _op: decode(response) or {},
-            params=query(schema__name=schema_name, namespace=namespace, entityId=entity_id),
+            params=query_params(schema__name=schema_name, namespace=namespace, entityId=entity_id),
             headers=SEARCH_HEADERS,
         )

@@ -12,18 +12,18 @@ from collections.abc import Iterable
 from airflow_provider_segmentation.client.api._common import (
     SEGMENT_JOB_STATUSES,
     _ids_body,
+    json_body,
     page_size,
+    query_params,
 )
 from airflow_provider_segmentation.client.operations import (
     Operation,
     Page,
     call,
-    encode_body,
     pages,
     parse_bulk,
     parse_model,
     parse_optional,
-    query,
     segment,
     validate_choice,
     validate_ids,
@@ -56,7 +56,7 @@ class SegmentJobs:
         snapshot_name: str | None = None,
     ) -> Operation[Page[SegmentJob]]:
         status = validate_choice(status, SEGMENT_JOB_STATUSES, field_name="status")
-        params = query(
+        params = query_params(
             start=0,
             limit=page_size(limit),
             status=status,
@@ -75,7 +75,7 @@ class SegmentJobs:
     @call
     def create_segment_job(segment_ids: Iterable[str]) -> Operation[SegmentJob]:
         ids = validate_ids(segment_ids, field_name="segment_ids")
-        body = encode_body([{"segmentId": i} for i in ids], field_name="segment_ids")
+        body = json_body([{"segmentId": i} for i in ids], field_name="segment_ids")
         return Operation(
             "createSegmentJob", "POST", "/segment/jobs", parse_model(SegmentJob), body=body, creates=True
         )
