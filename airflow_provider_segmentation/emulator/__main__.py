@@ -1,4 +1,8 @@
-"""``python -m airflow_provider_segmentation.emulator`` (console script ``aep-emulator``)."""
+"""``python -m airflow_provider_segmentation.emulator`` (console script ``aep-emulator``).
+
+The emulator enforces AEP's documented rules by default (``aep_rules``), each switched at run time with
+``PATCH /_emulator/settings {"rules": {...}}`` and restored by ``POST /_emulator/reset``.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +23,30 @@ from airflow_provider_segmentation.emulator.settings import (
     EmulatorSettings,
 )
 
+RULES_HELP = """\
+AEP's rules, enforced by default (switch each with PATCH /_emulator/settings {"rules": {...}}):
+  at most 20 ids per on-demand segment job               enforce_on_demand_ids
+  2 on-demand runs per sandbox per UTC day (emulator     enforce_on_demand_quota, daily_on_demand_runs,
+    clock), 50 (production) / 100 (development) a         yearly_on_demand_runs, production_sandboxes
+    contract year; scheduled and run-all jobs not counted  (default ["prod"]), contract_start ("01-01")
+  job ids must be batch, people-based, Segmentation      on_demand_origin_checks (refuse|drop|off)
+    Service audiences
+  ineligible streaming/edge definitions stored as batch  resolve_evaluation_method
+  a schedule fires at most once a day                    schedule_once_a_day
+  at most 50 account audiences per sandbox               account_audience_limit
+Not enforced: one Active-on-Edge merge policy per sandbox (the emulator has no merge policies).
+Refusals answer rule_refusal_status (default 400) with error_code rule_refusal_error_code (default the
+rule id): Adobe documents no status or body for them, so both defaults are assumptions.
+"""
+
 
 def parse_args(argv: list[str] | None = None) -> EmulatorSettings:
     parser = argparse.ArgumentParser(
         prog="aep-emulator",
         description="A local Adobe Experience Platform "
         "Segmentation Service and IMS, for tests, demos and CI.",
+        epilog=RULES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)

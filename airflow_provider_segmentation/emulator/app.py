@@ -14,6 +14,7 @@ from airflow_provider_segmentation.emulator import (
     routes_segments,
     schedules,
 )
+from airflow_provider_segmentation.emulator.aep_rules import RuleRefused, refusal_response
 from airflow_provider_segmentation.emulator.body_limit import BodySizeLimit
 from airflow_provider_segmentation.emulator.engine import AudienceEngine
 from airflow_provider_segmentation.emulator.gateway import GatewayMiddleware
@@ -83,6 +84,7 @@ def create_app(settings: EmulatorSettings | None = None, engine: AudienceEngine 
     ):
         app.include_router(router)
     app.add_exception_handler(AEPHttpError, aep_error)
+    app.add_exception_handler(RuleRefused, refusal_response)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(405, method_not_allowed)
     app.add_middleware(BodySizeLimit, state=state)  # inside the gateway: headers are checked first

@@ -108,8 +108,9 @@ def parse_fault(spec: Any) -> Fault:
     kind, status = spec.get("kind", "status"), spec.get("status", 503)
     if kind not in ("status", "drop", "latency"):
         raise ValueError("kind must be status, drop or latency")
-    if kind == "status" and (isinstance(status, bool) or status not in (429, 500, 502, 503, 504)):
-        raise ValueError("status must be one of 429, 500, 502, 503, 504")
+    # 200: a success whose body is not the answer (an error body, or an HTML page with html=true)
+    if kind == "status" and (isinstance(status, bool) or status not in (200, 429, 500, 502, 503, 504)):
+        raise ValueError("status must be one of 200, 429, 500, 502, 503, 504")
     method, path, seed, count = spec.get("method", "*"), spec.get("path"), spec.get("seed"), spec.get("count")
     if not isinstance(method, str) or not isinstance(path, str):
         raise ValueError("method and path must be strings (path is required)")

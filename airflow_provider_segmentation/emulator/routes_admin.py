@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from typing import Any
 from urllib.parse import parse_qsl
@@ -9,6 +10,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from airflow_provider_segmentation.emulator.aep_rules import changed_rules
 from airflow_provider_segmentation.emulator.gateway import credential_matches, parse_fault
 from airflow_provider_segmentation.emulator.schedules import trigger_now
 from airflow_provider_segmentation.emulator.settings import RUNTIME_SETTINGS
@@ -121,6 +123,10 @@ async def patch_settings(request: Request) -> JSONResponse:
         changes = None
     if not isinstance(changes, dict):
         return JSONResponse({"error": "send an object of settings"}, status_code=400)
+    try:
+        rules = changed_rules(state.settings.rules, changes.pop("rules", {}))
+    except ValueError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
     unknown = set(changes) - set(RUNTIME_SETTINGS)
     if unknown:
         return JSONResponse({"error": f"unknown settings: {sorted(unknown)}"}, status_code=400)
@@ -138,7 +144,9 @@ async def patch_settings(request: Request) -> JSONResponse:
     with state.lock:
         for key, value in changes.items():
             setattr(state.settings, key, type(getattr(state.settings, key))(value))
-    return JSONResponse({key: getattr(state.settings, key) for key in RUNTIME_SETTINGS})
+        state.settings.rules = rules
+    current = {key: getattr(state.settings, key) for key in RUNTIME_SETTINGS}
+    return JSONResponse({**current, "rules": dataclasses.asdict(rules)})
 
 
 def _fits(key: str, value: Any, current: Any) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from airflow_provider_segmentation.emulator.aep_rules import check_account_audiences, resolved_evaluation_info
 from airflow_provider_segmentation.emulator.requests import (
     AudienceBody,
     AudiencePatchOperation,
@@ -53,6 +54,18 @@ def _checked(state: EmulatorState, body: Any) -> dict[str, Any]:
         pql_text(state, body["expression"])
     assert isinstance(body, dict)
     return {key: value for key, value in body.items() if value is not None}
+
+
+def _ruled(state: EmulatorState, sandbox: Sandbox, audience: dict[str, Any]) -> dict[str, Any]:
+    """``audience`` as AEP keeps it: a declared evaluation method it is not eligible for resolved (as a
+    segment definition's is), and refused past the account-audience limit. Call under the state lock."""
+    expression, declared = audience.get("expression"), audience.get("evaluationInfo")
+    if declared is not None and expression is not None and state.settings.rules.resolve_evaluation_method:
+        audience["evaluationInfo"] = resolved_evaluation_info(
+            state, sandbox, pql_text(state, expression), declared
+        )
+    check_account_audiences(state, sandbox, audience)
+    return audience
 
 
 def _contains(value: Any, needle: str) -> bool:
@@ -116,7 +129,7 @@ async def create_audience(request: Request) -> JSONResponse:
             "creationTime": created,
             "updateTime": created,
         }
-        sandbox.audiences[ident] = audience
+        sandbox.audiences[ident] = _ruled(state, sandbox, audience)
     return JSONResponse(audience, status_code=201)
 
 
@@ -149,7 +162,7 @@ async def patch_audience(audience_id: str, request: Request) -> JSONResponse:
         updated = _deep_copy(audience)
         for operation in operations:
             _apply(updated, operation)
-        updated = _checked(state, updated)
+        updated = _ruled(state, sandbox, _checked(state, updated))
         updated["updateTime"] = state.now_ms()
         sandbox.audiences[audience_id] = updated
     return JSONResponse(updated, status_code=201)
@@ -182,7 +195,7 @@ async def put_audience(audience_id: str, request: Request) -> JSONResponse:
             "creationTime": current["creationTime"],
             "updateTime": state.now_ms(),
         }
-        sandbox.audiences[audience_id] = replaced
+        sandbox.audiences[audience_id] = _ruled(state, sandbox, replaced)
     return JSONResponse(replaced, status_code=201)
 
 

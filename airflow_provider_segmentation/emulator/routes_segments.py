@@ -8,6 +8,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from airflow_provider_segmentation.emulator.aep_rules import (
+    check_account_audiences,
+    on_demand_ids,
+    resolved_evaluation_info,
+)
 from airflow_provider_segmentation.emulator.evaluation import new_segment_job, refresh_segment_job
 from airflow_provider_segmentation.emulator.requests import (
     ConversionRequest,
@@ -65,12 +70,11 @@ def pql_text(state: EmulatorState, expression: Any) -> str:
     return str(text)
 
 
-def checked_definition(state: EmulatorState, body: Any) -> CreateSegmentDefinition:
-    """``body`` as a definition AEP would keep (``CreateSegmentDefinition``, PQL the engine parses), else a
-    400: the one check of a create and of the definition a PATCH would leave behind."""
+def checked_definition(state: EmulatorState, body: Any) -> tuple[CreateSegmentDefinition, str]:
+    """``body`` as a definition AEP would keep (``CreateSegmentDefinition``, PQL the engine parses) and its
+    PQL text, else a 400: the one check of a create and of the definition a PATCH would leave behind."""
     definition = parse(CreateSegmentDefinition, body)
-    pql_text(state, body["expression"])
-    return definition
+    return definition, pql_text(state, body["expression"])
 
 
 @router.get("/segment/definitions")
@@ -108,10 +112,14 @@ def list_definitions(request: Request) -> JSONResponse:
 async def create_definition(request: Request) -> JSONResponse:
     state, sandbox = emulator(request), sandbox_of(request)
     body = await json_body(request)
-    definition = checked_definition(state, body)
+    definition, text = checked_definition(state, body)
     with state.lock:
         _refuse_taken_name(sandbox, definition.name, "use PATCH to update it")
         created = _new_definition(state, sandbox, body)
+        if state.settings.rules.resolve_evaluation_method:
+            declared = body.get("evaluationInfo")
+            created["evaluationInfo"] = resolved_evaluation_info(state, sandbox, text, declared)
+        check_account_audiences(state, sandbox, created)
         sandbox.definitions[created["id"]] = created
     return JSONResponse(created, headers={"X-Location": f"/segment/definitions/{created['id']}"})
 
@@ -144,12 +152,19 @@ async def patch_definition(segment_id: str, request: Request) -> JSONResponse:
         # "Overwrite a segment definition": the fields sent replace the stored ones, and the definition
         # that would result is held to create's rules (a null name, schema or expression is refused as a
         # POST refuses it); a null optional field is absence there, so here it keeps the stored value.
-        checked_definition(state, {**current, **body})
+        _, text = checked_definition(state, {**current, **body})
         if "name" in body and body["name"] != current["name"]:
             _refuse_taken_name(sandbox, body["name"], "choose another name")
+        updated = {**current}
         for key in ("name", "description", "expression", "evaluationInfo", "mergePolicyId", "ttlInDays"):
             if body.get(key) is not None:
-                current[key] = body[key]
+                updated[key] = body[key]
+        if state.settings.rules.resolve_evaluation_method:
+            # an edit re-runs the eligibility rules on what the definition declares now [S-ELIG]
+            declared = body.get("evaluationInfo") or current["evaluationInfo"]
+            updated["evaluationInfo"] = resolved_evaluation_info(state, sandbox, text, declared)
+        check_account_audiences(state, sandbox, updated)
+        current.update(updated)
         current["updateTime"], current["updateEpoch"] = state.now_ms(), int(state.now())
     return JSONResponse(current)
 
@@ -220,26 +235,29 @@ def list_jobs(request: Request) -> JSONResponse:
     )
 
 
-def _job_entries(body: Any, sandbox: Sandbox) -> list[str]:
-    """The segment ids of a job body: the spec's array of {segmentId}, or the docs' run-all object."""
+def _job_entries(body: Any, sandbox: Sandbox) -> tuple[list[str], bool]:
+    """The segment ids of a job body (the spec's array of {segmentId}, or the docs' run-all object) and
+    whether it is the run-all form."""
     if isinstance(body, dict):
         run_all = parse(RunAllSegmentJob, body)
         if [s.segmentId for s in run_all.segments] != ["*"]:
             raise bad_request('the run-all body is {"segments": [{"segmentId": "*"}]}', "UPAPI-113020-400")
-        return list(sandbox.definitions)
+        return list(sandbox.definitions), True
     entries = parse_list(SegmentJobRequest, body, "segment job body", maximum=MAX_SEGMENTS_PER_JOB + 1)
     if len(entries) > MAX_SEGMENTS_PER_JOB:
         raise bad_request('at most 1500 segments per job; use [{"segmentId": "*"}] for all')
-    return [e.segmentId for e in entries]
+    return [e.segmentId for e in entries], False
 
 
 @router.post("/segment/jobs")
 async def create_job(request: Request) -> JSONResponse:
     state, sandbox = emulator(request), sandbox_of(request)
-    segment_ids = _job_entries(await json_body(request), sandbox)
+    segment_ids, run_all = _job_entries(await json_body(request), sandbox)
     with state.lock:
         for segment_id in segment_ids:
             existing(sandbox.definitions, segment_id, "Segment definition", sandbox)
+        if not run_all:
+            segment_ids = on_demand_ids(state, sandbox, segment_ids)
         if state.active_segment_jobs(sandbox) >= state.settings.max_processing_segment_jobs:
             raise AEPHttpError(
                 429,
@@ -248,6 +266,7 @@ async def create_job(request: Request) -> JSONResponse:
                 headers={"Retry-After": str(max(1, int(state.settings.job_step_seconds)))},
             )
         job = new_segment_job(state, sandbox, [{"segmentId": i} for i in segment_ids], source="api")
+        job.run_all = run_all
         body_out = refresh_segment_job(state, sandbox, job)
     return JSONResponse(body_out)
 
@@ -293,7 +312,7 @@ def _new_definition(state: EmulatorState, sandbox: Sandbox, body: dict[str, Any]
         "sandbox": {
             "sandboxId": f"sbx-{sandbox.name}",
             "sandboxName": sandbox.name,
-            "type": "production" if sandbox.name == "prod" else "development",
+            "type": state.settings.rules.sandbox_type(sandbox.name),
             "default": sandbox.name == "prod",
         },
         "profileInstanceId": body.get("profileInstanceId") or "ups",

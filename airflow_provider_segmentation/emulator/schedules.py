@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_segmentation.cron import QuartzCron, QuartzCronError, check_quartz_cron
+from airflow_provider_segmentation.emulator.aep_rules import check_schedule
 from airflow_provider_segmentation.emulator.evaluation import new_segment_job
 from airflow_provider_segmentation.emulator.requests import (
     ScheduleCreate,
@@ -45,11 +46,13 @@ DEFAULT_CRON = "0 0 1 * * ?"  # the docs: "if omitted, the system generates one"
 
 
 def _checked_cron(state: EmulatorState, cron: str) -> str:
-    """``cron`` if AEP would accept it now, else AEP's 400 naming the problem."""
+    """``cron`` if AEP would accept it now, else AEP's 400 naming the problem (or the once-a-day rule's
+    refusal, ``aep_rules``)."""
     try:
         check_quartz_cron(cron, now=_utc(state.now()))
     except QuartzCronError as exc:
         raise bad_request(f"Invalid cron expression: schedule {exc}") from None
+    check_schedule(state, cron)
     return cron
 
 

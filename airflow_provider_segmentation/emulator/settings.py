@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 DEFAULT_CLIENT_ID = "aep-emulator-client"
 DEFAULT_CLIENT_SECRET = "aep-emulator-secret"
@@ -22,6 +23,37 @@ RUNTIME_SETTINGS = (
     "max_job_bulk_get_ids",
     "max_request_body_bytes",
 )
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    """Which of AEP's documented rules the emulator enforces (all by default), changed at run time with
+    ``PATCH /_emulator/settings {"rules": {...}}`` and put back to these start-up values by a reset.
+
+    Tests of other behaviour switch one rule off so that they are not slowed; tests of a rule keep it on.
+    Adobe documents no status, code or body for any of these refusals (``aep-evaluation-rules.md``,
+    "Error response when a guardrail is hit"): the default 400 and the body are the emulator's assumption.
+    """
+
+    # on-demand segment jobs (POST /segment/jobs with explicit ids) [S-FAE]
+    enforce_on_demand_ids: bool = True  # at most 20 ids
+    enforce_on_demand_quota: bool = True  # 2 runs per UTC day, 50/100 per contract year
+    daily_on_demand_runs: int = 2
+    yearly_on_demand_runs: int | None = None  # None: the sandbox type's (50 production, 100 development)
+    production_sandboxes: tuple[str, ...] = ("prod",)  # every other sandbox is a development one
+    contract_start: str = "01-01"  # MM-DD, the contract anniversary the yearly allowance resets on
+    # ids that are not batch, people-based audiences of origin Segmentation Service: refuse the request
+    # (the API's reading, INFER), drop them from the job (what the UI does), or let them through
+    on_demand_origin_checks: Literal["refuse", "drop", "off"] = "refuse"
+    # definitions: an ineligible streaming/edge declaration is stored as evaluated (batch), silently
+    resolve_evaluation_method: bool = True
+    schedule_once_a_day: bool = True  # a schedule's cron fires at most once a day [S-SCHED]
+    account_audience_limit: bool = True  # at most 50 account audiences per sandbox (hard) [S-GR]
+    rule_refusal_status: int = 400
+    rule_refusal_error_code: str | None = None  # None: the rule's id, e.g. "on-demand.daily-runs"
+
+    def sandbox_type(self, sandbox: str) -> Literal["production", "development"]:
+        return "production" if sandbox in self.production_sandboxes else "development"
 
 
 @dataclass
@@ -49,3 +81,4 @@ class EmulatorSettings:
     capture_bodies: bool = False
     # The source of the emulator's time (see ``clock.EmulatorClock``); real time unless a test injects one.
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
+    rules: RuleSettings = field(default_factory=RuleSettings)

@@ -47,6 +47,7 @@ class Job:
     cancel_steps: tuple[Status, Status] = (SegmentJobStatus.CANCELLING, SegmentJobStatus.CANCELLED)
     cancelled_at: float | None = None
     finished: bool = False
+    run_all: bool = False  # a run-all segment job ([{"segmentId": "*"}]): not an on-demand run
 
 
 @dataclass
@@ -80,6 +81,7 @@ class EmulatorState:
         self.lock = threading.RLock()
         self.clock = EmulatorClock(settings.clock)
         self._ids = itertools.count(1000)
+        self._startup_rules = settings.rules  # frozen copies replace it on PATCH, so it stays as started
         self.reset()
 
     def now(self) -> float:
@@ -90,8 +92,10 @@ class EmulatorState:
         return self.clock.now_ms()
 
     def reset(self) -> None:
+        """Forget everything; the clock goes back to its source and the rules to their start-up values."""
         with self.lock:
             self.clock.reset()
+            self.settings.rules = self._startup_rules
             self.sandboxes = {name: Sandbox(name) for name in self.settings.sandboxes}
             self.tokens: dict[str, float] = {}
             self.request_log: list[dict[str, Any]] = []

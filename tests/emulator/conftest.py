@@ -19,6 +19,11 @@ def platform(emulator, emulator_admin):
     """``platform(method, path, body=None, raw=None, **query)`` under ``/data/core/ups``, with the
     gateway's headers (``x-request-id: req-1``) and a token that outlives the tests' clock steps."""
     emulator_admin.configure(token_lifetime_seconds=TOKEN_LIFETIME_SECONDS)
+    return platform_caller(emulator)
+
+
+def platform_caller(emulator, sandbox: str = "prod"):
+    """The ``platform`` fixture's caller, with a fresh token (for tests that reset the emulator)."""
     settings = emulator.settings
     token = mint_token(emulator.url, settings.client_id, settings.client_secret)
     session = requests.Session()
@@ -27,7 +32,7 @@ def platform(emulator, emulator_admin):
             "Authorization": f"Bearer {token}",
             "x-api-key": settings.client_id,
             "x-gw-ims-org-id": settings.org_id,
-            "x-sandbox-name": "prod",
+            "x-sandbox-name": sandbox,
             "x-ups-search-version": "1.0",
             "x-request-id": REQUEST_ID,
         }

@@ -40,7 +40,9 @@ JOBS = "/data/core/ups/segment/jobs"
 BULK = f"{JOBS}/bulk-get"
 
 
-def started_jobs(count: int) -> list[str]:
+def started_jobs(count: int, emulator_admin) -> list[str]:
+    # many running jobs to poll, not a test of AEP's on-demand allowance (2 a day): the quota is off
+    emulator_admin.configure(rules={"enforce_on_demand_quota": False})
     hook = SegmentationHook()
     segment = hook.create_segment_definition(US).id
     return [hook.create_segment_job([segment]).id for _ in range(count)]  # type: ignore[list-item]
@@ -91,7 +93,7 @@ def trigger(job_id: str, **kwargs: Any) -> AEPJobTrigger:
 
 async def test_many_waits_share_one_bulk_get_per_cycle(aep_conn, emulator_admin) -> None:
     emulator_admin.configure(job_step_seconds=0.2)
-    job_ids = started_jobs(25)
+    job_ids = started_jobs(25, emulator_admin)
     emulator_admin.clear_requests()
     events = await run_shared([trigger(j) for j in job_ids])
     assert [e["status"] for e in events] == ["success"] * 25
@@ -103,7 +105,7 @@ async def test_many_waits_share_one_bulk_get_per_cycle(aep_conn, emulator_admin)
 
 
 async def test_a_failed_batch_fails_no_job(aep_conn, emulator_admin) -> None:
-    job_ids = started_jobs(5)
+    job_ids = started_jobs(5, emulator_admin)
     emulator_admin.inject_fault(method="POST", path=f"{JOBS}/bulk-get", kind="status", status=503, count=3)
     events = await run_shared([trigger(j, poll_error_budget=5) for j in job_ids])
     assert [e["status"] for e in events] == ["success"] * 5
@@ -111,7 +113,7 @@ async def test_a_failed_batch_fails_no_job(aep_conn, emulator_admin) -> None:
 
 
 async def test_each_trigger_keeps_its_own_poll_error_budget(aep_conn, emulator_admin) -> None:
-    job_ids = started_jobs(3)
+    job_ids = started_jobs(3, emulator_admin)
     emulator_admin.inject_fault(method="POST", path=f"{JOBS}/bulk-get", kind="status", status=503, count=100)
     events = await run_shared(
         [trigger(job_ids[0], poll_error_budget=1), trigger(job_ids[1], poll_error_budget=1)]
@@ -122,7 +124,7 @@ async def test_each_trigger_keeps_its_own_poll_error_budget(aep_conn, emulator_a
 async def test_an_unknown_job_in_the_batch_is_a_poll_error_for_its_trigger_only(
     aep_conn, emulator_admin
 ) -> None:
-    [job_id] = started_jobs(1)
+    [job_id] = started_jobs(1, emulator_admin)
     events = await run_shared([trigger(job_id), trigger("no-such-job")])
     assert events[0]["status"] == "success"
     assert events[1]["status"] == "poll_error" and "not found in sandbox 'prod'" in events[1]["message"]
@@ -137,7 +139,7 @@ def without_request_id(event: dict[str, Any]) -> dict[str, Any]:
 
 async def test_a_cancelled_trigger_leaves_the_batch(aep_conn, emulator_admin) -> None:
     emulator_admin.configure(job_step_seconds=60)
-    [job_id] = started_jobs(1)
+    [job_id] = started_jobs(1, emulator_admin)
     watcher = trigger(job_id)
     manager = SharedStreamManager()
     key = watcher.shared_stream_key()
@@ -167,7 +169,7 @@ async def test_a_400_about_the_id_count_halves_the_chunk_and_the_group_keeps_the
     aep_conn, emulator_admin
 ) -> None:
     emulator_admin.configure(job_step_seconds=0.2, capture_bodies=True, max_job_bulk_get_ids=4)
-    job_ids = started_jobs(10)
+    job_ids = started_jobs(10, emulator_admin)
     emulator_admin.clear_requests()
     events = await run_shared([trigger(j) for j in job_ids])
     assert [e["status"] for e in events] == ["success"] * 10
@@ -182,7 +184,7 @@ async def test_a_malformed_id_fails_its_own_trigger_at_once_and_never_reaches_ae
     aep_conn, emulator_admin
 ) -> None:
     emulator_admin.configure(capture_bodies=True)
-    job_ids = started_jobs(3)
+    job_ids = started_jobs(3, emulator_admin)
     events = await run_shared([trigger(j) for j in job_ids] + [trigger("a/b"), trigger(" padded")])
     assert [e["status"] for e in events] == ["success"] * 3 + ["poll_error"] * 2
     assert "cannot poll segment job a/b: job_id" in events[3]["message"] and "'/'" in events[3]["message"]
@@ -316,7 +318,8 @@ def test_a_pause_is_cut_to_the_time_left_before_the_deadline() -> None:
     )
     assert isinstance(flow.send(None), Fetch)
     pause = flow.send(SegmentJob.model_validate({"id": "j", "status": "PROCESSING"}))
-    assert pause == Wait(10.5)  # 11 s jittered, cut to the 10.5 s left
+    assert pause == Wait(10.5, until_deadline=True)  # 11 s jittered, cut to the 10.5 s left
     now[0] += pause.seconds
+    assert isinstance(flow.send(None), Fetch)  # the last read, at the deadline
     with pytest.raises(AEPTimeoutError, match="still PROCESSING"):
-        flow.send(None)
+        flow.send(SegmentJob.model_validate({"id": "j", "status": "PROCESSING"}))

@@ -28,7 +28,10 @@ def test_job_lifecycles_survive_a_fault_storm(aep_conn, emulator_admin) -> None:
     segment_id = hook.create_segment_definition(
         {"name": "storm", "expression": {"value": "loyalty.points > 5000"}}
     ).id
-    emulator_admin.configure(max_processing_segment_jobs=1000)
+    # A storm of job life cycles, not a test of AEP's on-demand allowance (2 a day, 50 a year): the quota
+    # is switched off; stepping the clock a day per job would also move jobs away from the client's
+    # reconciliation window.
+    emulator_admin.configure(max_processing_segment_jobs=1000, rules={"enforce_on_demand_quota": False})
     emulator_admin.inject_fault(
         method="*", path=PLATFORM, kind="status", status=429, retry_after=0.01, probability=0.10, seed=1
     )
