@@ -44,6 +44,7 @@ def get_provider_info() -> dict[str, Any]:
                     f"{PACKAGE}.operators.previews",
                     f"{PACKAGE}.operators.pql",
                     f"{PACKAGE}.operators.audiences",
+                    f"{PACKAGE}.operators.size_check",
                 ],
             }
         ],
@@ -67,6 +68,8 @@ def get_provider_info() -> dict[str, Any]:
             f"{PACKAGE}.links.AEPSegmentDefinitionLink",
             f"{PACKAGE}.links.AEPExportJobLink",
         ],
+        # The "AEP audiences" page; Airflow loads providers' plugins with [core] lazy_discover_providers = False
+        "plugins": [{"name": "aep_audiences", "plugin-class": f"{PACKAGE}.ui.plugin.AEPAudiencesPlugin"}],
         "connection-types": [
             {
                 "connection-type": CONN_TYPE,
