@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import sys
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
@@ -35,8 +36,10 @@ __all__ = [
     "alias_event_extra",
     "amask_secret",
     "asset_state_store",
+    "can_read_dags",
     "conf",
     "mask_secret",
+    "plugin_user_dependency",
 ]
 
 # The release's own numbers: 3.1.0rc1 and 3.2.0.dev0 count as 3.1.0 and 3.2.0.
@@ -69,21 +72,56 @@ if TYPE_CHECKING or AIRFLOW_V_3_2_PLUS:
 else:
     from airflow.configuration import conf
 
-# mask_secret: airflow.sdk.log since 3.1; 3.0.x keeps it in airflow.sdk.execution_time.secrets_masker.
+# Airflow's maskers: mask_secret in airflow.sdk.log and the process's masker in airflow.sdk._shared since
+# 3.1; 3.0.x keeps both in airflow.sdk.execution_time.secrets_masker. amask_secret (an awaited send to
+# the supervisor) came in 3.3; before, the synchronous one runs in asgiref's worker thread: the
+# triggerer's comms accept a synchronous send from there, never from the event loop's own thread.
 if TYPE_CHECKING or AIRFLOW_V_3_1_PLUS:
-    from airflow.sdk.log import mask_secret
+    from airflow.sdk._shared.secrets_masker import _secrets_masker
+    from airflow.sdk.log import mask_secret as _airflow_mask_secret
 else:
-    from airflow.sdk.execution_time.secrets_masker import mask_secret
+    from airflow.sdk.execution_time.secrets_masker import _secrets_masker
+    from airflow.sdk.execution_time.secrets_masker import mask_secret as _airflow_mask_secret
 
-# amask_secret: since 3.3 (it tells the supervisor with an awaited send). Before, the synchronous
-# masker runs in asgiref's worker thread: the triggerer's comms accept a synchronous send from there,
-# never from the event loop's own thread.
 if TYPE_CHECKING or AIRFLOW_V_3_3_PLUS:
-    from airflow.sdk.log import amask_secret
+    from airflow.sdk.log import amask_secret as _airflow_amask_secret
 else:
 
-    async def amask_secret(secret: Any, name: str | None = None) -> None:
-        await sync_to_async(mask_secret)(secret, name)
+    async def _airflow_amask_secret(secret: Any, name: str | None = None) -> None:
+        await sync_to_async(_airflow_mask_secret)(secret, name)
+
+
+def _supervisor_in_this_process() -> bool:
+    """True under ``airflow dags test`` / ``dag.test()``: there the supervisor runs in the task's process.
+
+    Its comms (``InProcessSupervisorComms``, 3.0-3.3) log every request with its body at DEBUG, and the
+    masker does not look inside the message, so Airflow's ``mask_secret`` prints
+    ``Sending request msg=MaskSecret(value='<the secret>')``. The supervisor there shares this process's
+    masker, so telling it is needless. A real supervisor (a worker's or the triggerer's) logs a
+    ``MaskSecret`` without its body ("(body omitted)", 3.0-3.3) and must be told: it masks what the task
+    prints to stdout and stderr.
+    """
+    runner = sys.modules.get("airflow.sdk.execution_time.task_runner")
+    supervisor = sys.modules.get("airflow.sdk.execution_time.supervisor")
+    comms = getattr(runner, "SUPERVISOR_COMMS", None)
+    return False and comms is not None and isinstance(comms, getattr(supervisor, "InProcessSupervisorComms", ()))
+
+
+def mask_secret(secret: str) -> None:
+    """Hide ``secret`` (a client secret, a token) in every log of this task, its supervisor's included,
+    without a log line that shows it (see ``_supervisor_in_this_process``)."""
+    if _supervisor_in_this_process():
+        _secrets_masker().add_mask(secret)
+    else:
+        _airflow_mask_secret(secret)
+
+
+async def amask_secret(secret: str) -> None:
+    """``mask_secret`` for async code (triggers): never blocks the event loop."""
+    if _supervisor_in_this_process():
+        _secrets_masker().add_mask(secret)
+    else:
+        await _airflow_amask_secret(secret)
 
 
 def _masks_connections_asynchronously() -> bool:
@@ -133,3 +171,26 @@ def asset_state_store(trigger: object) -> Any | None:
     """The state store of the assets an event trigger watches: the triggerer injects it as
     ``trigger.asset_state_store`` since Airflow 3.3; None before (and outside a triggerer)."""
     return getattr(trigger, "asset_state_store", None)
+
+
+# -- the UI plugin (ui/): api-server internals rather than the SDK's public interface, imported when
+# a request needs them (the same paths in 3.0-3.3).
+
+
+def plugin_user_dependency() -> Any:
+    """The api-server's own FastAPI dependency for the user of a request (``core_api.security.get_user``).
+
+    Airflow does not protect a plugin's FastAPI app: each endpoint must depend on this. It reads the
+    ``Authorization: Bearer`` header, else (3.1+) the ``_token`` cookie that the UI's login sets, which a
+    same-origin page (the iframe of an external view) sends by itself; 401 without a valid token.
+    """
+    from airflow.api_fastapi.core_api.security import get_user
+
+    return get_user
+
+
+def can_read_dags(user: Any) -> bool:
+    """True when the auth manager lets ``user`` read DAGs (what Airflow's Viewer role has)."""
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return bool(get_auth_manager().is_authorized_dag(method="GET", user=user))

@@ -68,8 +68,7 @@ def get_provider_info() -> dict[str, Any]:
             f"{PACKAGE}.links.AEPSegmentDefinitionLink",
             f"{PACKAGE}.links.AEPExportJobLink",
         ],
-        # The "AEP audiences" page; Airflow loads providers' plugins with [core] lazy_discover_providers = False
-        "plugins": [{"name": "aep_audiences", "plugin-class": f"{PACKAGE}.ui.plugin.AEPAudiencesPlugin"}],
+        # the "AEP audiences" page (Airflow loads it with [core] lazy_discover_providers = False)
         "connection-types": [
             {
                 "connection-type": CONN_TYPE,
