@@ -136,10 +136,9 @@ def _utc(epoch_seconds: float) -> datetime:
 
 
 def counted_jobs(jobs: Iterable[Job]) -> list[SegmentJob]:
-    """A sandbox's segment jobs as a client reads them, but for run-all jobs: the emulator stores those
-    with every id listed, where AEP's body keeps ``"*"`` (a run-all job is not a flexible evaluation)."""
+    """A sandbox's segment jobs as a client reads them (``rules.on_demand_usage`` picks the runs)."""
     fields = ("id", "status", "source", "segments", "properties", "creationTime")
-    return [SegmentJob.model_validate({k: job.body[k] for k in fields}) for job in jobs if not job.run_all]
+    return [SegmentJob.model_validate({k: job.body[k] for k in fields}) for job in jobs]
 
 
 def on_demand_ids(state: EmulatorState, sandbox: Sandbox, segment_ids: Sequence[str]) -> list[str]:
@@ -162,6 +161,8 @@ def on_demand_ids(state: EmulatorState, sandbox: Sandbox, segment_ids: Sequence[
         if not kept:
             raise RuleRefused(origin[0])
         segment_ids = kept
+    if not settings.enforce_on_demand_quota:
+        return list(segment_ids)
     allowed = allowance(settings, sandbox.name)
     usage = rules.on_demand_usage(counted_jobs(sandbox.segment_jobs.values()), _utc(state.now()), allowed)
     quota = rules.check_quota(usage, allowed)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_segmentation.emulator.state import (
@@ -18,6 +19,9 @@ from airflow_provider_segmentation.emulator.state import (
     Sandbox,
 )
 from airflow_provider_segmentation.models import ExportJobStatus, PreviewState, SegmentJobStatus
+from airflow_provider_segmentation.pql import PQLError
+
+LAST_EPOCH_SECOND = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()
 
 
 def _identities(profile: dict[str, Any]) -> Iterable[str]:
@@ -31,17 +35,17 @@ def refresh_segment_job(state: EmulatorState, sandbox: Sandbox, job: Job) -> dic
     body["status"] = status.value
     if status is SegmentJobStatus.SUCCEEDED and not job.finished:
         job.finished = True
-        _evaluate(state, sandbox, job)
+        try:
+            _evaluate(state, sandbox, job)
+        except PQLError as exc:  # AEP reports a job that could not evaluate as FAILED with its errors
+            job.final = status = SegmentJobStatus.FAILED
+            body["status"] = status.value
+            body["errors"] = [_job_error("0100000004", f"Segment evaluation failed: {exc}")]
+            body["metrics"]["totalTime"]["endTimeInMs"] = state.now_ms()
     elif status in (SegmentJobStatus.FAILED, SegmentJobStatus.CANCELLED) and not job.finished:
         job.finished = True
         if status is SegmentJobStatus.FAILED:
-            body["errors"] = [
-                {
-                    "code": "0100000003",
-                    "msg": "Emulated segmentation failure (fail_segment_jobs)",
-                    "callStack": "com.adobe.aep.emulator.SegmentationJob.run",
-                }
-            ]
+            body["errors"] = [_job_error("0100000003", "Emulated segmentation failure (fail_segment_jobs)")]
         body["metrics"]["totalTime"]["endTimeInMs"] = state.now_ms()
     if status is not SegmentJobStatus.NEW:
         body["updateTime"] = state.now_ms()
@@ -49,13 +53,25 @@ def refresh_segment_job(state: EmulatorState, sandbox: Sandbox, job: Job) -> dic
     return body
 
 
+def _job_error(code: str, msg: str) -> dict[str, str]:
+    """One entry of a failed segment job's ``errors[]``; the codes are the emulator's (Adobe lists none)."""
+    return {"code": code, "msg": msg, "callStack": "com.adobe.aep.emulator.SegmentationJob.run"}
+
+
 def _select(
-    state: EmulatorState, sandbox: Sandbox, expression: str, realized: dict[str, set[str]]
+    state: EmulatorState, sandbox: Sandbox, expression: str, realized: dict[str, set[str]], at: float
 ) -> tuple[frozenset[str], dict[str, int]]:
-    """The profiles an expression selects now, and their count per identity namespace (memoised)."""
+    """The profiles an expression selects at ``at`` (the day's population), and their count per identity
+    namespace, memoised per expression for the day."""
+    population = state.population(at)
+    if sandbox.selections_population != population:
+        sandbox.selections.clear()
+        sandbox.selections_population = population
     cached = sandbox.selections.get(expression)
     if cached is None:
-        members = frozenset(state.engine.select(expression, memberships=realized))
+        members = frozenset(
+            state.engine.select(expression, memberships=realized, now=_utc(at), population=population)
+        )
         by_namespace: dict[str, int] = {}
         for profile_id in members:
             for namespace in _identities(dict(state.engine.profile(profile_id))):
@@ -65,19 +81,25 @@ def _select(
 
 
 def _evaluate(state: EmulatorState, sandbox: Sandbox, job: Job) -> None:
+    """Evaluate the job's definitions on the emulator day it finished (a run-all job: every definition
+    the sandbox holds then); raises ``PQLError`` before changing anything when one cannot be evaluated."""
     started = state.now()
+    at = finished_at(state, job)
     body = job.body
     metrics = body["metrics"]
     realized_before = sandbox.realized()
-    changed = False
-    for entry in body["segments"]:
-        segment_id = entry["segmentId"]
-        definition = sandbox.definitions.get(segment_id)
-        selected, by_namespace = (
-            _select(state, sandbox, definition["expression"]["value"], realized_before)
-            if definition
-            else (frozenset(), {})
+    ids = [e["segmentId"] for e in body["segments"]]
+    ids = list(sandbox.definitions) if ids == ["*"] else ids
+    selections = {
+        segment_id: _select(
+            state, sandbox, sandbox.definitions[segment_id]["expression"]["value"], realized_before, at
         )
+        for segment_id in ids
+        if segment_id in sandbox.definitions
+    }
+    changed = False
+    for segment_id in ids:
+        selected, by_namespace = selections.get(segment_id, (frozenset(), {}))
         members = set(selected)
         previous = sandbox.memberships.get(segment_id)
         before = (previous["realized"] | previous["existing"]) if previous else set()
@@ -92,7 +114,7 @@ def _evaluate(state: EmulatorState, sandbox: Sandbox, job: Job) -> None:
     if changed:  # inSegment answers may differ now
         sandbox.selections.clear()
     finished = state.now()
-    metrics["totalProfiles"] = state.engine.total_profiles
+    metrics["totalProfiles"] = state.engine.total_profiles(state.population(at))
     metrics["totalTime"]["endTimeInMs"] = int(finished * 1000)
     metrics["totalTime"]["totalTimeInMs"] = int(finished * 1000) - metrics["totalTime"]["startTimeInMs"]
     metrics["profileSegmentationTime"] = {
@@ -131,7 +153,7 @@ def refresh_export_job(state: EmulatorState, sandbox: Sandbox, job: Job) -> dict
         job.finished = True
         body["updateTime"] = state.now_ms()
         if status is ExportJobStatus.SUCCEEDED:
-            _write_batches(state, sandbox, body)
+            _write_batches(state, sandbox, job)
         elif status is ExportJobStatus.FAILED:
             body["errors"] = [
                 {
@@ -143,7 +165,8 @@ def refresh_export_job(state: EmulatorState, sandbox: Sandbox, job: Job) -> dict
     return body
 
 
-def _write_batches(state: EmulatorState, sandbox: Sandbox, body: dict[str, Any]) -> None:
+def _write_batches(state: EmulatorState, sandbox: Sandbox, job: Job) -> None:
+    body = job.body
     filters = body.get("filter") or {}
     destination = body["destination"]
     selections: list[tuple[str | None, set[str]]] = []
@@ -156,7 +179,9 @@ def _write_batches(state: EmulatorState, sandbox: Sandbox, body: dict[str, Any])
                 members |= membership.get(status, set())
             selections.append((entry["segmentId"], members))
     else:
-        selections.append((None, set(state.engine.select("true", memberships={}))))
+        at = finished_at(state, job)
+        everyone = state.engine.select("true", memberships={}, now=_utc(at), population=state.population(at))
+        selections.append((None, set(everyone)))
     batches = sandbox.batches.setdefault(destination["datasetId"], {})
     exported: set[str] = set()
 
@@ -188,15 +213,34 @@ def _write_batches(state: EmulatorState, sandbox: Sandbox, body: dict[str, Any])
 
 
 def refresh_preview(state: EmulatorState, job: Job) -> PreviewState:
-    """RUNNING until its steps have passed, then RESULT_READY with the members computed once."""
-    state_name = PreviewState.RUNNING if state.in_progress(job) else PreviewState.RESULT_READY
-    if state_name is PreviewState.RESULT_READY and not job.finished:
+    """RUNNING until its steps have passed, then RESULT_READY with the members computed once (on the
+    day's population), or FAILED with ``_error`` when the expression cannot be evaluated then."""
+    if state.in_progress(job):
+        return PreviewState.RUNNING
+    if not job.finished:
         job.finished = True
         sandbox: Sandbox = job.body["_sandbox"]
-        job.body["_members"] = state.engine.select(
-            job.body["predicateExpression"], memberships=sandbox.realized()
-        )
-    return state_name
+        at = finished_at(state, job)
+        try:
+            job.body["_members"] = state.engine.select(
+                job.body["predicateExpression"],
+                memberships=sandbox.realized(),
+                now=_utc(at),
+                population=state.population(at),
+            )
+        except PQLError as exc:
+            job.final = PreviewState.FAILED
+            job.body["_error"] = f"Segment evaluation failed: {exc}"
+    return PreviewState(job.final)
+
+
+def finished_at(state: EmulatorState, job: Job) -> float:
+    """When a job's steps ended on the emulator's clock: the instant (and day) it is evaluated at."""
+    return min(state.now(), job.started + len(job.steps) * state.settings.job_step_seconds)
+
+
+def _utc(epoch_seconds: float) -> datetime:
+    return datetime.fromtimestamp(min(epoch_seconds, LAST_EPOCH_SECOND), tz=timezone.utc)
 
 
 def new_segment_job(
@@ -210,7 +254,9 @@ def new_segment_job(
 ) -> Job:
     started = state.now() if started is None else started
     job_id = state.new_id()
-    segments = [_segment_info(sandbox.definitions[e["segmentId"]]) for e in entries]
+    # a run-all job keeps "*" as AEP's does, and evaluates every definition the sandbox holds when it runs
+    run_all = [e["segmentId"] for e in entries] == ["*"]
+    segments = entries if run_all else [_segment_info(sandbox.definitions[e["segmentId"]]) for e in entries]
     body: dict[str, Any] = {
         "id": job_id,
         "imsOrgId": state.settings.org_id,

@@ -2,18 +2,22 @@
 
 Profiles carry realistic XDM fields (see the README's field table) and ExperienceEvents spread over the
 90 days before the store's ``now``. The same ``count`` and ``seed`` always give the same profiles; event
-times are relative to ``now`` so that "in the last 30 days" stays meaningful.
+times are relative to ``now`` (``move_to``: the evaluation's instant on the emulator clock) so that "in
+the last 30 days" stays meaningful. Which profiles one emulator day sees (growth, churn, ingestion drops)
+is ``history.Population``: joiners continue the seeded sequence, leavers follow a seeded order computed
+once, so a day's profiles are derived lazily and stay the same after a restart.
 """
 
 from __future__ import annotations
 
 import random
 from array import array
-from collections.abc import Iterator, Mapping, Set
+from collections.abc import Iterable, Iterator, Mapping, Set
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow_provider_segmentation import pql
+from airflow_provider_segmentation.emulator.history import Population
 from airflow_provider_segmentation.pql.evaluate import Context, membership_lookup
 
 FIRST_NAMES = (
@@ -101,44 +105,55 @@ class ProfileStore:
         self.count = count
         self.seed = seed
         self.now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
-        rng = random.Random(seed)
-        names, people, places, loyalty = array("H"), array("i"), array("B"), array("i")
-        ecids, crmids, flags = array("Q"), array("i"), array("B")
-        offsets = array("I", [0])
-        ev_types, ev_ages, ev_products, ev_quantities, ev_currencies = (
+        self._rng = random.Random(seed)
+        self._names, self._people, self._places, self._loyalty = (
+            array("H"),
+            array("i"),
             array("B"),
-            array("I"),
-            array("B"),
-            array("B"),
-            array("B"),
+            array("i"),
         )
-        for _ in range(count):
-            names.append(rng.randrange(len(FIRST_NAMES)) * len(LAST_NAMES) + rng.randrange(len(LAST_NAMES)))
-            people.append(rng.randrange(BIRTH_RANGE_DAYS) * len(GENDERS) + rng.randrange(len(GENDERS)))
-            home = rng.randrange(len(PLACES))
-            work = home if rng.random() < 0.7 else rng.randrange(len(PLACES))
-            places.append(home * len(PLACES) + work)
-            tier = rng.randrange(len(TIERS))
-            loyalty.append(rng.randrange(20_000) * (TIER_RANK[TIERS[tier]] + 1) * len(TIERS) + tier)
-            ecids.append(rng.getrandbits(63))
-            crmids.append(rng.randrange(10**8) if rng.random() < 0.6 else -1)
-            flags.append(1 if rng.random() < 0.75 else 0)
-            for _ in range(rng.randrange(0, 12)):
-                ev_types.append(rng.choices(range(len(EVENT_TYPES)), EVENT_WEIGHTS)[0])
-                ev_ages.append(rng.randrange(EVENT_WINDOW_SECONDS))
-                ev_products.append(rng.randrange(len(PRODUCTS)))
-                ev_quantities.append(rng.randrange(1, 4))
-                ev_currencies.append(rng.randrange(len(CURRENCIES)))
-            offsets.append(len(ev_types))
-        self._names, self._people, self._places, self._loyalty = names, people, places, loyalty
-        self._ecids, self._crmids, self._flags, self._offsets = ecids, crmids, flags, offsets
-        self._events_columns = (ev_types, ev_ages, ev_products, ev_quantities, ev_currencies)
+        self._ecids, self._crmids, self._flags = array("Q"), array("i"), array("B")
+        self._offsets = array("I", [0])
+        self._events_columns = (array("B"), array("I"), array("B"), array("B"), array("B"))
         self._addresses = [
             {"country": c, "countryCode": code, "stateProvince": st, "city": city}
             for c, code, st, city in PLACES
         ]
         self._consents = [{"marketing": {"email": {"val": value}}} for value in ("n", "y")]
         self._cached: list[dict[str, Any]] | None = None
+        self._leave_rank: array[int] | None = None
+        self._grow(count)
+
+    def _grow(self, total: int) -> None:
+        """Generate profiles up to ``total`` (joiners continue the seeded sequence: deterministic)."""
+        rng = self._rng
+        ev_types, ev_ages, ev_products, ev_quantities, ev_currencies = self._events_columns
+        start = len(self._names)
+        for _ in range(start, total):
+            self._names.append(
+                rng.randrange(len(FIRST_NAMES)) * len(LAST_NAMES) + rng.randrange(len(LAST_NAMES))
+            )
+            self._people.append(rng.randrange(BIRTH_RANGE_DAYS) * len(GENDERS) + rng.randrange(len(GENDERS)))
+            home = rng.randrange(len(PLACES))
+            work = home if rng.random() < 0.7 else rng.randrange(len(PLACES))
+            self._places.append(home * len(PLACES) + work)
+            tier = rng.randrange(len(TIERS))
+            self._loyalty.append(rng.randrange(20_000) * (TIER_RANK[TIERS[tier]] + 1) * len(TIERS) + tier)
+            self._ecids.append(rng.getrandbits(63))
+            self._crmids.append(rng.randrange(10**8) if rng.random() < 0.6 else -1)
+            self._flags.append(1 if rng.random() < 0.75 else 0)
+            for _ in range(rng.randrange(0, 12)):
+                ev_types.append(rng.choices(range(len(EVENT_TYPES)), EVENT_WEIGHTS)[0])
+                ev_ages.append(rng.randrange(EVENT_WINDOW_SECONDS))
+                ev_products.append(rng.randrange(len(PRODUCTS)))
+                ev_quantities.append(rng.randrange(1, 4))
+                ev_currencies.append(rng.randrange(len(CURRENCIES)))
+            self._offsets.append(len(ev_types))
+        if self._cached is not None:
+            if total > CACHE_VIEWS_UP_TO:
+                self._cached = None
+            else:
+                self._cached.extend(self._build(i) for i in range(start, total))
 
     def __len__(self) -> int:
         return self.count
@@ -152,7 +167,7 @@ class ProfileStore:
             position = int(index)
         except ValueError:
             raise KeyError(profile_id) from None
-        if int(seed) != self.seed or not 0 <= position < self.count:
+        if int(seed) != self.seed or not 0 <= position < len(self._names):
             raise KeyError(profile_id)
         return position
 
@@ -214,15 +229,56 @@ class ProfileStore:
 
     def prepare(self) -> None:
         """Build the cached views now (small stores), so that no evaluation pays for it."""
-        if self._cached is None and self.count <= CACHE_VIEWS_UP_TO:
-            self._cached = [self._build(i) for i in range(self.count)]
+        if self._cached is None and len(self._names) <= CACHE_VIEWS_UP_TO:
+            self._cached = [self._build(i) for i in range(len(self._names))]
 
-    def views(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        """(id, profile with its events under ``xEvent``) for every profile, in store order."""
+    def move_to(self, now: datetime) -> None:
+        """Make events relative to ``now`` (they move with the emulator's clock): shifts cached views."""
+        delta = now - self.now
+        if not delta:
+            return
+        for view in self._cached or ():
+            for event in view["xEvent"]:
+                event["timestamp"] += delta
+        self.now = now
+
+    def present(self, population: Population) -> list[int]:
+        """Indexes of the profiles ``population`` sees, in store order (see ``history``)."""
+        joined, left = population.joined(self.count), population.left(self.count)
+        if joined > len(self._names):
+            self._grow(joined)
+        indexes: Iterable[int] = range(joined)
+        if left:
+            rank = self._leave_ranks()
+            indexes = (i for i in indexes if i >= self.count or rank[i] >= left)
+        present = list(indexes)
+        kept = population.kept(len(present))
+        if kept == len(present):
+            return present
+        # evenly spread: position k is kept when floor(k * kept / n) steps up (exactly ``kept`` positions)
+        n = len(present)
+        return [index for k, index in enumerate(present) if (k + 1) * kept // n > k * kept // n]
+
+    def _leave_ranks(self) -> array[int]:
+        """Each starting profile's place in the seeded order in which churn takes them (computed once)."""
+        if self._leave_rank is None:
+            order = list(range(self.count))
+            random.Random(f"churn-{self.seed}").shuffle(order)
+            rank = array("I", bytes(4 * self.count))
+            for position, index in enumerate(order):
+                rank[index] = position
+            self._leave_rank = rank
+        return self._leave_rank
+
+    def views(self, population: Population | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(id, profile with its events under ``xEvent``) for every profile ``population`` sees (the
+        starting profiles when None), in store order."""
+        indexes = range(self.count) if population is None else self.present(population)
         self.prepare()
-        if self._cached is not None:
-            return ((self.profile_id(i), view) for i, view in enumerate(self._cached))
-        return ((self.profile_id(i), self._build(i)) for i in range(self.count))
+        cached = self._cached
+        if cached is not None:
+            return ((self.profile_id(i), cached[i]) for i in indexes)
+        return ((self.profile_id(i), self._build(i)) for i in indexes)
 
     def profile(self, profile_id: str) -> dict[str, Any]:
         """The XDM profile (without events), as exports and previews show it."""
@@ -241,9 +297,8 @@ class PQLEngine:
         self.store = store
         store.prepare()
 
-    @property
-    def total_profiles(self) -> int:
-        return len(self.store)
+    def total_profiles(self, population: Population | None = None) -> int:
+        return self.store.count if population is None else population.size(self.store.count)
 
     def check(self, pql_text: str) -> None:
         pql.compile(pql_text)
@@ -253,11 +308,20 @@ class PQLEngine:
             return pql.to_text(pql.from_json(value))
         return pql.to_json(pql.parse(value))
 
-    def select(self, pql_text: str, *, memberships: Mapping[str, Set[str]]) -> list[str]:
+    def select(
+        self,
+        pql_text: str,
+        *,
+        memberships: Mapping[str, Set[str]],
+        now: datetime | None = None,
+        population: Population | None = None,
+    ) -> list[str]:
         predicate = pql.compile(pql_text)
-        context = Context({}, datetime.now(timezone.utc), lambda segment_id: False)
+        if now is not None:
+            self.store.move_to(now)
+        context = Context({}, now or datetime.now(timezone.utc), lambda segment_id: False)
         selected = []
-        for profile_id, view in self.store.views():
+        for profile_id, view in self.store.views(population):
             context.profile = view
             context.in_segment = membership_lookup(memberships, profile_id)
             context.variables = {}

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from airflow_provider_segmentation.emulator.aep_rules import changed_rules
 from airflow_provider_segmentation.emulator.gateway import credential_matches, parse_fault
+from airflow_provider_segmentation.emulator.history import changed_history
 from airflow_provider_segmentation.emulator.schedules import trigger_now
 from airflow_provider_segmentation.emulator.settings import RUNTIME_SETTINGS
 from airflow_provider_segmentation.emulator.wire import emulator
@@ -125,6 +126,7 @@ async def patch_settings(request: Request) -> JSONResponse:
         return JSONResponse({"error": "send an object of settings"}, status_code=400)
     try:
         rules = changed_rules(state.settings.rules, changes.pop("rules", {}))
+        history = changed_history(state.settings.history, changes.pop("history", {}))
     except ValueError as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
     unknown = set(changes) - set(RUNTIME_SETTINGS)
@@ -145,8 +147,15 @@ async def patch_settings(request: Request) -> JSONResponse:
         for key, value in changes.items():
             setattr(state.settings, key, type(getattr(state.settings, key))(value))
         state.settings.rules = rules
+        state.settings.history = history
+        today = state.population(state.now())
+        history_now = {
+            **history.describe(),
+            "start_day": str(history.start_day or state.start_day),
+            "today": {"day_number": today.day_number, "profiles": state.engine.total_profiles(today)},
+        }
     current = {key: getattr(state.settings, key) for key in RUNTIME_SETTINGS}
-    return JSONResponse({**current, "rules": dataclasses.asdict(rules)})
+    return JSONResponse({**current, "rules": dataclasses.asdict(rules), "history": history_now})
 
 
 def _fits(key: str, value: Any, current: Any) -> bool:

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from airflow_provider_segmentation.emulator.evaluation import refresh_export_job, refresh_preview
+from airflow_provider_segmentation.emulator.evaluation import finished_at, refresh_export_job, refresh_preview
 from airflow_provider_segmentation.emulator.requests import CreateExportJob, CreatePreview, parse
 from airflow_provider_segmentation.emulator.routes_segments import pql_text
 from airflow_provider_segmentation.emulator.state import (
@@ -151,7 +151,7 @@ async def create_preview(request: Request) -> JSONResponse:
             "_sandbox": sandbox,
             "previewQueryId": query_id,
         }
-        sandbox.previews[preview_id] = Job(state_body, state.now(), PREVIEW_STEPS)
+        sandbox.previews[preview_id] = Job(state_body, state.now(), PREVIEW_STEPS, PreviewState.RESULT_READY)
     return JSONResponse(
         {
             "state": PreviewState.NEW.value,
@@ -212,7 +212,8 @@ def get_estimate(preview_id: str, request: Request) -> JSONResponse:
         job = existing(sandbox.previews, preview_id, "Estimate", sandbox)
         state_name = refresh_preview(state, job)
         size = len(job.body.get("_members", []))
-    total = state.engine.total_profiles
+        total = state.engine.total_profiles(state.population(finished_at(state, job)))
+        failure = job.body.get("_error", "")
     ready = state_name is PreviewState.RESULT_READY
     return JSONResponse(
         {
@@ -224,7 +225,7 @@ def get_estimate(preview_id: str, request: Request) -> JSONResponse:
             ],
             "profilesReadSoFar": total if ready else 0,
             "standardError": 0,
-            "error": {"description": "", "traceback": ""},
+            "error": {"description": failure, "traceback": ""},
             "profilesMatchedSoFar": size if ready else 0,
             "totalRows": total,
             "confidenceInterval": "95%",

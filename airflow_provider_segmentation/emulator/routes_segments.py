@@ -265,8 +265,8 @@ async def create_job(request: Request) -> JSONResponse:
                 "There are too many segmentation jobs in processing at the moment; try again later",
                 headers={"Retry-After": str(max(1, int(state.settings.job_step_seconds)))},
             )
-        job = new_segment_job(state, sandbox, [{"segmentId": i} for i in segment_ids], source="api")
-        job.run_all = run_all
+        entries = [{"segmentId": "*"}] if run_all else [{"segmentId": i} for i in segment_ids]
+        job = new_segment_job(state, sandbox, entries, source="api")
         body_out = refresh_segment_job(state, sandbox, job)
     return JSONResponse(body_out)
 

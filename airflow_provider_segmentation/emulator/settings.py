@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from airflow_provider_segmentation.emulator.history import HistorySettings
+
 DEFAULT_CLIENT_ID = "aep-emulator-client"
 DEFAULT_CLIENT_SECRET = "aep-emulator-secret"
 DEFAULT_ORG_ID = "EMULATOR0000000000000000@AdobeOrg"
@@ -82,3 +84,6 @@ class EmulatorSettings:
     # The source of the emulator's time (see ``clock.EmulatorClock``); real time unless a test injects one.
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
     rules: RuleSettings = field(default_factory=RuleSettings)
+    # How the profile store changes from day to day (``history``): none by default, so that counts stay
+    # put when tests step the clock; ``PATCH /_emulator/settings {"history": {...}}`` changes it.
+    history: HistorySettings = field(default_factory=HistorySettings)

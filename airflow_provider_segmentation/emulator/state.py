@@ -12,10 +12,12 @@ import itertools
 import threading
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_segmentation.emulator.clock import EmulatorClock
 from airflow_provider_segmentation.emulator.engine import AudienceEngine
+from airflow_provider_segmentation.emulator.history import Population, population
 from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID, EmulatorSettings
 from airflow_provider_segmentation.models import ExportJobStatus, PreviewState, SegmentJobStatus
 
@@ -47,7 +49,6 @@ class Job:
     cancel_steps: tuple[Status, Status] = (SegmentJobStatus.CANCELLING, SegmentJobStatus.CANCELLED)
     cancelled_at: float | None = None
     finished: bool = False
-    run_all: bool = False  # a run-all segment job ([{"segmentId": "*"}]): not an on-demand run
 
 
 @dataclass
@@ -66,6 +67,7 @@ class Sandbox:
     # expression -> (members, members per identity namespace), valid while no segment's members change:
     # a thousand jobs of one definition evaluate it once, as AEP computes counts inside the job itself
     selections: dict[str, tuple[frozenset[str], dict[str, int]]] = field(default_factory=dict)
+    selections_population: Population | None = None  # the day the selections above were made on
 
     def realized(self) -> dict[str, set[str]]:
         """Profiles in each segment (realized or existing), for ``inSegment``."""
@@ -82,6 +84,7 @@ class EmulatorState:
         self.clock = EmulatorClock(settings.clock)
         self._ids = itertools.count(1000)
         self._startup_rules = settings.rules  # frozen copies replace it on PATCH, so it stays as started
+        self._startup_history = settings.history
         self.reset()
 
     def now(self) -> float:
@@ -92,14 +95,21 @@ class EmulatorState:
         return self.clock.now_ms()
 
     def reset(self) -> None:
-        """Forget everything; the clock goes back to its source and the rules to their start-up values."""
+        """Forget everything; the clock goes back to its source, the rules and the history settings to
+        their start-up values, and the history's start day to the clock's day."""
         with self.lock:
             self.clock.reset()
             self.settings.rules = self._startup_rules
+            self.settings.history = self._startup_history
+            self.start_day = datetime.fromtimestamp(self.clock.now(), tz=timezone.utc).date()
             self.sandboxes = {name: Sandbox(name) for name in self.settings.sandboxes}
             self.tokens: dict[str, float] = {}
             self.request_log: list[dict[str, Any]] = []
             self.faults: dict[str, Any] = {}
+
+    def population(self, at: float) -> Population:
+        """The profiles an evaluation at epoch second ``at`` (emulator clock) sees."""
+        return population(self.settings.history, self.start_day, at)
 
     def next_number(self) -> int:
         return next(self._ids)

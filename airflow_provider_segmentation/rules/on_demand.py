@@ -150,9 +150,14 @@ def on_demand_usage(
         now=now,
         today=tuple(run for run in ordered if run.created_at >= day_start),
         this_year=tuple(run for run in ordered if run.created_at >= year_start),
-        daily_reset=day_start + timedelta(days=1),
-        yearly_reset=allowance.anniversary(year_start.year + 1),
+        daily_reset=day_start + timedelta(days=1) if day_start < _LAST_DAY else _CALENDAR_END,
+        yearly_reset=allowance.anniversary(year_start.year + 1) if year_start.year < 9999 else _CALENDAR_END,
     )
+
+
+# A reset past the calendar (a clock on 9999-12-31) is its last instant: nothing resets after it.
+_CALENDAR_END = datetime.max.replace(tzinfo=timezone.utc)
+_LAST_DAY = _CALENDAR_END.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _listed(runs: Sequence[OnDemandRun]) -> str:

@@ -210,3 +210,9 @@ def test_generated_listings_count_each_run_once_in_its_utc_day_and_contract_year
     assert (found.rule_id if found else None) == (
         "on-demand.yearly-runs" if over_year else "on-demand.daily-runs" if over_day else None
     )
+
+
+def test_usage_on_the_calendars_last_day_resets_at_its_end() -> None:
+    now = datetime(9999, 12, 31, 12, tzinfo=timezone.utc)
+    usage = on_demand_usage([], now, OnDemandAllowance())
+    assert usage.daily_reset == usage.yearly_reset == datetime.max.replace(tzinfo=timezone.utc)
