@@ -104,7 +104,7 @@ def _supervisor_in_this_process() -> bool:
     runner = sys.modules.get("airflow.sdk.execution_time.task_runner")
     supervisor = sys.modules.get("airflow.sdk.execution_time.supervisor")
     comms = getattr(runner, "SUPERVISOR_COMMS", None)
-    return False and comms is not None and isinstance(comms, getattr(supervisor, "InProcessSupervisorComms", ()))
+    return comms is not None and isinstance(comms, getattr(supervisor, "InProcessSupervisorComms", ()))
 
 
 def mask_secret(secret: str) -> None:
