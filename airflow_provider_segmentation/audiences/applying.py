@@ -14,6 +14,10 @@ Then it makes each change to do with one call. A create is never retried blindly
 round's listing and counted as done when AEP made it, so there are never two definitions of one
 audience. Rounds repeat until nothing is left (at most ``max_rounds``); what is left then raises
 ``ApplyIncompleteError``, and applying the same plan again picks up there.
+
+After each create or update, the evaluation AEP stored is compared with the one asked for: AEP
+downgrades an ineligible streaming/edge definition to batch silently, so each downgrade is reported
+(``ApplyResult.downgrades``, a warning in the log, the text and the JSON), never passed over.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_segmentation.audiences.checks import Downgrade, downgrade_of
 from airflow_provider_segmentation.audiences.errors import (
     ApplyIncompleteError,
     AudienceConflictError,
@@ -67,6 +72,7 @@ class ApplyResult:
     list_pages: int = 0
     bulk_gets: int = 0
     writes: int = 0
+    downgrades: list[Downgrade] = field(default_factory=list)
 
     @property
     def sandbox(self) -> str:
@@ -82,6 +88,15 @@ class ApplyResult:
 
     def record(self, change: Change, ident: str | None, how: str) -> None:
         self.done.append({"action": change.action, "name": change.name, "id": ident, "how": how})
+
+    def check_evaluation(self, change: Change, stored: SegmentDefinition) -> None:
+        """Report (once per audience) when AEP stored another evaluation than ``change`` asked for."""
+        assert change.body is not None
+        requested = state_of_body(change.body)
+        downgrade = downgrade_of(requested.evaluation, stored, requested.expression)
+        if downgrade is not None and all(d.name != downgrade.name for d in self.downgrades):
+            self.downgrades.append(downgrade)
+            log.warning("evaluation downgraded: %s", downgrade.message)
 
     def names(self, action: str) -> list[str]:
         return [d["name"] for d in self.done if d["action"] == action]
@@ -116,6 +131,7 @@ class ApplyResult:
             "done": list(self.done),
             "requests": {"list_pages": self.list_pages, "bulk_gets": self.bulk_gets, "writes": self.writes},
             "rounds": self.rounds,
+            "evaluation_downgrades": [d.to_dict() for d in self.downgrades],
         }
 
     def render(self) -> str:
@@ -137,6 +153,8 @@ class ApplyResult:
             f"Requests: {self.list_pages} list page(s), {self.bulk_gets} bulk-get(s), {self.writes} write(s) "
             f"in {self.rounds} round(s)."
         )
+        for downgrade in self.downgrades:
+            out.append(f"WARNING: evaluation downgraded: {downgrade.message}")
         return "\n".join(out)
 
 
@@ -165,6 +183,8 @@ def apply(
             elif verdict == "done":
                 how = FOUND_EARLIER if round_number == 1 else "found applied (answer lost)"
                 result.record(change, definition.id if definition else change.id, how)
+                if definition is not None and change.action != "delete":
+                    result.check_evaluation(change, definition)
                 log.info("%s %r: %s", PAST[change.action], change.name, how)
             else:
                 stale.append(f"{change.name!r}: {verdict}")
@@ -206,10 +226,12 @@ def _execute(change: Change, client: SegmentationClient, result: ApplyResult) ->
             assert change.body is not None
             made = client.create_segment_definition(change.body)
             result.record(change, made.id, "applied")
+            result.check_evaluation(change, made)
         elif change.action == "update":
             assert change.body is not None and change.id is not None
-            client.update_segment_definition(change.id, change.body)
+            updated = client.update_segment_definition(change.id, change.body)
             result.record(change, change.id, "applied")
+            result.check_evaluation(change, updated)
         else:
             assert change.id is not None
             with contextlib.suppress(AEPNotFoundError):  # a retried delete whose first answer was lost
@@ -260,13 +282,22 @@ def _classify(change: Change, project: str, snapshot: Snapshot) -> tuple[str, Se
 
 
 def _holds(definition: SegmentDefinition, change: Change, project: str) -> bool:
-    """Does AEP hold what ``change`` would make (same name, managed by ``project``, no difference)?"""
+    """Does AEP hold what ``change`` would make (same name, managed by ``project``, no difference but an
+    evaluation AEP downgraded, which is reported, not retried)?"""
     assert change.body is not None
+    desired = state_of_body(change.body)
+    diffs = diff_states(state_of(definition), desired)
     return (
         definition.name == change.name
         and owner(definition) == project
-        and not diff_states(state_of(definition), state_of_body(change.body))
+        and all(d.field == "evaluation" and _downgraded(desired.evaluation, d.before) for d in diffs)
     )
+
+
+def _downgraded(requested: str, stored: str) -> bool:
+    """AEP falls back from edge to streaming to batch, never the other way."""
+    order = ("batch", "streaming", "edge")
+    return order.index(stored) < order.index(requested)
 
 
 def _stale_beyond_writes(plan: Plan, snapshot: Snapshot) -> list[str]:

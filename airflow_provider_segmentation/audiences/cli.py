@@ -8,11 +8,16 @@
 
 Exit codes, so that ``set -e`` and CI steps work:
 
-- ``lint``: 0 no problems, 1 problems;
-- ``plan``: 0 no changes, 2 changes to make (``terraform plan -detailed-exitcode``), 1 error;
+- ``lint``: 0 no problems, 1 problems (also a ``streaming``/``edge`` audience that AEP would evaluate as
+  batch: AEP would accept it and downgrade it silently);
+- ``plan``: 0 no changes, 2 changes to make (``terraform plan -detailed-exitcode``), 1 error (also a plan
+  that would take the sandbox past a hard guardrail, e.g. 50 account audiences; soft ones only warn);
 - ``apply``: 0 when everything asked was applied (or nothing was to do), 1 on any failure (problems in the
   files, a conflict, a stale plan, a change AEP refused: what was made stays made, and the same apply
-  resumes). Up to 0.1.0 ``apply`` exited 2 when it made changes; a CI script that tested for 2 now sees 0.
+  resumes), and 1 when AEP stored an audience with another evaluation than the file declares (a silent
+  downgrade: the changes are made, but the sandbox does not do what the files say, and every later plan
+  shows the drift; fix the file and apply again). Up to 0.1.0 ``apply`` exited 2 when it made changes;
+  a CI script that tested for 2 now sees 0.
 
 Usage errors exit 1 as well (argparse's 2 would read as "changes"). The connection is read from the
 environment (see ``audiences.connection``); ``--conn-id`` names it (default ``aep_default``).
@@ -38,9 +43,10 @@ from airflow_provider_segmentation.client.errors import AEPError
 
 OK, ERROR, CHANGES = 0, 1, 2
 EXIT_CODES = """exit codes:
-  lint   0 no problems, 1 problems in the files
-  plan   0 no changes, 2 changes to make, 1 error
-  apply  0 applied everything asked (or nothing to do), 1 any failure (what was made stays; apply again)"""
+  lint   0 no problems, 1 problems in the files (also streaming/edge declared for a batch-only expression)
+  plan   0 no changes, 2 changes to make, 1 error (also a hard sandbox guardrail; soft ones warn)
+  apply  0 applied everything asked (or nothing to do), 1 any failure (what was made stays; apply again),
+         also when AEP downgraded an audience's evaluation (made, but not as the files declare)"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -180,7 +186,7 @@ def _apply(args: argparse.Namespace) -> int:
         return OK
     result = apply(chosen, client, max_rounds=args.max_rounds)  # raises unless every change is made
     _show(args, result.to_dict(), result.render())
-    return OK
+    return ERROR if result.downgrades else OK
 
 
 def _show(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:

@@ -24,6 +24,7 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from airflow_provider_segmentation.audiences.checks import eligibility_problem
 from airflow_provider_segmentation.audiences.errors import FolderFileError
 from airflow_provider_segmentation.audiences.folder import audience_files, read_inside
 from airflow_provider_segmentation.audiences.locations import (
@@ -37,13 +38,19 @@ from airflow_provider_segmentation.audiences.model import Audience, name_key
 from airflow_provider_segmentation.audiences.ownership import MARKER_PREFIX
 
 EVALUATIONS = ("batch", "streaming", "edge")
+SCHEMAS = ("_xdm.context.profile", "_xdm.context.account")
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
 # key -> (required, what it must be); the JSON Schema (audience-file.schema.json) says the same
 FIELDS: dict[str, tuple[bool, str]] = {
     "name": (True, "text: the definition's name, unique in the sandbox"),
     "description": (False, "text"),
     "expression": (True, "PQL text, or the path of a .pql file relative to this file"),
-    "evaluation": (False, f"one of {', '.join(EVALUATIONS)} (default batch)"),
+    "evaluation": (
+        False,
+        f"one of {', '.join(EVALUATIONS)} (default batch); streaming and edge only for an expression AEP "
+        "evaluates so (aep-audiences lint checks it)",
+    ),
+    "schema": (False, f"the XDM class: one of {', '.join(SCHEMAS)} (default profile), set at creation"),
     "ttl_in_days": (False, "a whole number of days, at least 1"),
     "schedule": (
         False,
@@ -234,7 +241,8 @@ def _read_audience(node: MappingNode, reader: SourceFile, root: Path) -> _Read:
     name = _text(values.get("name"), "name", reader, required=True)
     description = _text(values.get("description"), "description", reader) or ""
     expression_text = _text(values.get("expression"), "expression", reader, required=True)
-    evaluation = _evaluation(values.get("evaluation"), reader)
+    evaluation = _choice(values.get("evaluation"), "evaluation", EVALUATIONS, reader)
+    schema = _choice(values.get("schema"), "schema", SCHEMAS, reader)
     ttl = _ttl(values.get("ttl_in_days"), reader)
     schedule = _boolean(values.get("schedule"), "schedule", reader)
     labels = _labels(values.get("labels"), reader)
@@ -244,6 +252,9 @@ def _read_audience(node: MappingNode, reader: SourceFile, root: Path) -> _Read:
     expression = None
     if expression_text is not None:
         expression = _expression(values["expression"], expression_text, reader, root)
+    problem = eligibility_problem(expression, evaluation) if expression is not None else None
+    if problem is not None:
+        reader.at(values["evaluation"], str(problem))
     source = f"{reader.shown}:{node.start_mark.line + 1}"
     if len(reader.issues) > before or name is None or expression is None:
         return _Read(name, values.get("name"), None, renamed_from, source, reader)
@@ -252,6 +263,7 @@ def _read_audience(node: MappingNode, reader: SourceFile, root: Path) -> _Read:
         expression=expression,
         description=description.strip(),
         evaluation=evaluation,
+        schema=schema,
         ttl_in_days=ttl,
         schedule=True if schedule is None else schedule,
         labels=labels,
@@ -313,15 +325,16 @@ def _renamed_from(node: Node | None, name: str | None, reader: SourceFile) -> tu
     return tuple(earlier)
 
 
-def _evaluation(node: Node | None, reader: SourceFile) -> str:
+def _choice(node: Node | None, key: str, choices: tuple[str, ...], reader: SourceFile) -> str:
+    """The value of ``key`` (one of ``choices``, the first by default); the default after an issue."""
     if node is None:
-        return "batch"
+        return choices[0]
     value = _scalar(node)
-    if value not in EVALUATIONS:
-        close = difflib.get_close_matches(str(value), EVALUATIONS, n=1)
+    if value not in choices:
+        close = difflib.get_close_matches(str(value), choices, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        reader.at(node, f"evaluation {_shown(value)} must be one of {', '.join(EVALUATIONS)}{hint}")
-        return "batch"
+        reader.at(node, f"{key} {_shown(value)} must be one of {', '.join(choices)}{hint}")
+        return choices[0]
     return str(value)
 
 

@@ -14,6 +14,7 @@ class Audience:
     expression: str
     description: str = ""
     evaluation: str = "batch"
+    schema: str = "_xdm.context.profile"  # the XDM class; account audiences: _xdm.context.account
     ttl_in_days: int | None = None
     schedule: bool = True
     labels: tuple[str, ...] = ()

@@ -31,6 +31,7 @@ from airflow_provider_segmentation import pql
 from airflow_provider_segmentation.audiences.model import Audience
 from airflow_provider_segmentation.client.api.definitions import definition_body
 from airflow_provider_segmentation.models import SegmentDefinition
+from airflow_provider_segmentation.rules.kinds import schema_of
 
 MARKER_PREFIX = "-- managed by aep-audiences:"
 PROJECT = re.compile(r"[a-z0-9][a-z0-9_.-]*")
@@ -152,7 +153,8 @@ def state_of(definition: SegmentDefinition) -> State:
 
 
 def body_for(audience: Audience, project: str, current: SegmentDefinition | None = None) -> dict[str, Any]:
-    """The create (or whole-object PATCH) body for ``audience``; an update keeps the merge policy."""
+    """The create (or whole-object PATCH) body for ``audience``; an update keeps the merge policy and the
+    schema (Adobe documents no change of a definition's XDM class, so the files set it at creation)."""
     ownership = Ownership(project, audience.schedule, audience.labels, audience_key(audience.name))
     body = definition_body(
         audience.name,
@@ -160,6 +162,7 @@ def body_for(audience: Audience, project: str, current: SegmentDefinition | None
         description=render_description(audience.description, ownership),
         evaluation=audience.evaluation,
         merge_policy_id=current.merge_policy_id if current is not None else None,
+        schema_name=schema_of(current) if current is not None else audience.schema,
     )
     if audience.ttl_in_days is not None:
         body["ttlInDays"] = audience.ttl_in_days

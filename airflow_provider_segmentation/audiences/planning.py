@@ -15,6 +15,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_segmentation.audiences.checks import (
+    finding_from_dict,
+    finding_to_dict,
+    guardrail_findings,
+    sandbox_after,
+)
 from airflow_provider_segmentation.audiences.errors import AudienceLintError
 from airflow_provider_segmentation.audiences.files import Audience, read_folder
 from airflow_provider_segmentation.audiences.matching import Match, match_audiences
@@ -31,7 +37,8 @@ from airflow_provider_segmentation.audiences.ownership import (
 )
 from airflow_provider_segmentation.audiences.sandbox import PAGE_SIZE, Snapshot, client_for, read_sandbox
 from airflow_provider_segmentation.client.client import SegmentationClient
-from airflow_provider_segmentation.client.errors import AEPValidationError
+from airflow_provider_segmentation.client.errors import AEPGuardrailError, AEPValidationError
+from airflow_provider_segmentation.rules import RuleFinding
 
 PLAN_FORMAT = "aep-audiences-plan/1"
 WRITES = ("create", "update", "delete")
@@ -119,6 +126,18 @@ class Plan:
     adopt: bool = False
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     reads: dict[str, int] = field(default_factory=dict, compare=False)
+    # the sandbox guardrails the sandbox would be past after this plan (``checks.guardrail_findings``)
+    findings: tuple[RuleFinding, ...] = field(default=(), compare=False)
+
+    @property
+    def on_demand_runs(self) -> int:
+        """On-demand (flexible) evaluation runs that applying this plan spends: none, since apply only
+        writes definitions (a segment job on the result is a step of its own, e.g. one run for all ids)."""
+        return 0
+
+    @property
+    def warnings(self) -> list[RuleFinding]:
+        return [f for f in self.findings if f.severity == "warning"]
 
     def of(self, *actions: str) -> list[Change]:
         return [c for c in self.changes if c.action in actions]
@@ -176,6 +195,8 @@ class Plan:
             "drifted": self.drifted,
             "counts": self.counts(),
             "reads": dict(self.reads),
+            "findings": [finding_to_dict(f) for f in self.findings],
+            "on_demand_runs": self.on_demand_runs,
             "changes": [c.to_dict() for c in self.changes],
         }
 
@@ -193,6 +214,7 @@ class Plan:
             adopt=bool(data.get("adopt")),
             created_at=str(data.get("created_at") or ""),
             reads=dict(data.get("reads") or {}),
+            findings=tuple(finding_from_dict(f) for f in data.get("findings") or ()),
         )
         if data.get("fingerprint") not in (None, plan.fingerprint):
             raise ValueError("the plan was altered after it was made (its fingerprint does not match)")
@@ -216,6 +238,10 @@ class Plan:
             out.append(f"  ? {len(orphans)} managed definition(s) have no file and are kept: {names}")
             out.append("    (prune deletes them)")
             out.append("")
+        for found in self.findings:
+            out.append(f"  {found.severity.upper()}: {found}")
+        if self.findings:
+            out.append("")
         counts = self.counts()
         if not self.drifted:
             out.append(
@@ -230,6 +256,7 @@ class Plan:
                 out.append(
                     f"{counts['conflict']} conflict(s) must be resolved before this plan can be applied."
                 )
+        out.append(f"On-demand evaluation runs this apply spends: {self.on_demand_runs}.")
         out.append(f"Plan fingerprint: {self.fingerprint}")
         return "\n".join(out)
 
@@ -297,7 +324,23 @@ def compare(
     order = {action: index for index, action in enumerate(ACTIONS)}
     changes.sort(key=lambda c: (order[c.action], c.name, c.id or ""))
     reads = {**snapshot.reads.to_dict(), "definitions": len(snapshot.by_id)}
-    return Plan(snapshot.sandbox, project, folder, tuple(changes), prune=prune, adopt=adopt, reads=reads)
+    after = sandbox_after(
+        snapshot.by_id.values(),
+        created=[c.body for c in changes if c.action == "create" and c.body is not None],
+        updated={c.id: c.body for c in changes if c.action == "update" and c.id and c.body is not None},
+        deleted=[c.id for c in changes if c.action == "delete" and c.id],
+    )
+    findings = tuple(guardrail_findings(snapshot.by_id.values(), after))
+    return Plan(
+        snapshot.sandbox,
+        project,
+        folder,
+        tuple(changes),
+        prune=prune,
+        adopt=adopt,
+        reads=reads,
+        findings=findings,
+    )
 
 
 def _change_for(audience: Audience, found: Match, snapshot: Snapshot, *, project: str) -> Change:
@@ -348,12 +391,23 @@ def plan(
     page_size: int = PAGE_SIZE,
 ) -> Plan:
     """Lint ``folder`` (``AudienceLintError`` with every problem), read ``sandbox`` (default: the
-    client's) with list pages (and bulk-gets only if needed), and compare."""
+    client's) with list pages (and bulk-gets only if needed), and compare. A plan that would take the
+    sandbox past a hard guardrail (``rules.check_sandbox``, e.g. 50 account audiences) raises
+    ``AEPGuardrailError`` naming the rule; soft ones are the plan's ``warnings``."""
     check_project(project)
     audiences = load(folder)
     on_sandbox = client_for(client, sandbox or client.config.sandbox)
     snapshot = read_sandbox(on_sandbox, wanted_names=_names(audiences), page_size=page_size)
-    return compare(audiences, snapshot, project=project, folder=str(folder), prune=prune, adopt=adopt)
+    made = compare(audiences, snapshot, project=project, folder=str(folder), prune=prune, adopt=adopt)
+    errors = [f for f in made.findings if f.severity == "error"]
+    if errors:
+        raise AEPGuardrailError(
+            f"the plan would take sandbox '{made.sandbox}' past AEP's hard limits, so it is refused "
+            "(nothing was written):\n  " + "\n  ".join(str(f) for f in errors),
+            findings=errors,
+            error_code=errors[0].rule_id,
+        )
+    return made
 
 
 def _names(audiences: Iterable[Audience]) -> list[str]:

@@ -40,7 +40,11 @@ class AEPPlanAudiencesOperator(AEPBaseOperator):
     ``fingerprint``...) and pushes ``plan_text`` (the plan as printed), ``has_changes``,
     ``fingerprint`` and ``scheduled_ids`` (``Plan.scheduled_ids``: the ids of the audiences with
     ``schedule: true`` that exist; all of them when nothing is to create). Lint problems fail the task,
-    every one of them listed with file, line and column.
+    every one of them listed with file, line and column (also a ``streaming``/``edge`` audience that AEP
+    would evaluate as batch). The plan's ``findings`` are AEP's sandbox guardrails the sandbox would be
+    past: soft ones are logged as warnings, a hard one (50 account audiences) fails the task
+    (``AEPGuardrailError`` naming the rule) before anything is written; ``on_demand_runs`` is 0 (applying
+    evaluates nothing).
 
     :param folder: the folder of audience files (absolute, or relative to the DAG file's folder)
     :param project: the ownership scope: only definitions this project manages are changed or deleted
@@ -81,6 +85,8 @@ class AEPPlanAudiencesOperator(AEPBaseOperator):
         )
         text = plan.render()
         self.log.info("%s", text)
+        for found in plan.warnings:
+            self.log.warning("%s", found)
         ti = context["ti"]
         ti.xcom_push(key="plan_text", value=text)
         ti.xcom_push(key="has_changes", value=plan.has_changes)
@@ -99,8 +105,11 @@ class AEPApplyAudiencesOperator(AEPBaseOperator):
     Refuses a stale plan (the sandbox changed since it was planned: plan again) and a plan with
     conflicts; resumes a plan that an earlier try applied in part. Returns ``ApplyResult.to_dict``
     (``created``, ``updated``, ``deleted``, ``changed_ids``, ``scheduled_ids``, ``requests``) and pushes
-    ``changed_ids`` (for a segment job on what changed) and ``scheduled_ids`` (the ids of the audiences
-    with ``schedule: true``, for the daily evaluation).
+    ``changed_ids`` (for a segment job on what changed), ``scheduled_ids`` (the ids of the audiences
+    with ``schedule: true``, for the daily evaluation) and ``evaluation_downgrades`` (each audience AEP
+    stored with another evaluation than its file declares: name, id, ``requested_evaluation``,
+    ``evaluation``, ``why``; logged as warnings, the task does not fail for them, since the changes were
+    made: the next plan shows the drift).
 
     Approval: put an approval gate upstream (``approval_gate``: Airflow's HITL ``ApprovalOperator``
     when the installed Airflow has it), or use ``approved_fingerprint``: the fingerprint of the plan a
@@ -177,6 +186,7 @@ class AEPApplyAudiencesOperator(AEPBaseOperator):
             self.log.info("%s", result.render())
         ti.xcom_push(key="changed_ids", value=result.changed_ids)
         ti.xcom_push(key="scheduled_ids", value=result.scheduled_ids)
+        ti.xcom_push(key="evaluation_downgrades", value=[d.to_dict() for d in result.downgrades])
         return result.to_dict()
 
 

@@ -1,4 +1,11 @@
-"""Segment definitions as code: create-or-update by name, update, delete."""
+"""Segment definitions as code: create-or-update by name, update, delete.
+
+AEP decides a definition's evaluation from its PQL and stores an ineligible streaming or edge one as batch,
+silently. So before a write, a ``streaming``/``edge`` definition whose PQL AEP would not evaluate so is
+refused (``AEPGuardrailError`` naming the rule and the fix; ``on_ineligible="warn"`` writes it anyway),
+and after it, the evaluation AEP stored is compared with the one asked for: a downgrade is logged as a
+warning and returned (``evaluation_downgraded``, ``requested_evaluation``, ``evaluation``).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,11 @@ from typing import Any
 
 from airflow.sdk import Context
 
+from airflow_provider_segmentation.audiences.checks import downgrade_of, eligibility_problem
 from airflow_provider_segmentation.hooks.segmentation import (
     EVALUATIONS,
     AEPConflictError,
+    AEPGuardrailError,
     AEPNotFoundError,
     AEPValidationError,
     definition_body,
@@ -19,6 +28,7 @@ from airflow_provider_segmentation.models import SegmentDefinition
 from airflow_provider_segmentation.operators.base import AEPBaseOperator
 
 IF_EXISTS = ("update", "skip", "fail")
+ON_INELIGIBLE = ("fail", "warn")
 
 
 def _choice(value: str, choices: Sequence[str], name: str) -> str:
@@ -29,9 +39,33 @@ def _choice(value: str, choices: Sequence[str], name: str) -> str:
 
 class _DefinitionOperator(AEPBaseOperator):
     operator_extra_links = (AEPSegmentDefinitionLink(),)
+    evaluation: str
+    expression: str
+    on_ineligible: str
+
+    def _check_eligible(self) -> None:
+        """Refuse (or, with ``on_ineligible="warn"``, log) a streaming/edge declaration that AEP would
+        evaluate as batch, before any HTTP call. The merge policy's Active-on-Edge property is unknown
+        here, so it is not held against the definition."""
+        problem = eligibility_problem(self.expression, self.evaluation)
+        if problem is None:
+            return
+        if self.on_ineligible == "warn":
+            self.log.warning("writing it anyway (on_ineligible='warn'): %s", problem)
+            return
+        raise AEPGuardrailError(
+            f"{problem}. To write it anyway (AEP will store it as evaluated), pass on_ineligible='warn'",
+            findings=[problem],
+            field="evaluation",
+            error_code=problem.rule_id,
+        )
 
     def _result(self, context: Context, definition: SegmentDefinition, action: str) -> dict[str, Any]:
         assert definition.id is not None
+        written = action != "skipped"
+        downgrade = downgrade_of(self.evaluation, definition, self.expression) if written else None
+        if downgrade is not None:
+            self.log.warning("AEP downgraded the evaluation: %s", downgrade.message)
         push_link(
             context,
             "segment_definition",
@@ -43,6 +77,8 @@ class _DefinitionOperator(AEPBaseOperator):
             "description": definition.description,
             "expression": definition.expression.value if definition.expression else None,
             "evaluation": definition.evaluation_type,
+            "requested_evaluation": self.evaluation,
+            "evaluation_downgraded": downgrade is not None,
             "action": action,
         }
 
@@ -50,11 +86,15 @@ class _DefinitionOperator(AEPBaseOperator):
 class AEPUpsertSegmentDefinitionOperator(_DefinitionOperator):
     """Create a segment definition, or update the one with the same name, so reruns never duplicate.
 
-    Returns ``{"id", "name", "description", "expression", "evaluation", "action"}`` where ``action`` is
-    ``created``, ``updated``, ``unchanged`` or ``skipped``.
+    Returns ``{"id", "name", "description", "expression", "evaluation", "requested_evaluation",
+    "evaluation_downgraded", "action"}`` where ``action`` is ``created``, ``updated``, ``unchanged`` or
+    ``skipped``, ``evaluation`` is what AEP stored and ``evaluation_downgraded`` says whether AEP stored
+    another evaluation than ``requested_evaluation`` (see the module's docstring).
 
     :param if_exists: ``update`` (PATCH only when something changed), ``skip`` or ``fail``
     :param evaluation: ``batch``, ``streaming`` or ``edge``
+    :param on_ineligible: ``fail`` (default): refuse a streaming/edge definition that AEP would evaluate
+        as batch, naming the rule and the fix; ``warn``: log it and write it anyway
     """
 
     template_fields: Sequence[str] = ("name", "expression", "description", "merge_policy_id", "sandbox")
@@ -69,9 +109,11 @@ class AEPUpsertSegmentDefinitionOperator(_DefinitionOperator):
         evaluation: str = "batch",
         merge_policy_id: str | None = None,
         schema_name: str = "_xdm.context.profile",
+        on_ineligible: str = "fail",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.on_ineligible = _choice(on_ineligible, ON_INELIGIBLE, "on_ineligible")
         self.name = name
         self.expression = expression
         self.description = description
@@ -81,8 +123,6 @@ class AEPUpsertSegmentDefinitionOperator(_DefinitionOperator):
         self.schema_name = schema_name
 
     def execute(self, context: Context) -> dict[str, Any]:
-        if not str(self.name or "").strip():
-            raise AEPValidationError("name is empty: definitions are matched by name", field="name")
         body = definition_body(
             self.name,
             self.expression,
@@ -91,6 +131,7 @@ class AEPUpsertSegmentDefinitionOperator(_DefinitionOperator):
             merge_policy_id=self.merge_policy_id,
             schema_name=self.schema_name,
         )
+        self._check_eligible()
         existing = next((d for d in self.hook.list_segment_definitions() if d.name == self.name), None)
         if existing is None:
             return self._result(context, self.hook.create_segment_definition(body), "created")
@@ -114,7 +155,8 @@ class AEPUpsertSegmentDefinitionOperator(_DefinitionOperator):
 
 
 class AEPUpdateSegmentDefinitionOperator(_DefinitionOperator):
-    """Overwrite the expression (and optionally name/description) of a definition by id."""
+    """Overwrite the expression (and optionally name/description) of a definition by id; the evaluation
+    is checked before and after the write as in ``AEPUpsertSegmentDefinitionOperator`` (same result)."""
 
     template_fields: Sequence[str] = ("segment_id", "name", "expression", "description", "sandbox")
 
@@ -126,9 +168,11 @@ class AEPUpdateSegmentDefinitionOperator(_DefinitionOperator):
         name: str | None = None,
         description: str | None = None,
         evaluation: str = "batch",
+        on_ineligible: str = "fail",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.on_ineligible = _choice(on_ineligible, ON_INELIGIBLE, "on_ineligible")
         self.segment_id = segment_id
         self.expression = expression
         self.name = name
@@ -136,6 +180,7 @@ class AEPUpdateSegmentDefinitionOperator(_DefinitionOperator):
         self.evaluation = _choice(evaluation, tuple(EVALUATIONS), "evaluation")
 
     def execute(self, context: Context) -> dict[str, Any]:
+        self._check_eligible()
         current = self.hook.get_segment_definition(self.segment_id)
         body = definition_body(
             self.name or current.name,

@@ -65,7 +65,7 @@ def test_the_example_dag_applies_exactly_the_approved_plan(
     assert main(["plan", str(EXAMPLES), "--sandbox", "dev"]) == 0  # CI sees no changes afterwards
 
     emulator_admin.clear_requests()
-    dags_test("aep_audiences_drift", {"sandbox": "dev"})
+    dags_test("aep_audiences_drift", {"sandbox": "dev", "evaluate_now": True})  # one on-demand run
     client = SegmentationClient(config_from_environment(sandbox="dev"))
     stored = {d.name: d.id for d in client.list_segment_definitions()}
     (job,) = [e for e in emulator_admin.requests("POST", "/data/core/ups/segment/jobs") if e["status"] == 200]

@@ -213,7 +213,7 @@ def test_the_example_folder_is_clean_and_reads_every_field() -> None:
         ("loyalty", "us"),
     )
     buyers = by_name["Recent high-value buyers"]
-    assert buyers.expression.startswith("exists P from xEvent where (") and buyers.evaluation == "streaming"
+    assert buyers.expression.startswith("exists P from xEvent where (") and buyers.evaluation == "batch"
     assert by_name["Engaged by e-mail, no purchase"].schedule is False
 
 

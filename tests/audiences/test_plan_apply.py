@@ -51,7 +51,7 @@ def test_plan_apply_then_a_second_plan_has_no_changes(client, folder, emulator_a
     stored = definitions(client)
     gold = stored[GOLD]
     assert gold.model_extra["ttlInDays"] == 30 and gold.evaluation_type == "batch"
-    assert stored["Recent high-value buyers"].evaluation_type == "streaming"
+    assert stored["Recent high-value buyers"].evaluation_type == "batch"  # a 30-day window: batch
     again = audiences.plan(folder, client, "dev")
     assert not again.has_changes and not again.drifted and again.counts()["unchanged"] == 4
     assert "No changes. Sandbox 'dev' matches the files (4 unchanged)." in again.render()
