@@ -3,7 +3,11 @@
 
 1. Upsert three segment definitions from PQL (a rerun updates them, never duplicates them).
 2. Estimate the flagship audience and stop the run if its size is outside the expected band.
-3. Evaluate all three in one segment job, waiting in the triggerer (deferrable).
+3. Evaluate them. By default the pipeline rides the sandbox's nightly batch evaluation (its active
+   ``batch_segmentation`` schedule, which spends none of AEP's on-demand allowance): it waits until the
+   nightly run of the last day has succeeded. With the param ``evaluate_now`` it spends one on-demand
+   run instead (AEP allows 2 a day and 50 a year in a production sandbox): one segment job for all
+   three, waiting in the triggerer (deferrable).
 4. Export the members of each audience into a dataset on the Profile union schema.
 5. Log a summary table.
 
@@ -15,15 +19,16 @@ required: a run without a dataset id is refused when it is triggered, before any
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, dag, get_current_context, task
 
 from airflow_provider_segmentation.operators.export_jobs import AEPExportAudienceOperator
 from airflow_provider_segmentation.operators.previews import AEPEstimateAudienceOperator
 from airflow_provider_segmentation.operators.segment_definitions import AEPUpsertSegmentDefinitionOperator
 from airflow_provider_segmentation.operators.segment_jobs import AEPRunSegmentJobOperator
+from airflow_provider_segmentation.sensors.segmentation import AEPScheduledSegmentJobSensor
 
 POLL_INTERVAL = float(os.environ.get("AEP_DEMO_POLL_INTERVAL", "30"))
 
@@ -58,7 +63,13 @@ AUDIENCES = {
             type="string",
             minLength=1,
             description="Dataset (Profile union schema) that receives the exported members",
-        )
+        ),
+        "evaluate_now": Param(
+            False,
+            type="boolean",
+            description="Spend an on-demand evaluation run now (AEP: 2 a day, 50 a year in production) "
+            "instead of exporting after the sandbox's nightly batch evaluation",
+        ),
     },
     doc_md=__doc__,
 )
@@ -89,6 +100,20 @@ def aep_audience_pipeline() -> None:
     definitions = [upsert.output for upsert in upserts]
     segment_ids = collect_segment_ids(definitions)
 
+    @task.branch
+    def how_to_evaluate() -> str:
+        now = bool(get_current_context()["params"].get("evaluate_now"))
+        return "evaluate_audiences" if now else "wait_for_nightly_evaluation"
+
+    branch = how_to_evaluate()
+
+    nightly = AEPScheduledSegmentJobSensor(
+        task_id="wait_for_nightly_evaluation",  # the sandbox's active batch_segmentation schedule
+        deferrable=True,
+        poke_interval=POLL_INTERVAL,
+        timeout=int(timedelta(hours=30).total_seconds()),
+    )
+
     evaluate = AEPRunSegmentJobOperator(
         task_id="evaluate_audiences",
         segment_ids=segment_ids,
@@ -98,6 +123,7 @@ def aep_audience_pipeline() -> None:
     )
 
     export = AEPExportAudienceOperator(
+        trigger_rule="none_failed_min_one_success",  # after whichever evaluation ran
         task_id="export_members",
         segment_ids=segment_ids,
         dataset_id="{{ params.dataset_id }}",
@@ -108,14 +134,17 @@ def aep_audience_pipeline() -> None:
         timeout=1800,
     )
 
-    @task
+    @task(trigger_rule="none_failed_min_one_success")
     def summarize(
         definitions: list[dict[str, Any]],
         estimate: dict[str, Any],
-        job: dict[str, Any],
         exported: dict[str, Any],
     ) -> dict[str, Any]:
         """Print what a person wants to see: audiences and sizes, the job, and what was exported."""
+        pulled = get_current_context()["ti"].xcom_pull(
+            task_ids=["evaluate_audiences", "wait_for_nightly_evaluation"]
+        )
+        job: dict[str, Any] = next(j for j in pulled if j)  # the one evaluation that ran
         counts = job.get("segment_counts", {})
         rows = [("audience", "segment id", "realized", "existing", "exited", "exported")]
         for definition in definitions:
@@ -140,8 +169,8 @@ def aep_audience_pipeline() -> None:
         )
         return {"definitions": definitions, "estimate": estimate, "segment_job": job, "export": exported}
 
-    upserts >> size_gate >> evaluate >> export
-    summarize(definitions, size_gate.output, evaluate.output, export.output)
+    upserts >> size_gate >> branch >> [evaluate, nightly] >> export
+    summarize(definitions, size_gate.output, export.output)
 
 
 aep_audience_pipeline()

@@ -10,11 +10,14 @@
    applies whatever the plan says (for dev); empty asks a person in the UI (Airflow's HITL
    ``ApprovalOperator``) where the installed Airflow has it, and fails with instructions otherwise;
 4. apply exactly the plan (refused if the sandbox changed since it was made);
-5. evaluate what changed in one segment job.
+5. evaluate what changed in one segment job (one on-demand run, on a manual run only; the plan's
+   ``on_demand_runs`` is 0 because applying itself evaluates nothing).
 
 ``aep_audiences_drift`` (daily): plans ``prod`` and fails, with the diff, if it has drifted from the
-files; otherwise it evaluates the audiences whose file says ``schedule: true`` (the plan task's
-``scheduled_ids``) in one segment job. The same folder works in CI without Airflow: ``aep-audiences
+files. The audiences whose file says ``schedule: true`` are evaluated by the sandbox's nightly batch
+evaluation, which spends none of AEP's on-demand allowance (2 runs a day, 50 a year in production: a
+daily on-demand job would use 365). Only a run with the param ``evaluate_now`` evaluates them at once
+in one segment job (one on-demand run). The same folder works in CI without Airflow: ``aep-audiences
 plan example_dags/audiences --sandbox dev``.
 """
 
@@ -126,7 +129,12 @@ def aep_audiences_as_code() -> None:
     start_date=datetime(2026, 1, 1),
     catchup=False,
     tags=["adobe", "aep", "segmentation", "audiences-as-code", "example"],
-    params={"sandbox": Param("prod", type="string", pattern="^[a-z0-9][a-z0-9-]*$")},
+    params={
+        "sandbox": Param("prod", type="string", pattern="^[a-z0-9][a-z0-9-]*$"),
+        "evaluate_now": Param(
+            False, type="boolean", description="Spend an on-demand run now instead of the nightly evaluation"
+        ),
+    },
     doc_md=__doc__,
 )
 def aep_audiences_drift() -> None:
@@ -134,6 +142,11 @@ def aep_audiences_drift() -> None:
         task_id="check_drift", folder=AUDIENCES, sandbox="{{ params.sandbox }}", fail_on_drift=True
     )
     scheduled_ids = XComArg(check, key="scheduled_ids")  # the audiences with schedule: true
+
+    @task.short_circuit
+    def evaluate_now_asked() -> bool:
+        """On-demand runs are scarce (AEP: 2 a day, 50 a year): only when this run asks for one."""
+        return bool(get_current_context()["params"].get("evaluate_now"))
 
     @task.short_circuit
     def anything_scheduled(scheduled_ids: list[str]) -> bool:
@@ -145,7 +158,7 @@ def aep_audiences_drift() -> None:
         sandbox="{{ params.sandbox }}",
         poll_interval=POLL_INTERVAL,
     )
-    anything_scheduled(scheduled_ids) >> evaluate
+    evaluate_now_asked() >> anything_scheduled(scheduled_ids) >> evaluate
 
 
 aep_audiences_as_code()

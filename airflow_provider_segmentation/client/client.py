@@ -50,10 +50,12 @@ from airflow_provider_segmentation.client.http import (
     SyncTransport,
     TransportError,
 )
+from airflow_provider_segmentation.client.on_demand import check_on_demand, created_segment_ids, utc_now
 from airflow_provider_segmentation.client.operations import AsyncFace, Call, Operation, SyncFace
 from airflow_provider_segmentation.client.reconcile import ServerClock, adopt, claiming, reconciler_for
 from airflow_provider_segmentation.client.redaction import remember
 from airflow_provider_segmentation.models import JobKind
+from airflow_provider_segmentation.rules import RuleFinding
 
 if TYPE_CHECKING:
     import requests
@@ -183,7 +185,23 @@ class SegmentationClient(_ClientBase, SyncFace, SegmentationAPI):
         self._sleep = sleep
 
     def execute(self, operation: Operation[T]) -> T:
+        """Run one operation; a new segment job is first checked against AEP's on-demand rules (once:
+        the call flow's retries and its adoption of a lost answer's job do not check again)."""
+        segment_ids = created_segment_ids(operation)
+        if segment_ids is not None:
+            self.check_on_demand(segment_ids)
         return operation.parse(self._drive(self._operation_flow(operation)), operation)
+
+    def check_on_demand(self, segment_ids: list[str]) -> list[RuleFinding]:
+        """Refuse (``AEPGuardrailError``) an on-demand segment job for ``segment_ids`` that AEP's rules
+        or the sandbox's allowance refuse, before it is sent (``client.on_demand``: usually 2 reads);
+        returns the findings that only warn (a run-all job), which are logged."""
+        return check_on_demand(
+            self.execute,
+            self.config,
+            segment_ids,
+            lambda: utc_now(self._clock() + (self._server_clock.lead or 0.0)),
+        )
 
     def access_token(self) -> str:
         """A valid access token, minted if the cache has none (one IMS call per lifetime per process)."""

@@ -6,8 +6,9 @@ import hmac
 import ipaddress
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, cast
 from urllib.parse import urlparse
 
 from airflow_provider_segmentation.client.defaults import (
@@ -16,6 +17,10 @@ from airflow_provider_segmentation.client.defaults import (
     DEFAULT_SCOPES,
 )
 from airflow_provider_segmentation.client.errors import AEPConfigurationError, AEPValidationError
+from airflow_provider_segmentation.rules import OnDemandAllowance
+
+RulesMode = Literal["enforce", "warn", "off"]
+RULES_MODES: tuple[RulesMode, ...] = ("enforce", "warn", "off")
 
 BASE_PATH = "/data/core/ups"
 
@@ -223,8 +228,16 @@ class ClientConfig:
     call_timeout: float = 120.0  # the whole of one HTTP exchange, however slowly the answer trickles in
     max_response_bytes: int = 32 * 1024 * 1024  # a bigger answer is refused while it streams in
     retry: RetrySettings = field(default_factory=RetrySettings)
+    # AEP's documented rules on the create path (on-demand segment jobs): "enforce" refuses before the
+    # request is sent, "warn" logs and sends, "off" sends without checking (orgs whose AEP differs)
+    aep_rules: RulesMode = "enforce"
+    on_demand: OnDemandAllowance = field(default_factory=OnDemandAllowance)
 
     def __post_init__(self) -> None:
+        if self.aep_rules not in RULES_MODES:
+            raise AEPConfigurationError(
+                f"aep_rules {self.aep_rules!r} is not one of {', '.join(RULES_MODES)}", field="aep_rules"
+            )
         if not isinstance(self.client_secret, Secret):
             object.__setattr__(self, "client_secret", Secret(str(self.client_secret or "")))
         # Labels as Adobe's Developer Console (and the Airflow connection form) show them.
@@ -273,3 +286,54 @@ class ClientConfig:
     @property
     def normalized_scopes(self) -> str:
         return ",".join(s.strip() for s in self.scopes.replace(" ", ",").split(",") if s.strip())
+
+
+def _whole_number(name: str, text: str) -> int:
+    if not text.isdigit():
+        raise AEPConfigurationError(
+            f'{name} {text!r} is not a whole number of runs (0 or more): e.g. "2"', field=name
+        )
+    return int(text)
+
+
+def rules_settings(extra: Callable[[str], str | None]) -> dict[str, Any]:
+    """``aep_rules`` and ``on_demand`` for a ``ClientConfig``, from a connection's extras (``extra(name)``
+    gives a stripped value or None); a bad value is an ``AEPConfigurationError`` naming the extra.
+
+    Extras: ``aep_rules`` (enforce | warn | off), ``on_demand_daily_runs`` (default 2),
+    ``on_demand_yearly_runs`` (default by sandbox type: 50 production, 100 development),
+    ``sandbox_type`` (production | development; default production, the stricter one: this package
+    cannot read a sandbox's type without the Sandbox API's permissions), ``contract_start`` (MM-DD, the
+    contract anniversary the yearly allowance resets on; default 01-01).
+    """
+    mode = (extra("aep_rules") or "enforce").lower()
+    if mode not in RULES_MODES:
+        raise AEPConfigurationError(
+            f"aep_rules {mode!r} is not one of {', '.join(RULES_MODES)}", field="aep_rules"
+        )
+    sandbox_type = (extra("sandbox_type") or "production").lower()
+    if sandbox_type not in ("production", "development"):
+        raise AEPConfigurationError(
+            f"sandbox_type {sandbox_type!r} is not 'production' or 'development'", field="sandbox_type"
+        )
+    daily, yearly = extra("on_demand_daily_runs"), extra("on_demand_yearly_runs")
+    daily_runs = 2 if daily is None else _whole_number("on_demand_daily_runs", daily)
+    yearly_runs = None if yearly is None else _whole_number("on_demand_yearly_runs", yearly)
+    start = extra("contract_start") or "01-01"
+    month_day = re.fullmatch(r"(\d{1,2})-(\d{1,2})", start)
+    try:
+        if month_day is None:
+            raise ValueError("not MM-DD")
+        allowance = OnDemandAllowance(
+            sandbox_type=cast(Literal["production", "development"], sandbox_type),
+            daily=daily_runs,
+            yearly=yearly_runs,
+            contract_start_month=int(month_day.group(1)),
+            contract_start_day=int(month_day.group(2)),
+        )
+    except ValueError as exc:
+        raise AEPConfigurationError(
+            f"contract_start {start!r} is not a month and day (MM-DD, e.g. 03-15): {exc}",
+            field="contract_start",
+        ) from None
+    return {"aep_rules": mode, "on_demand": allowance}

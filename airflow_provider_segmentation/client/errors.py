@@ -245,3 +245,13 @@ def error_from_response(
             text, retry_after=retry_after, status=status, error_code=code, request_id=request_id
         )
     return cls(text, status=status, error_code=code, request_id=request_id)
+
+
+class AEPGuardrailError(AEPValidationError):
+    """A request that AEP's documented rules refuse (at most 20 ids, 2 on-demand runs per UTC day...),
+    refused before it is sent. ``findings`` holds each rule broken (``rules.RuleFinding``: rule id,
+    message naming the ids or runs, fix, source URL); the message also says how to relax the check."""
+
+    def __init__(self, message: str, *, findings: Sequence[Any] = (), **kwargs: Any) -> None:
+        self.findings = tuple(findings)
+        super().__init__(message, **kwargs)

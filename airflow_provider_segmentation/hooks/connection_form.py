@@ -41,6 +41,32 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "description": "Adobe Experience Platform API gateway",
         "schema": {"type": ["string", "null"], "default": DEFAULT_PLATFORM_HOST},
     },
+    # AEP's on-demand evaluation allowance (client.config.rules_settings reads and checks these)
+    "aep_rules": {
+        "label": "AEP rules",
+        "description": "enforce (refuse what AEP's rules refuse, before sending), warn (log, send) or off",
+        "schema": {"type": ["string", "null"], "default": "enforce"},
+    },
+    "sandbox_type": {
+        "label": "Sandbox type",
+        "description": "production (50 on-demand runs a contract year) or development (100)",
+        "schema": {"type": ["string", "null"], "default": "production"},
+    },
+    "on_demand_daily_runs": {
+        "label": "On-demand runs per day",
+        "description": "On-demand segment jobs allowed per sandbox per UTC day (AEP: 2)",
+        "schema": {"type": ["string", "null"], "default": "2"},
+    },
+    "on_demand_yearly_runs": {
+        "label": "On-demand runs per year",
+        "description": "Per contract year; empty: the sandbox type's (50 or 100). Raise it for bought runs",
+        "schema": {"type": ["string", "null"]},
+    },
+    "contract_start": {
+        "label": "Contract anniversary",
+        "description": "MM-DD on which the yearly allowance resets (default 01-01)",
+        "schema": {"type": ["string", "null"], "default": "01-01"},
+    },
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {

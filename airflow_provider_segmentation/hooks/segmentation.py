@@ -37,6 +37,7 @@ from airflow_provider_segmentation.client.config import (
     ClientConfig,
     RetrySettings,
     positive_seconds,
+    rules_settings,
     validate_sandbox,
 )
 from airflow_provider_segmentation.client.cron import validate_quartz_cron
@@ -47,6 +48,7 @@ from airflow_provider_segmentation.client.errors import (
     AEPConflictError,
     AEPConnectionError,
     AEPError,
+    AEPGuardrailError,
     AEPJobCancelledError,
     AEPJobFailedError,
     AEPNotFoundError,
@@ -88,6 +90,7 @@ __all__ = [  # what the Airflow faces (operators, sensors, triggers) take from h
     "AEPConflictError",
     "AEPConnectionError",
     "AEPError",
+    "AEPGuardrailError",
     "AEPJobCancelledError",
     "AEPJobFailedError",
     "AEPNotFoundError",
@@ -125,6 +128,7 @@ __all__ = [  # what the Airflow faces (operators, sensors, triggers) take from h
 ]
 
 T = TypeVar("T")
+TOKEN_OPERATION = "imsToken"  # the client's name of the IMS token call (``SegmentationClient._token_flow``)
 
 
 def is_template(value: Any) -> bool:
@@ -174,6 +178,7 @@ def config_from_connection(conn: Any, sandbox: str | None = None) -> ClientConfi
         scopes=field("scopes") or DEFAULT_SCOPES,
         ims_host=field("ims_host") or DEFAULT_IMS_HOST,
         platform_host=field("platform_host") or DEFAULT_PLATFORM_HOST,
+        **rules_settings(field),
     )
 
 
@@ -189,6 +194,13 @@ def _extras(conn: Any) -> Mapping[str, Any]:
     except ValueError:
         raise AEPConfigurationError("the connection's extra is not valid JSON", field="extra") from None
     return data if isinstance(data, dict) else {}
+
+
+def _said(error: AEPError, operation: str) -> str:
+    """What ``error`` says to a connection's user: its redacted message, with the HTTP status, and
+    without the client's name of the operation (``listSchedules: ...``), which the Test form never shows."""
+    text = error.message.removeprefix(f"{operation}: ")
+    return f"{text} (HTTP {error.status})" if error.status and f"HTTP {error.status}" not in text else text
 
 
 class SegmentationHook(BaseHook, SyncFace, SegmentationAPI):
@@ -252,7 +264,13 @@ class SegmentationHook(BaseHook, SyncFace, SegmentationAPI):
         return self.client
 
     def execute(self, operation: Operation[T]) -> T:
+        """Run one operation; a new segment job is checked against AEP's on-demand rules first."""
         return self.client.execute(operation)
+
+    def check_on_demand(self, segment_ids: list[str]) -> list[Any]:
+        """Would a segment job for ``segment_ids`` pass AEP's on-demand rules and the sandbox's allowance?
+        ``AEPGuardrailError`` if not; the warnings otherwise (the create path runs this itself)."""
+        return self.client.check_on_demand(segment_ids)
 
     def wait_for_job(
         self,
@@ -333,7 +351,11 @@ class SegmentationHook(BaseHook, SyncFace, SegmentationAPI):
         return self.convert_pql(text).expression.value
 
     def test_connection(self) -> tuple[bool, str]:
-        """Mint a token and make one cheap read; say in plain words what went wrong."""
+        """Mint a token and make one cheap read; say in plain words what went wrong.
+
+        A message speaks the connection form's labels and quotes only an error's redacted ``message``
+        (``AEPError`` hides every credential in any spelling), without the client's operation names.
+        """
         try:
             config = config_from_connection(self.get_connection(self.aep_conn_id), self.sandbox)
         except AEPError as exc:
@@ -345,38 +367,41 @@ class SegmentationHook(BaseHook, SyncFace, SegmentationAPI):
             ),
             on_token=mask_secret,
         )
+        listing = SegmentationAPI.list_schedules.build(limit=1)
         try:
             client.access_token()
         except AEPAuthError as exc:
-            return False, exc.message
+            return False, _said(exc, TOKEN_OPERATION)
         except AEPConnectionError:
             return False, f"Could not reach the IMS host {config.ims_host}: check IMS host and the network"
         except AEPError as exc:
-            return False, f"Could not get an access token from {config.ims_host}: {exc}"
+            return False, f"Could not get an access token from IMS host {config.ims_host}: " + _said(
+                exc, TOKEN_OPERATION
+            )
         try:
-            client.execute(SegmentationAPI.list_schedules.build(limit=1))
+            client.execute(listing)
         except AEPConnectionError:
             return False, f"Could not reach the Platform host {config.platform_host}: check Platform host"
         except AEPAuthError as exc:
-            return False, f"The gateway refused the token: {exc}"
+            return False, f"The gateway refused the token: {_said(exc, listing.name)}"
         except AEPPermissionError as exc:
+            said = _said(exc, listing.name)
             if exc.error_code in ("403025", "403003", "403000"):
                 return False, (
                     f"The credential is not entitled to Organization ID {config.org_id}: check the "
                     f"Organization ID, and add the AEP API to the Developer Console project of this org "
-                    f"({exc.message})"
+                    f"({said})"
                 )
             if "sandbox" in exc.message.lower():
                 return False, (
-                    f"Sandbox name {config.sandbox!r} is unknown or not accessible to this credential: "
-                    f"{exc.message}"
+                    f"Sandbox name {config.sandbox!r} is unknown or not accessible to this credential: {said}"
                 )
             return False, (
                 f"The credential lacks a permission in sandbox {config.sandbox!r}: add a product profile "
-                f"with Segmentation access ({exc.message})"
+                f"with Segmentation access ({said})"
             )
         except AEPError as exc:
-            return False, f"AEP answered an error: {exc}"
+            return False, f"AEP answered an error: {_said(exc, listing.name)}"
         return True, f"Connected to AEP org {config.org_id}, sandbox {config.sandbox!r}"
 
     # -- async (triggers) ----------------------------------------------------------------------------

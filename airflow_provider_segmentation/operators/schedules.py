@@ -12,12 +12,33 @@ from airflow_provider_segmentation.hooks.segmentation import (
     AEPNotFoundError,
     AEPValidationError,
     SegmentationAPI,
+    SegmentationHook,
 )
 from airflow_provider_segmentation.models import Schedule
 from airflow_provider_segmentation.operators.base import AEPBaseOperator
 from airflow_provider_segmentation.operators.segment_definitions import IF_EXISTS, _choice
 
 STATES = ("active", "inactive")
+
+
+def nightly_schedule(hook: SegmentationHook) -> Schedule:
+    """The sandbox's nightly batch evaluation: its active ``batch_segmentation`` schedule (one listing).
+
+    With several (Flexible Batch Schedules), the one for every audience (``segments: ["*"]``); if that
+    does not decide it, an error naming them (pass ``schedule_id``). Evaluating with it spends none of
+    the on-demand allowance (the nightly job does not count, [S-FAE]).
+    """
+    active = [s for s in hook.list_schedules() if s.type == "batch_segmentation" and s.state == "active"]
+    if len(active) > 1:
+        active = [s for s in active if s.properties.get("segments") == ["*"]] or active
+    if len(active) == 1:
+        return active[0]
+    found = ", ".join(f"{s.id} ({s.name!r})" for s in active) or "none"
+    raise AEPNotFoundError(
+        f"cannot tell the nightly batch evaluation schedule of sandbox {hook.config.sandbox!r}: active "
+        f"batch_segmentation schedules: {found}. Pass schedule_id, or create one with "
+        "AEPUpsertScheduleOperator(segments=['*'], state='active')"
+    )
 
 
 def schedule_summary(schedule: Schedule, action: str) -> dict[str, Any]:
@@ -79,12 +100,22 @@ class AEPUpsertScheduleOperator(AEPBaseOperator):
 
 
 class AEPUpdateScheduleOperator(AEPBaseOperator):
-    """Activate or deactivate a schedule and/or change its Quartz cron (JSON Patch)."""
+    """Activate or deactivate a schedule and/or change its Quartz cron (JSON Patch, ``PATCH /schedule``).
+
+    Without ``schedule_id`` it updates the sandbox's nightly batch evaluation (``nightly_schedule``):
+    ``AEPUpdateScheduleOperator(task_id=..., cron="0 0 3 * * ?")`` moves the nightly evaluation to 03:00
+    UTC. AEP runs a schedule at most once a day.
+    """
 
     template_fields: Sequence[str] = ("schedule_id", "state", "cron", "sandbox")
 
     def __init__(
-        self, *, schedule_id: str, state: str | None = None, cron: str | None = None, **kwargs: Any
+        self,
+        *,
+        schedule_id: str | None = None,
+        state: str | None = None,
+        cron: str | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if state is None and cron is None:
@@ -94,8 +125,9 @@ class AEPUpdateScheduleOperator(AEPBaseOperator):
         self.cron = cron
 
     def execute(self, context: Context) -> dict[str, Any]:
-        self.hook.update_schedule(self.schedule_id, state=self.state, cron=self.cron)
-        return schedule_summary(self.hook.get_schedule(self.schedule_id), "updated")
+        schedule_id = self.schedule_id or nightly_schedule(self.hook).id
+        self.hook.update_schedule(schedule_id, state=self.state, cron=self.cron)
+        return schedule_summary(self.hook.get_schedule(schedule_id), "updated")
 
 
 class AEPDeleteScheduleOperator(AEPBaseOperator):

@@ -27,6 +27,7 @@ from airflow_provider_segmentation.hooks.segmentation import (
 )
 from airflow_provider_segmentation.mixins import AEPJobMixin
 from airflow_provider_segmentation.models import JobKind
+from airflow_provider_segmentation.operators.schedules import nightly_schedule
 
 
 def sensor_seconds(value: timedelta | float, *, field_name: str) -> float:
@@ -151,12 +152,18 @@ class AEPScheduledSegmentJobSensor(_AEPSensor):
       window yet, so the sensor waits for the schedule's next run (the coming 01:00);
     * on a manual run: the schedule's first run of the last ``lookback`` (so last night's run when it
       is less than a day old), or the next run if there is none yet.
+
+    Without ``schedule_id`` it watches the sandbox's nightly batch evaluation (its active
+    ``batch_segmentation`` schedule, found with one listing): export after it instead of spending an
+    on-demand run.
     """
 
     template_fields: Sequence[str] = ("schedule_id", "sandbox")
     job_kind = JobKind.SCHEDULED_SEGMENT_JOB
 
-    def __init__(self, *, schedule_id: str, lookback: timedelta = timedelta(days=1), **kwargs: Any) -> None:
+    def __init__(
+        self, *, schedule_id: str | None = None, lookback: timedelta = timedelta(days=1), **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         if not isinstance(lookback, timedelta) or lookback < timedelta(0):
             raise AEPValidationError(
@@ -166,6 +173,9 @@ class AEPScheduledSegmentJobSensor(_AEPSensor):
         self.lookback = lookback
 
     def watched_id(self, context: Context) -> str:
+        if not self.schedule_id:
+            self.schedule_id = nightly_schedule(self.hook).id
+            self.log.info("Watching the sandbox's nightly batch evaluation, schedule %s", self.schedule_id)
         return str(self.schedule_id)
 
     def window_start(self, context: Context) -> float:
@@ -178,12 +188,13 @@ class AEPScheduledSegmentJobSensor(_AEPSensor):
         return ((run_time or datetime.now(timezone.utc)) - self.lookback).timestamp()
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        runs = self.hook.list_segment_jobs(property_filter=f"properties.scheduleId=={self.schedule_id}")
+        schedule_id = self.watched_id(context)
+        runs = self.hook.list_segment_jobs(property_filter=f"properties.scheduleId=={schedule_id}")
         run = first_run_since(runs, self.window_start(context))
         if run is None:
-            self.log.info("Schedule %s has no run in this window yet", self.schedule_id)
+            self.log.info("Schedule %s has no run in this window yet", schedule_id)
             return False
         if job_outcome(run, ident=str(run.id)) is Outcome.SUCCEEDED:
             return PokeReturnValue(True, run.summary())
-        self.log.info("Scheduled run %s of schedule %s is %s", run.id, self.schedule_id, status_of(run))
+        self.log.info("Scheduled run %s of schedule %s is %s", run.id, schedule_id, status_of(run))
         return False

@@ -6,6 +6,7 @@ import json
 import random
 import time
 import uuid
+from dataclasses import replace
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -152,7 +153,7 @@ async def test_the_lookup_reads_creation_times_on_the_servers_clock(
     30 s window on the client's clock adopted it, or, an hour off, missed the job and made a second)."""
     script = ServerWithItsOwnClock(offset, ["seg-1"], monkeypatch)
     with ScriptedServer(script) as server:
-        config = make_config(emulator, platform_host=server.url)
+        config = make_config(emulator, platform_host=server.url, aep_rules="off")  # a script, not AEP
         if asynchronous:
 
             async def no_wait(_seconds: float) -> None:
@@ -185,6 +186,7 @@ def test_the_ids_this_process_claimed_are_bounded(
     monkeypatch.setattr(reconcile, "CLAIMED_IDS_KEPT", 3)
     # five creates to fill the claimed ids, not a test of AEP's on-demand allowance (2 a day): quota off
     emulator_admin.configure(rules={"enforce_on_demand_quota": False})
+    client.config = replace(client.config, aep_rules="off")  # the client's check of the allowance too
     seg = segment_id(client)
     made = [client.create_segment_job([seg]).id for _ in range(5)]
     assert list(reconcile._claimed)[-3:] == made[-3:] and len(reconcile._claimed) == 3

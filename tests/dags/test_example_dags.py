@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -34,16 +35,17 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory, emulator) -> Iterator
         "AIRFLOW_CONN_AEP_DEFAULT": emulator.connection_json(),
         "AEP_EXPORT_DATASET_ID": PROFILE_DATASET_ID,
         "AEP_DEMO_POLL_INTERVAL": "0.2",
-        "AEP_SCHEDULE_CRON": "*/2 * * * * ?",  # every 2 s on the emulator
     }
     subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=180)
     yield env
 
 
-def dags_test(env: dict[str, str], dag_id: str) -> str:
-    done = subprocess.run(
-        [AIRFLOW, "dags", "test", dag_id], env=env, capture_output=True, text=True, timeout=150
-    )
+EVALUATE_NOW = {"evaluate_now": True}  # the pipeline spends an on-demand run (AEP: 2 a UTC day)
+
+
+def dags_test(env: dict[str, str], dag_id: str, conf: dict[str, object] | None = None) -> str:
+    command = [AIRFLOW, "dags", "test", dag_id, *(["-c", json.dumps(conf)] if conf else [])]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=150)
     output = done.stdout + done.stderr
     if done.returncode != 0:  # the task errors first (a failed run's tail is warnings), then the tail
         errors = [line for line in output.splitlines() if re.search(r"ERROR|Traceback|Error\b", line)]
@@ -65,7 +67,7 @@ def stored_texts(env: dict[str, str]) -> str:
 
 
 def test_audience_pipeline(airflow_home, emulator, emulator_admin) -> None:
-    output = dags_test(airflow_home, "aep_audience_pipeline")
+    output = dags_test(airflow_home, "aep_audience_pipeline", EVALUATE_NOW)
     assert "=== AEP audience pipeline summary ===" in output and "SUCCEEDED" in output
     # secret hygiene: neither the client secret nor any token IMS issued appears in the task logs,
     # exceptions, XComs or rendered template fields of the run
@@ -77,9 +79,10 @@ def test_audience_pipeline(airflow_home, emulator, emulator_admin) -> None:
         assert secret not in logged and secret not in stored
     assert len(emulator_admin.requests("POST", "/data/core/ups/segment/jobs")) == 1
     assert len(emulator_admin.requests("POST", "/data/core/ups/export/jobs")) == 1
-    # a rerun updates nothing and duplicates nothing
-    dags_test(airflow_home, "aep_audience_pipeline")
-    assert len(emulator_admin.requests("POST", "/data/core/ups/segment/definitions")) == 3
+    # a rerun updates nothing and duplicates nothing (the day's second on-demand run)
+    dags_test(airflow_home, "aep_audience_pipeline", EVALUATE_NOW)
+    definitions = "/data/core/ups/segment/definitions"  # the log's filter is a prefix: bulk-get too
+    assert len([e for e in emulator_admin.requests("POST", definitions) if e["path"] == definitions]) == 3
 
 
 def test_audience_pipeline_without_a_dataset_is_refused_before_any_job(airflow_home, emulator_admin) -> None:
@@ -97,12 +100,29 @@ def test_audience_pipeline_without_a_dataset_is_refused_before_any_job(airflow_h
     assert emulator_admin.requests("POST", "/data/core/ups/segment/definitions") == []
 
 
-def test_daily_schedule(airflow_home, aep_conn) -> None:
+def nightly_evaluation_ran(emulator_admin, name: str = "nightly audiences") -> None:
+    """The sandbox's nightly evaluation (a once-a-day schedule for every audience) and its run of
+    tonight, triggered now on the emulator instead of waiting for 01:00 UTC."""
     from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 
-    SegmentationHook().create_segment_definition(
-        {"name": "Gold", "expression": {"value": 'loyalty.tier = "gold"'}}
-    )
+    hook = SegmentationHook()
+    hook.create_segment_definition({"name": "Gold", "expression": {"value": 'loyalty.tier = "gold"'}})
+    schedule = hook.create_schedule(name, cron="0 0 1 * * ?", segments=["*"], state="active")
+    emulator_admin.trigger_schedule(schedule.id)
+
+
+def test_audience_pipeline_rides_the_nightly_evaluation_by_default(
+    airflow_home, aep_conn, emulator_admin
+) -> None:
+    nightly_evaluation_ran(emulator_admin)
+    output = dags_test(airflow_home, "aep_audience_pipeline")
+    assert "=== AEP audience pipeline summary ===" in output
+    assert emulator_admin.requests("POST", "/data/core/ups/segment/jobs") == []  # no on-demand run
+    assert len(emulator_admin.requests("POST", "/data/core/ups/export/jobs")) == 1
+
+
+def test_daily_schedule(airflow_home, aep_conn, emulator_admin) -> None:
+    nightly_evaluation_ran(emulator_admin)  # the DAG aligns this schedule and finds its run
     output = dags_test(airflow_home, "aep_daily_schedule")
     assert "profiles (" in output and " new, 0 exited)" in output
 
@@ -159,7 +179,7 @@ def test_audience_pipeline_survives_a_fault_storm(airflow_home, emulator_admin) 
     expiring = threading.Thread(target=expire_tokens, daemon=True)
     expiring.start()
     try:
-        output = dags_test(airflow_home, "aep_audience_pipeline")
+        output = dags_test(airflow_home, "aep_audience_pipeline", EVALUATE_NOW)
     finally:
         stop.set()
         expiring.join()

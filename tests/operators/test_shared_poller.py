@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 from unittest import mock
 
@@ -44,6 +45,7 @@ def started_jobs(count: int, emulator_admin) -> list[str]:
     # many running jobs to poll, not a test of AEP's on-demand allowance (2 a day): the quota is off
     emulator_admin.configure(rules={"enforce_on_demand_quota": False})
     hook = SegmentationHook()
+    hook.config = replace(hook.config, aep_rules="off")  # the client's check of the allowance too
     segment = hook.create_segment_definition(US).id
     return [hook.create_segment_job([segment]).id for _ in range(count)]  # type: ignore[list-item]
 
