@@ -27,8 +27,16 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
+# A deployment as users run it: its own Postgres (metadata database) and Redis (Celery broker) from the
+# Debian packages postgresql and redis-server (.ci/run installs them), api-server, scheduler with the
+# CeleryExecutor, dag-processor, two triggerers, two Celery workers; the [e2e] extra brings the Celery
+# provider and the Postgres drivers. Prints how long each part took.
 e2e: $(STAMP)
-	$(BIN)/pytest -q -m e2e tests/e2e
+	if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test,e2e]'; \
+	else $(BIN)/python -m pip install --quiet -e '.[test,e2e]'; fi
+	# build/e2e keeps the deployment's logs and the UI page's screenshots (screenshots/) after the run
+	rm -rf build/e2e
+	$(BIN)/pytest -q --durations=0 --basetemp=build/e2e -m e2e tests/e2e
 
 # The client/hook/operator/sensor/trigger/emulator/PQL tests on the latest patch of every Airflow 3 minor
 # (3.0-3.3), one after the other, each in its own venv under .venv-matrix/ (built with uv when missing or

@@ -1,4 +1,4 @@
-"""End-to-end suite: a real Airflow 3 deployment (api-server, scheduler, dag-processor, triggerer).
+"""End-to-end suite: a real Airflow 3 deployment (Postgres, Celery on Redis, two triggerers, two workers).
 
 The tests in this directory are marked ``e2e`` and are SKIPPED unless they are asked for, so that a
 plain ``pytest -q`` stays fast. They run when either
@@ -6,7 +6,7 @@ plain ``pytest -q`` stays fast. They run when either
 * the marker expression selects them: ``pytest -m e2e tests/e2e`` (what ``make e2e`` runs), or
 * the environment says so: ``AEP_E2E=1 pytest tests/e2e``.
 
-The session starts the emulator and the four Airflow processes once (``deployment`` fixture; see
+The session starts the emulator, Postgres, Redis and the Airflow processes once (``deployment`` fixture; see
 ``deployment.py`` for every setting and why) and tears them all down at the end, also on failure
 or Ctrl-C. A failing test's report ends with the tail of each process's log; the full logs stay in
 the directory printed at the end of the session.
@@ -23,7 +23,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.deployment import DAG_IDS, TERMINAL_RUN_STATES, Deployment, DeploymentError, RunResult
+from tests.e2e.deployment import DAG_IDS, EVALUATE_NOW, Deployment
+from tests.e2e.rest import TERMINAL_RUN_STATES, RunResult
+from tests.e2e.services import DeploymentError
 
 E2E_DIR = os.path.dirname(os.path.abspath(__file__))
 DEPLOYMENT_KEY = pytest.StashKey[Deployment]()
@@ -75,7 +77,11 @@ def pytest_runtest_makereport(
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     deployment = config.stash.get(DEPLOYMENT_KEY, None)
     if deployment is not None:
-        terminalreporter.write_line(f"e2e: process logs in {deployment.logs}; timings {deployment.timings}")
+        terminalreporter.write_line(f"e2e: process logs in {deployment.logs}")
+        for name, seconds in deployment.timings.items():
+            terminalreporter.write_line(f"e2e: {name}: {seconds} s")
+        for figure in deployment.figures:
+            terminalreporter.write_line(f"e2e: {figure}")
 
 
 @pytest.fixture(scope="session")
@@ -95,6 +101,15 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Co
         dep.stop()
 
 
+@pytest.fixture
+def new_aep_day(deployment: Deployment) -> None:
+    """A test that makes on-demand segment jobs starts on a new day of the emulator's clock: AEP allows
+    2 on-demand runs per sandbox per UTC day, and the emulator enforces it (the rule stays on)."""
+    assert deployment.emulator is not None
+    deployment.emulator.start_next_day()
+
+
+PIPELINE_DAG = "aep_audience_pipeline"  # run with EVALUATE_NOW: the job-task tests read its segment job
 SCHEDULED_RUN = "aep_daily_schedule@scheduled"  # example_runs' key for the run the scheduler makes
 
 
@@ -116,7 +131,9 @@ def example_runs(deployment: Deployment) -> dict[str, RunResult]:
     for key, result in list(results.items()):
         try:
             api.unpause(result.dag_id)
-            result.run_id = api.trigger(result.dag_id)
+            result.run_id = api.trigger(
+                result.dag_id, EVALUATE_NOW if result.dag_id == PIPELINE_DAG else None
+            )
             started[key] = time.monotonic()
         except AssertionError as exc:
             errors = "".join(f"\n{name}: {trace}" for name, trace in deployment.import_errors.items())

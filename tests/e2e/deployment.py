@@ -1,16 +1,19 @@
-"""A real Airflow 3 deployment in separate processes, against the AEP emulator, for the e2e suite.
+"""A real Airflow 3 deployment as users run it, in separate processes, against the AEP emulator.
 
-``Deployment(workdir).start()`` brings up, all bound to 127.0.0.1 and on free ports:
+``Deployment(workdir).start()`` brings up, all bound to 127.0.0.1 on free ports:
 
 * the AEP emulator (``aep-emulator --job-step-seconds 1``), whose printed ``export`` lines become the
   connection (``AIRFLOW_CONN_AEP_DEFAULT``) and the export dataset of the example DAGs;
-* ``airflow api-server``, ``airflow scheduler`` (LocalExecutor), ``airflow dag-processor`` and
-  ``airflow triggerer``, on a SQLite metadata database in a throwaway ``AIRFLOW_HOME``, with the
-  repository's ``example_dags/`` as the DAGs folder.
+* its own PostgreSQL cluster (the metadata database) and Redis (the Celery broker), see ``services.py``;
+* ``airflow api-server``, ``airflow scheduler`` (CeleryExecutor), ``airflow dag-processor``, two
+  ``airflow triggerer`` and two ``airflow celery worker``, each named as its own machine (``hostname``
+  in ``airflow_local_settings.py``); the workers have their own home and temporary directory, and the
+  second one serves only the queue of the ``export_*`` tasks. The DAGs folder is ``example_dags/``.
 
 Each process runs in its own process group and writes one log file under ``workdir/logs``;
-``stop()`` terminates every group (SIGTERM, then SIGKILL) and is safe to call at any point.
-Every Airflow setting the suite needs is in ``airflow_settings()``, each with the reason.
+``stop()`` terminates every group (SIGTERM, then SIGKILL), then Redis and Postgres, and is safe to call
+at any point. Every Airflow setting is in ``airflow_settings()``, each with the reason.
+SQLite and the LocalExecutor are covered elsewhere (``make demo``, ``make matrix``: ``dag.test()``).
 """
 
 from __future__ import annotations
@@ -18,13 +21,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -32,101 +31,23 @@ from urllib.parse import quote
 import requests
 from cryptography.fernet import Fernet
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.e2e.airflow_local_settings import EXPORT_QUEUE
+from tests.e2e.rest import AirflowAPI
+from tests.e2e.services import LOOPBACK, DeploymentError, Postgres, Process, free_port, redis_server, wait_for
+
+E2E_DIR = Path(__file__).resolve().parent
+REPO = E2E_DIR.parents[1]
 EXAMPLE_DAGS = REPO / "example_dags"
 BIN = Path(sys.executable).parent
 DAG_IDS = ("aep_audience_pipeline", "aep_daily_schedule", "aep_definition_qa")
-TERMINAL_RUN_STATES = ("success", "failed")
-LOOPBACK = "127.0.0.1"
+# the audience pipeline's conf for one on-demand segment job of its own, which the job-task tests need
+# (by default it rides the sandbox's nightly evaluation instead)
+EVALUATE_NOW = {"evaluate_now": True}
 USERNAME = "e2e"
-
-
-class DeploymentError(RuntimeError):
-    """The harness could not bring the deployment up (not a product failure)."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(
-    what: str,
-    check: Callable[[], Any],
-    timeout: float,
-    interval: float = 0.5,
-    alive: Callable[[], None] | None = None,
-) -> Any:
-    """Call ``check`` until it returns something truthy; ``alive`` raises if a process died meanwhile."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        if alive is not None:
-            alive()
-        try:
-            result = check()
-        except (requests.RequestException, ValueError, KeyError) as exc:
-            last_error, result = exc, None
-        if result:
-            return result
-        time.sleep(interval)
-    raise DeploymentError(f"timed out after {timeout:.0f} s waiting for {what} (last error: {last_error})")
-
-
-class Process:
-    """One long-running command in its own process group, its output in one log file."""
-
-    def __init__(self, name: str, cmd: list[str], env: dict[str, str], log_path: Path) -> None:
-        self.name, self.cmd, self.log_path = name, cmd, log_path
-        with log_path.open("ab") as log:
-            self.popen = subprocess.Popen(
-                cmd,
-                env=env,
-                cwd=log_path.parent,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stop() reaches every child it forks
-            )
-
-    def check_alive(self) -> None:
-        code = self.popen.poll()
-        if code is not None:
-            raise DeploymentError(f"{self.name} exited with code {code}:\n{self.tail()}")
-
-    def stop(self, grace: float = 20.0) -> None:
-        """SIGTERM the whole process group, SIGKILL what is left after ``grace`` seconds."""
-        pgid = self.popen.pid  # start_new_session: the group id is the leader's pid
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                break  # the whole group is gone
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline:
-                self.popen.poll()  # reap the leader, or its zombie keeps the group alive
-                if not _group_exists(pgid):
-                    return
-                time.sleep(0.1)
-        self.popen.poll()
-
-    def tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError as exc:
-            return f"(no log: {exc})"
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def _group_exists(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+TRIGGERERS = ("triggerer-1", "triggerer-2")
+# each worker: its queues; worker-b serves only the export tasks (airflow_local_settings.task_policy)
+WORKERS = {"worker-a": "default", "worker-b": EXPORT_QUEUE}
+WORKER_CONCURRENCY = 8
 
 
 class Emulator:
@@ -185,183 +106,18 @@ class Emulator:
         """Fire an AEP schedule now, as its cron would: a scheduled segment job starts."""
         self._call("POST", f"/schedules/{quote(schedule_id, safe='')}/trigger")
 
+    def freeze_clock(self, frozen: bool) -> None:
+        """Stop (or restart) the emulator's clock: AEP jobs stay where they are while it is frozen."""
+        self._call("POST", "/clock", json={"frozen": frozen})
 
-class AirflowAPI:
-    """The REST API v2 of the api-server, authenticated as the SimpleAuthManager user ``e2e``."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.http = requests.Session()
-        self.http.trust_env = False
-
-    def login(self, username: str, password: str) -> None:
-        """``POST /auth/token``: the JWT every further request carries as a bearer token."""
-        response = self.http.post(
-            f"{self.url}/auth/token", json={"username": username, "password": password}, timeout=30
-        )
-        if response.status_code != 201:
-            raise DeploymentError(f"login failed: {response.status_code} {response.text}")
-        self.http.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
-
-    def request(self, method: str, path: str, expect: Iterable[int] = (200,), **kwargs: Any) -> Any:
-        response = self.http.request(method, f"{self.url}/api/v2{path}", timeout=60, **kwargs)
-        if response.status_code not in tuple(expect):
-            raise AssertionError(
-                f"{method} /api/v2{path} answered {response.status_code}: {response.text[:2000]}"
-            )
-        return response.json() if response.content else None
-
-    def get(self, path: str, **kwargs: Any) -> Any:
-        return self.request("GET", path, **kwargs)
-
-    # -- what an operator does ------------------------------------------------------------------------
-    def unpause(self, dag_id: str) -> None:
-        dag = self.request("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
-        assert dag["is_paused"] is False, dag
-
-    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
-        """A manual run (``logical_date`` null); its run id."""
-        run = self.request("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
-        return str(run["dag_run_id"])
-
-    def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
-        return dict(self.get(f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"))
-
-    def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
-        body = self.get(
-            f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances", params={"limit": 100}
-        )
-        return {ti["task_id"]: ti for ti in body["task_instances"]}
-
-    def ti_path(self, dag_id: str, run_id: str, task_id: str) -> str:
-        return f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}"
-
-    def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
-        return dict(self.get(self.ti_path(dag_id, run_id, task_id)))
-
-    def tries(self, dag_id: str, run_id: str, task_id: str) -> list[dict[str, Any]]:
-        return list(self.get(self.ti_path(dag_id, run_id, task_id) + "/tries")["task_instances"])
-
-    def links(self, dag_id: str, run_id: str, task_id: str) -> dict[str, str | None]:
-        return dict(self.get(self.ti_path(dag_id, run_id, task_id) + "/links")["extra_links"])
-
-    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
-        entry = self.get(self.ti_path(dag_id, run_id, task_id) + f"/xcomEntries/{key}")
-        return entry["value"]
-
-    def log_lines(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> list[str]:
-        """The try's log as the UI shows it (the worker's and the triggerer's parts), one event a line."""
-        body = self.get(
-            self.ti_path(dag_id, run_id, task_id) + f"/logs/{try_number}",
-            params={"full_content": "true"},
-            headers={"Accept": "application/json"},
-        )
-        content = body["content"]
-        if isinstance(content, str):
-            return content.splitlines()
-        return [str(line.get("event", line)) if isinstance(line, dict) else str(line) for line in content]
-
-    def triggerer_job_ids(self) -> set[int]:
-        jobs = self.get("/jobs", params={"job_type": "TriggererJob", "limit": 100})["jobs"]
-        return {int(job["id"]) for job in jobs}
-
-    def clear(self, dag_id: str, run_id: str, task_ids: list[str]) -> list[dict[str, Any]]:
-        body = self.request(
-            "POST",
-            f"/dags/{dag_id}/clearTaskInstances",
-            json={
-                "dry_run": False,
-                "only_failed": False,
-                "dag_run_id": run_id,
-                "task_ids": task_ids,
-                "include_upstream": False,
-                "include_downstream": False,
-            },
-        )
-        return list(body["task_instances"])
-
-    def mark(self, dag_id: str, run_id: str, task_id: str, new_state: str) -> Any:
-        return self.request("PATCH", self.ti_path(dag_id, run_id, task_id), json={"new_state": new_state})
-
-    def wait_for_run(
-        self,
-        dag_id: str,
-        run_id: str,
-        timeout: float,
-        on_poll: Callable[[dict[str, dict[str, Any]]], None] | None = None,
-        interval: float = 0.5,
-    ) -> str:
-        """Poll the run (and, with ``on_poll``, its task instances) until it ends; its final state."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if on_poll is not None:
-                on_poll(self.task_instances(dag_id, run_id))
-            state = self.dag_run(dag_id, run_id)["state"]
-            if state in TERMINAL_RUN_STATES:
-                if on_poll is not None:
-                    on_poll(self.task_instances(dag_id, run_id))
-                return str(state)
-            if time.monotonic() > deadline:
-                tis = {k: v["state"] for k, v in self.task_instances(dag_id, run_id).items()}
-                raise AssertionError(
-                    f"run {run_id} of {dag_id} still {state} after {timeout:.0f} s; task states: {tis}"
-                )
-            time.sleep(interval)
-
-    def wait_for_task_state(
-        self, dag_id: str, run_id: str, task_id: str, states: Iterable[str], timeout: float
-    ) -> dict[str, Any]:
-        wanted = tuple(states)
-        deadline = time.monotonic() + timeout
-        seen: list[str | None] = []
-        while True:
-            ti = self.task_instance(dag_id, run_id, task_id)
-            if not seen or seen[-1] != ti["state"]:
-                seen.append(ti["state"])
-            if ti["state"] in wanted:
-                return ti
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{dag_id}.{task_id} in run {run_id} never reached {wanted} within {timeout:.0f} s; "
-                    f"states seen: {seen}"
-                )
-            time.sleep(0.2)
-
-
-@dataclass
-class RunResult:
-    """One manual DAG run, as the REST API showed it while it ran."""
-
-    dag_id: str
-    run_id: str | None = None
-    state: str | None = None
-    error: str | None = None
-    seconds: float = 0.0
-    # every distinct (state, trigger classpath, triggerer id) each task instance went through, in order
-    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    final: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def observe(self, tis: dict[str, dict[str, Any]]) -> None:
-        self.final = tis
-        for task_id, ti in tis.items():
-            trigger = ti.get("trigger") or {}
-            snapshot = {
-                "state": ti["state"],
-                "try_number": ti["try_number"],
-                "trigger_classpath": trigger.get("classpath"),
-                "triggerer_id": trigger.get("triggerer_id"),
-            }
-            seen = self.history.setdefault(task_id, [])
-            if not seen or seen[-1] != snapshot:
-                seen.append(snapshot)
-
-    def describe(self) -> str:
-        states = {task_id: ti["state"] for task_id, ti in self.final.items()}
-        return f"run {self.run_id} of {self.dag_id}: {self.state} after {self.seconds:.0f} s; tasks {states}"
+    def start_next_day(self) -> None:
+        """Advance the emulator's clock by a day: AEP's daily on-demand allowance starts afresh (tokens
+        minted before expire, as they would). Only between runs: jobs in flight would finish at once."""
+        self._call("POST", "/clock", json={"advance_seconds": 86_400})
 
 
 class Deployment:
-    """The emulator and the four Airflow components; ``api`` drives them like an operator would."""
+    """The emulator, Postgres, Redis and the Airflow components; ``api`` drives them like an operator."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
@@ -374,34 +130,50 @@ class Deployment:
         self.password = secrets.token_urlsafe(16)
         self.processes: list[Process] = []
         self.emulator: Emulator | None = None
+        self.postgres: Postgres | None = None
+        self.broker_url = ""
         self.api = AirflowAPI(self.api_url)
         self.env: dict[str, str] = {}
         self.timings: dict[str, float] = {}
+        self.figures: list[str] = []  # what the suite measured, printed at the end of the session
         self.import_errors: dict[str, str] = {}
+        self.secrets = {
+            "jwt": secrets.token_urlsafe(64),
+            "api": secrets.token_urlsafe(32),
+            "fernet": Fernet.generate_key().decode(),
+        }
 
     # -- configuration --------------------------------------------------------------------------------
     def airflow_settings(self, emulator_env: dict[str, str]) -> dict[str, str]:
-        """Every setting of the deployment; each line says why it is needed."""
+        """Every setting of the deployment, the same for every component; each line says why."""
+        assert self.postgres is not None
         return {
             "AIRFLOW_HOME": str(self.home),
             # the repository's example DAGs, nothing else (no Airflow examples to parse)
             "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLE_DAGS),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            # SQLite in the throwaway home (absolute path, required by Airflow); LocalExecutor runs on
-            # it as is in Airflow 3.3 (no extra setting needed), a few tasks at a time keeps SQLite's
-            # single writer from being the bottleneck on 2 CPUs
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": "8",
-            # the four processes must share these secrets: the scheduler signs the tokens that task
+            # the metadata database: Postgres through psycopg2, and asyncpg for the async engine (the
+            # api-server and the triggerer use both; Airflow derives the async URL when it is not set)
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.postgres.url("psycopg2"),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": self.postgres.url("asyncpg"),
+            # the CeleryExecutor: the scheduler queues workloads on Redis, the workers take them; task
+            # states come back through the result backend (the metadata database)
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CELERY__BROKER_URL": self.broker_url,
+            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{self.postgres.url('psycopg2')}",
+            "AIRFLOW__CORE__PARALLELISM": str(2 * WORKER_CONCURRENCY),
+            # the routing and the per-process hostnames of airflow_local_settings.py
+            "PYTHONPATH": os.pathsep.join(p for p in (str(E2E_DIR), os.environ.get("PYTHONPATH")) if p),
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "airflow_local_settings.hostname",
+            # every process must share these secrets: the scheduler signs the tokens that task
             # processes present to the api-server's Execution API (JWT secret), connections are
             # encrypted with the Fernet key, the api-server signs log-continuation tokens with the
-            # secret key; left unset, each process could generate its own
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
-            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
-            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
-            # the api-server on loopback only, and where task processes find its Execution API
-            # (the default is http://localhost:8080/execution/)
+            # secret key; left unset, each process would generate its own
+            "AIRFLOW__API_AUTH__JWT_SECRET": self.secrets["jwt"],
+            "AIRFLOW__API__SECRET_KEY": self.secrets["api"],
+            "AIRFLOW__CORE__FERNET_KEY": self.secrets["fernet"],
+            # the api-server on loopback only, and where the workers' task processes find its Execution
+            # API (the default is http://localhost:8080/execution/)
             "AIRFLOW__API__HOST": LOOPBACK,
             "AIRFLOW__API__PORT": str(self.api_port),
             "AIRFLOW__API__BASE_URL": self.api_url,
@@ -429,8 +201,11 @@ class Deployment:
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
             "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
+            # a triggerer silent for 15 s is dead: the other one takes its triggers over (default 30 s;
+            # much lower and a triggerer merely slowed down on a busy 2-CPU machine would lose them)
+            "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "15",
             # the scheduler's health-check server would bind 0.0.0.0:8974 (the log servers are off too:
-            # --skip-serve-logs; the api-server reads task logs from the shared local folder)
+            # --skip-serve-logs; the api-server reads task logs from the local logs folder all share)
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             # plain log files
             "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
@@ -446,19 +221,43 @@ class Deployment:
         }
 
     # -- life cycle -----------------------------------------------------------------------------------
-    def _airflow(self, name: str, *args: str) -> Process:
-        process = Process(name, [str(BIN / "airflow"), *args], self.env, self.logs / f"{name}.log")
+    def _airflow(self, name: str, *args: str, own_home: bool = False) -> Process:
+        """``airflow <args>`` as the machine ``name``; ``own_home``: its own HOME and TMPDIR too."""
+        env = {**self.env, "AEP_E2E_HOSTNAME": name}
+        cwd = self.workdir / name
+        cwd.mkdir(exist_ok=True)
+        if own_home:
+            (cwd / "tmp").mkdir(exist_ok=True)
+            env.update(HOME=str(cwd), TMPDIR=str(cwd / "tmp"), XDG_CACHE_HOME=str(cwd / ".cache"))
+        process = Process(name, [str(BIN / "airflow"), *args], env, self.logs / f"{name}.log", cwd)
         self.processes.append(process)
         return process
+
+    def process(self, name: str) -> Process:
+        return next(p for p in self.processes if p.name == name)
+
+    def restart(self, name: str) -> Process:
+        """Start the component ``name`` again, e.g. after a test killed it."""
+        index = self.processes.index(self.process(name))
+        self.processes[index] = self.processes[index].restarted()
+        return self.processes[index]
 
     def check_alive(self) -> None:
         for process in self.processes:
             process.check_alive()
 
+    def _lap(self, name: str, started: float) -> None:
+        self.timings[name] = round(time.monotonic() - started, 1)
+
     def start(self) -> None:
         started = time.monotonic()
         self.emulator = Emulator(self.logs)
         self.processes.append(self.emulator.process)
+        self.postgres = Postgres(self.logs)
+        self.postgres.start()
+        redis, self.broker_url = redis_server(self.logs, dict(os.environ))
+        self.processes.append(redis)
+        self._lap("postgres+redis", started)
         self.env = {**os.environ, **self.airflow_settings({})}
         # the password file SimpleAuthManager reads; it keeps passwords it finds there
         (self.home / "passwords.json").write_text(json.dumps({USERNAME: self.password}) + "\n")
@@ -473,25 +272,40 @@ class Deployment:
         (self.logs / "db-migrate.log").write_text(migrate.stdout + migrate.stderr)
         if migrate.returncode != 0:
             raise DeploymentError(f"airflow db migrate failed:\n{(migrate.stdout + migrate.stderr)[-4000:]}")
-        self.timings["db migrate"] = round(time.monotonic() - started, 1)
+        self._lap("db migrate", started)
         self.env = {**os.environ, **self.airflow_settings(self.emulator.wait_ready())}
         self._airflow("api-server", "api-server", "--host", LOOPBACK, "--port", str(self.api_port))
         self._airflow("scheduler", "scheduler", "--skip-serve-logs")
         self._airflow("dag-processor", "dag-processor")
-        self._airflow("triggerer", "triggerer", "--skip-serve-logs")
+        for name in TRIGGERERS:
+            self._airflow(name, "triggerer", "--skip-serve-logs")
+        for name, queues in WORKERS.items():
+            self._airflow(
+                name,
+                *("celery", "worker", "--skip-serve-logs", "--celery-hostname", f"{name}@{LOOPBACK}"),
+                *("--queues", queues, "--concurrency", str(WORKER_CONCURRENCY)),
+                own_home=True,
+            )
         wait_for("all components healthy", self._healthy, 180, 1.0, self.check_alive)
-        self.timings["healthy"] = round(time.monotonic() - started, 1)
+        self._lap("healthy", started)
         self.api.login(USERNAME, self.password)
         wait_for("the example DAGs to be parsed", self._parsed, 180, 1.0, self.check_alive)
-        self.timings["dags parsed"] = round(time.monotonic() - started, 1)
+        self._lap("dags parsed", started)
 
     def _healthy(self) -> bool:
+        """The api-server's health check, both triggerers' jobs, and both workers' ``ready`` line."""
         response = self.api.http.get(f"{self.api_url}/api/v2/monitor/health", timeout=5)
         if response.status_code != 200:
             return False
         health = response.json()
         parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
-        return all((health.get(part) or {}).get("status") == "healthy" for part in parts)
+        if not all((health.get(part) or {}).get("status") == "healthy" for part in parts):
+            return False
+        if not self.api.http.headers.get("Authorization"):
+            self.api.login(USERNAME, self.password)
+        if set(TRIGGERERS) - set(self.api.job_hostnames("TriggererJob").values()):
+            return False
+        return all(f"{name}@{LOOPBACK} ready" in self.process(name).tail(200) for name in WORKERS)
 
     def _parsed(self) -> bool:
         """Every example DAG file has been parsed: into its DAG, or into an import error."""
@@ -503,10 +317,18 @@ class Deployment:
         return set(DAG_IDS) <= dags or len(dags & set(DAG_IDS)) + len(self.import_errors) >= files
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            process.stop()
+        """Airflow's components first (newest first), then the broker and the emulator, then Postgres."""
+        started = time.monotonic()
+        try:
+            for process in reversed(self.processes):
+                process.stop()
+        finally:
+            if self.postgres is not None:
+                self.postgres.stop()
+        self._lap("stop", started)
 
     def tails(self, lines: int = 40) -> str:
-        return "\n".join(
-            f"----- last {lines} lines of {p.log_path} -----\n{p.tail(lines)}" for p in self.processes
-        )
+        parts = [f"----- last {lines} lines of {p.log_path} -----\n{p.tail(lines)}" for p in self.processes]
+        if self.postgres is not None:
+            parts.append(f"----- last {lines} lines of postgres.log -----\n{self.postgres.tail(lines)}")
+        return "\n".join(parts)

@@ -15,7 +15,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.e2e.deployment import Deployment, wait_for
+from tests.e2e.deployment import Deployment
+from tests.e2e.services import wait_for
 
 pytestmark = pytest.mark.e2e
 WATCHING, LANDED = "aep_nightly_audience_export", "aep_audience_landed"

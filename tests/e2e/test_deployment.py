@@ -18,7 +18,8 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from tests.e2e.conftest import SCHEDULE_DAG, SCHEDULED_RUN
-from tests.e2e.deployment import DAG_IDS, Deployment, Emulator, RunResult
+from tests.e2e.deployment import DAG_IDS, EVALUATE_NOW, Deployment, Emulator
+from tests.e2e.rest import RunResult
 
 pytestmark = pytest.mark.e2e
 PIPELINE = "aep_audience_pipeline"
@@ -210,12 +211,14 @@ def test_connection_test_endpoint_tells_a_right_secret_from_a_wrong_one(deployme
 
 
 # 5 ------------------------------------------------------------------------------------------------------
-def test_clearing_a_deferred_job_task_reuses_its_aep_job(deployment: Deployment, slow_jobs: None) -> None:
+def test_clearing_a_deferred_job_task_reuses_its_aep_job(
+    deployment: Deployment, slow_jobs: None, new_aep_day: None
+) -> None:
     api, emulator = deployment.api, deployment.emulator
     assert emulator is not None
     api.unpause(PIPELINE)
     created_before = len(created_segment_jobs(emulator))
-    run_id = api.trigger(PIPELINE)
+    run_id = api.trigger(PIPELINE, EVALUATE_NOW)
     job_id = wait_for_polling_trigger(deployment, run_id, JOB_TASK)
 
     cleared = api.clear(PIPELINE, run_id, [JOB_TASK])
@@ -239,12 +242,12 @@ def test_clearing_a_deferred_job_task_reuses_its_aep_job(deployment: Deployment,
 
 # 6 ------------------------------------------------------------------------------------------------------
 def test_marking_a_deferred_job_task_failed_cancels_its_aep_job(
-    deployment: Deployment, slow_jobs: None
+    deployment: Deployment, slow_jobs: None, new_aep_day: None
 ) -> None:
     api, emulator = deployment.api, deployment.emulator
     assert emulator is not None
     api.unpause(PIPELINE)
-    run_id = api.trigger(PIPELINE)
+    run_id = api.trigger(PIPELINE, EVALUATE_NOW)
     job_id = wait_for_polling_trigger(deployment, run_id, JOB_TASK)
 
     marked = api.mark(PIPELINE, run_id, JOB_TASK, "failed")
