@@ -30,22 +30,12 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Mapping, Sequence, Set
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable, Mapping, Set
 from typing import Any
 
-from airflow_provider_segmentation.pql import patterns
 from airflow_provider_segmentation.pql import values as typed
 from airflow_provider_segmentation.pql.ast import (
     AGGREGATE_METHODS,
-    COLLECTION_FUNCTIONS,
-    COMPARATORS,
-    CURRENT_FUNCTIONS,
-    DATE_METHODS,
-    MAP_FUNCTIONS,
-    OCCURS_FORMS,
-    TEXT_FUNCTIONS,
     FieldLookup,
     FnApply,
     Literal,
@@ -58,7 +48,19 @@ from airflow_provider_segmentation.pql.ast import (
     value_of,
 )
 from airflow_provider_segmentation.pql.checks import flatten_chain, node_problem
-from airflow_provider_segmentation.pql.dates import DAY_OFFSETS, date_of, day_start, moment, occurs, period
+from airflow_provider_segmentation.pql.functions import COMPILERS
+from airflow_provider_segmentation.pql.runtime import (
+    DATA_ERRORS,
+    MAX_STEPS,
+    Compiled,
+    Context,
+    as_list,
+    guarded,
+    is_number,
+    step,
+)
+
+__all__ = ["MAX_LOOP_NESTING", "MAX_STEPS", "Compiled", "Context", "compile_expression", "membership_lookup"]
 
 ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add,
@@ -72,59 +74,11 @@ LOOPS = frozenset(
     {"exists", "forall", "select", "filter", "aggregateOver", "chain", "map", "groupBy", "topN", "bottomN"}
 )
 MAX_LOOP_NESTING = 6
-MAX_STEPS = 1_000_000
-# What a function applied to unsuitable data raises; it then gives null. Never RecursionError/MemoryError.
-DATA_ERRORS = (TypeError, ValueError, ArithmeticError, LookupError, AttributeError)
-
-
-@dataclass
-class Context:
-    profile: Mapping[str, Any]
-    now: datetime
-    in_segment: Callable[[str], bool] = lambda _segment_id: False
-    variables: dict[str, Any] = field(default_factory=dict)
-    steps: int = 0  # loop steps taken by the current evaluation; see MAX_STEPS
-
-
-def _step(ctx: Context) -> None:
-    ctx.steps += 1
-    if ctx.steps > MAX_STEPS:
-        raise PQLTooComplexError(
-            problem=f"evaluating the expression for one profile takes more than {MAX_STEPS} loop steps "
-            "(the limit); nested quantifiers or filters over long arrays multiply",
-            limit=MAX_STEPS,
-        )
-
-
-Compiled = Callable[[Context], Any]
-
-
-def _compile_comparison(op: str, left: Compiled, right: Compiled) -> Compiled:
-    """``left op right`` with typed values (``pql.values``): false when either side is null or they do not
-    compare (``"a" < 1``, ``true < 2``)."""
-    compare = COMPARATORS[op]
-
-    def comparison(ctx: Context) -> bool:
-        first, second = left(ctx), right(ctx)
-        if first is None or second is None:
-            return False
-        if op in ("=", "!="):
-            return typed.equal(first, second) == (op == "=")
-        try:
-            return typed.ordered(first, second) and bool(compare(first, second))
-        except DATA_ERRORS:  # a naive and an aware datetime
-            return False
-
-    return comparison
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _arithmetic(op: str, left: Any, right: Any) -> Any:
     """``left op right``, or null when the operands do not suit ``op`` or the result is not finite."""
-    if _is_number(left) and _is_number(right):
+    if is_number(left) and is_number(right):
         try:
             result = ARITHMETIC[op](left, right)
             if isinstance(result, int) and not -LONG_MAX - 1 <= result <= LONG_MAX:
@@ -135,96 +89,6 @@ def _arithmetic(op: str, left: Any, right: Any) -> Any:
     if op == "+" and type(left) is type(right) and isinstance(left, str | list):
         return left + right
     return None
-
-
-def _text_fn(name: str, value: Any, args: Sequence[Any]) -> Any:
-    if name == "matches":
-        return patterns.search(args[0] if args else None, value)
-    if name == "regexGroup":
-        return patterns.group(args[0] if args else None, value, args[1] if len(args) > 1 else 0)
-    if not isinstance(value, str) or not args or not isinstance(args[0], str):
-        return False
-    case_sensitive = args[1] if len(args) > 1 and isinstance(args[1], bool) else True
-    subject, needle = (value, args[0]) if case_sensitive else (value.lower(), args[0].lower())
-    if name == "startsWith":
-        return subject.startswith(needle)
-    if name == "endsWith":
-        return subject.endswith(needle)
-    if name == "contains":
-        return needle in subject
-    if name == "equals":
-        return subject == needle
-    if name == "doesNotStartWith":
-        return not subject.startswith(needle)
-    if name == "doesNotEndWith":
-        return not subject.endswith(needle)
-    if name == "doesNotContain":
-        return needle not in subject
-    return subject != needle  # notEqualTo
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple | set) else [value]
-
-
-def _collection_fn(name: str, value: Any, args: Sequence[Any]) -> Any:
-    items = _as_list(value)
-    other = _as_list(args[0]) if args else []
-    numbers = [v for v in items if _is_number(v)]
-    return {
-        "intersects": lambda: bool(typed.keys(items) & typed.keys(other)),
-        "intersection": lambda: typed.intersection(items, other),
-        "includes": lambda: any(typed.equal(args[0], item) for item in items) if args else False,
-        "subsetOf": lambda: typed.keys(items) <= typed.keys(other),
-        "supersetOf": lambda: typed.keys(items) >= typed.keys(other),
-        "distinct": lambda: typed.distinct(items),
-        "count": lambda: len(items),
-        "sum": lambda: _finite(math.fsum(numbers)),
-        "average": lambda: _finite(math.fsum(numbers) / len(numbers)) if numbers else None,
-        "min": lambda: min(numbers) if numbers else None,
-        "max": lambda: max(numbers) if numbers else None,
-        "head": lambda: items[0] if items else None,
-    }[name]()
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
-def _map_fn(name: str, value: Any, args: Sequence[Any]) -> Any:
-    if not isinstance(value, Mapping):
-        return None
-    if name == "get":
-        return value.get(args[0])
-    return list(value.keys()) if name == "keys" else list(value.values())
-
-
-@dataclass(frozen=True)
-class MapEntry:
-    """``mapEntry(key, value)``: what ``map`` turns into one entry of a map."""
-
-    key: Any
-    value: Any
-
-
-def _mapped(results: list[Any], from_map: bool) -> Any:
-    """``map``'s results: a map when they are all ``mapEntry``s (or a map gave none), else a list."""
-    if all(isinstance(result, MapEntry) for result in results) and (results or from_map):
-        return {result.key: result.value for result in results}
-    return results
-
-
-def _flat(values: list[Any]) -> list[Any]:
-    """One level of arrays opened: ``xEvent.sum(productListItems.priceTotal)`` adds every price."""
-    flat: list[Any] = []
-    for value in values:
-        if isinstance(value, list):
-            flat.extend(value)
-        else:
-            flat.append(value)
-    return flat
 
 
 def compile_expression(node: Node) -> Compiled:
@@ -380,245 +244,38 @@ def _compile_set_test(path: FieldLookup, literals: list[Any], *, negated: bool) 
 
 
 def _compile_fn(node: FnApply) -> Compiled:
+    """A function call: the forms that compile their own operands here, the others from their family's
+    table (``functions``) with their parameters compiled."""
     fn = node.fn
     if fn == "chain":
         return _compile_chain(node)
     if fn in ("and", "or"):
         return _compile_junction(node)
     if fn in ARITHMETIC:
-        head, chained = flatten_chain(node)
-        first = _compile(head)
-        steps: list[tuple[str, Compiled]] = []
-        for op, operand_node in chained:
-            steps.append((op, _compile(operand_node)))
-
-        def arithmetic(ctx: Context) -> Any:
-            value = first(ctx)
-            for op, operand in steps:
-                right = operand(ctx)
-                value = None if value is None or right is None else _arithmetic(op, value, right)
-            return value
-
-        return arithmetic
-    params: list[Compiled] = []
-    for param in node.params:
-        params.append(_compile(param))
-    if fn == "not":
-        (inner,) = params
-        return lambda ctx: not inner(ctx)
-    if fn in COMPARATORS:
-        return _compile_comparison(fn, *params)
-    if fn in ("in", "notIn"):
-        value, choices = params
-
-        def membership(ctx: Context) -> bool:
-            item = value(ctx)
-            if item is None:
-                return False
-            return any(typed.equal(item, choice) for choice in _as_list(choices(ctx))) == (fn == "in")
-
-        return membership
-    if fn == "like":
-        value, pattern = params
-
-        def like(ctx: Context) -> bool:
-            subject, wanted = value(ctx), pattern(ctx)
-            return isinstance(subject, str) and isinstance(wanted, str) and patterns.like(subject, wanted)
-
-        return like
-    if fn in ("isNull", "isNotNull"):
-        (value,) = params
-        return lambda ctx: (value(ctx) in (None, [])) == (fn == "isNull")
-    if fn == "if":
-        test, then, otherwise = params
-        return lambda ctx: then(ctx) if test(ctx) else otherwise(ctx)
-    if fn == "date":
-        return _guarded(lambda ctx: date_of([p(ctx) for p in params]))
-    if fn == "now":
-        return lambda ctx: ctx.now
-    if fn in DAY_OFFSETS:
-        return lambda ctx: day_start(fn, ctx.now)
-    if fn == "relativePeriod":
-        which, unit = value_of(node.params[0]), value_of(node.params[1])
-        return _guarded(lambda ctx: period(which, unit, ctx.now))
-    if fn == "inSegment":
-        (segment,) = params
-        return lambda ctx: ctx.in_segment(str(segment(ctx)))
-    if fn in CURRENT_FUNCTIONS:
-        part = CURRENT_FUNCTIONS[fn]
-        return lambda ctx: getattr(ctx.now, part)
-    if fn in DATE_METHODS:
-        (value,) = params
-        part = DATE_METHODS[fn]
-        return _guarded(lambda ctx: getattr(moment(value(ctx)), part, None))
-    if fn == "mapEntry":
-        key, entry_value = params
-        return lambda ctx: MapEntry(key(ctx), entry_value(ctx))
-    if fn == "object":
-        keys = [value_of(param) for param in node.params[::2]]
-        values = params[1::2]
-        return _guarded(lambda ctx: {k: v(ctx) for k, v in zip(keys, values, strict=True)})
-    if fn == "let":
-        return _compile_let(node, params)
-    if fn in ("map", "groupBy", "topN", "bottomN") or (fn in AGGREGATE_METHODS and len(params) == 3):
-        return _compile_item_method(node, params)
-    if fn == "exists":
-        name = value_of(node.params[0])
-        _, source, condition = params
-
-        def exists(ctx: Context) -> bool:
-            for item in _as_list(source(ctx)):
-                _step(ctx)
-                ctx.variables[name] = item
-                if condition(ctx):
-                    return True
-            return False
-
-        return exists
-    if fn in ("forall", "select", "filter"):
-        name = value_of(node.params[1] if fn == "filter" else node.params[0])
-        source, condition = (params[0], params[2]) if fn == "filter" else (params[1], params[2])
-
-        def over_items(ctx: Context) -> Any:
-            kept = []
-            for item in _as_list(source(ctx)):
-                _step(ctx)
-                ctx.variables[name] = item
-                passed = bool(condition(ctx))
-                if fn == "forall" and not passed:
-                    return False
-                if passed:
-                    kept.append(item)
-            return True if fn == "forall" else kept
-
-        return over_items
-    if fn == "aggregateOver":
-        function, name = value_of(node.params[0]), value_of(node.params[1])
-        _, _, source, condition, value = params
-
-        def aggregate(ctx: Context) -> Any:
-            values = []
-            for item in _as_list(source(ctx)):
-                _step(ctx)
-                ctx.variables[name] = item
-                if condition(ctx):
-                    values.append(value(ctx))
-            return _collection_fn(function, values, [])
-
-        return _guarded(aggregate)
-    if fn in OCCURS_FORMS:
-        subject, *anchors = params
-        occurs_at = _guarded(lambda ctx: occurs(fn, subject(ctx), [a(ctx) for a in anchors]))
-        return lambda ctx: bool(occurs_at(ctx))
-    handler = (
-        _text_fn
-        if fn in TEXT_FUNCTIONS
-        else _collection_fn
-        if fn in COLLECTION_FUNCTIONS
-        else _map_fn
-        if fn in MAP_FUNCTIONS
-        else None
-    )
-    if handler is not None:
-        receiver, *args = params
-
-        def apply(ctx: Context) -> Any:
-            values = [receiver(ctx)]
-            for arg in args:
-                values.append(arg(ctx))
-            return handler(fn, values[0], values[1:])
-
-        return _guarded(apply)
-    raise PQLUnsupportedError(f"the function {fn} is not supported by the evaluator")
+        return _compile_arithmetic(node)
+    params = [_compile(param) for param in node.params]
+    compiler = COMPILERS.get(fn)
+    if compiler is None:
+        raise PQLUnsupportedError(f"the function {fn} is not supported by the evaluator")
+    return compiler(node, params)
 
 
-_UNSET = object()
+def _compile_arithmetic(node: FnApply) -> Compiled:
+    """``a + b - c ...`` left to right in a loop; null as soon as an operand is null."""
+    head, chained = flatten_chain(node)
+    first = _compile(head)
+    steps: list[tuple[str, Compiled]] = []
+    for op, operand_node in chained:
+        steps.append((op, _compile(operand_node)))
 
+    def arithmetic(ctx: Context) -> Any:
+        value = first(ctx)
+        for op, operand in steps:
+            right = operand(ctx)
+            value = None if value is None or right is None else _arithmetic(op, value, right)
+        return value
 
-def _compile_let(node: FnApply, params: list[Compiled]) -> Compiled:
-    """``let S = value in body``: ``value`` once, then ``body`` with ``S`` standing for it."""
-    name = value_of(node.params[0])
-    _, value, body = params
-
-    def let(ctx: Context) -> Any:
-        previous = ctx.variables.get(name, _UNSET)
-        ctx.variables[name] = value(ctx)
-        try:
-            return body(ctx)
-        finally:
-            if previous is _UNSET:
-                ctx.variables.pop(name, None)
-            else:
-                ctx.variables[name] = previous
-
-    return let
-
-
-def _compile_item_method(node: FnApply, params: list[Compiled]) -> Compiled:
-    """``map``, ``groupBy``, ``topN``/``bottomN`` and ``sum``/``average``/``min``/``max`` of a value per
-    item: one loop step per item (``MAX_STEPS``)."""
-    fn = node.fn
-    source, body = params[0], params[-1] if fn in ("map", *AGGREGATE_METHODS) else params[2]
-    names = [value_of(param) for param in node.params[1:-1]] if fn == "map" else [value_of(node.params[1])]
-
-    def per_item(ctx: Context) -> list[tuple[Any, Any]]:
-        """(item, body's value for it) for each item of the source; a map's entries with two names."""
-        value = source(ctx)
-        if len(names) == 2:
-            if not isinstance(value, Mapping):
-                raise TypeError("a map with (key, value) => ... needs a map")
-            items: list[Any] = list(value.items())
-        else:
-            items = _as_list(value)
-        results = []
-        for item in items:
-            _step(ctx)
-            if len(names) == 2:
-                ctx.variables[names[0]], ctx.variables[names[1]] = item
-            else:
-                ctx.variables[names[0]] = item
-            results.append((item, body(ctx)))
-        return results
-
-    if fn == "map":
-        return _guarded(lambda ctx: _mapped([result for _, result in per_item(ctx)], len(names) == 2))
-    if fn in AGGREGATE_METHODS:
-        return _guarded(lambda ctx: _collection_fn(fn, _flat([result for _, result in per_item(ctx)]), []))
-    if fn == "groupBy":
-
-        def group_by(ctx: Context) -> dict[Any, list[Any]]:
-            groups: dict[Any, list[Any]] = {}
-            for item, key in per_item(ctx):
-                groups.setdefault(key, []).append(item)
-            return groups
-
-        return _guarded(group_by)
-    amount = params[3]
-
-    def top_or_bottom(ctx: Context) -> list[Any] | None:
-        """topN: the N items of highest value, highest first; bottomN: the N lowest, lowest first."""
-        count = amount(ctx)
-        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            return None
-        scored = [(key, item) for item, key in per_item(ctx) if key is not None]
-        scored.sort(key=lambda pair: pair[0], reverse=fn == "topN")  # stable: ties keep their order
-        return [item for _, item in scored[:count]]
-
-    return _guarded(top_or_bottom)
-
-
-def _guarded(function: Compiled) -> Compiled:
-    """``function``, with PQL's null instead of the errors unsuitable data raises."""
-
-    def guarded(ctx: Context) -> Any:
-        try:
-            return function(ctx)
-        except PQLError:  # MAX_STEPS from a loop inside: not a data problem
-            raise
-        except DATA_ERRORS:
-            return None
-
-    return guarded
+    return arithmetic
 
 
 def membership_lookup(members: Mapping[str, Set[str]], profile_id: str) -> Callable[[str], bool]:
@@ -631,15 +288,15 @@ def _compile_chain(node: FnApply) -> Compiled:
     a step with COUNT(n) needs n such events, the next step starting after the n-th."""
     source, timestamp = _compile(node.params[0]), value_of(node.params[1])
     steps = []
-    for step in node.params[2:]:
-        assert isinstance(step, FnApply)  # checked by node_problem
-        problem = node_problem(step)
+    for chain_step in node.params[2:]:
+        assert isinstance(chain_step, FnApply)  # checked by node_problem
+        problem = node_problem(chain_step)
         if problem is not None:
             raise problem
-        variable = value_of(step.params[1])
-        checks = [_compile(step.params[2])]
+        variable = value_of(chain_step.params[1])
+        checks = [_compile(chain_step.params[2])]
         count = 1
-        for clause in step.params[3:]:
+        for clause in chain_step.params[3:]:
             assert isinstance(clause, FnApply)  # checked by node_problem
             problem = node_problem(clause)
             if problem is not None:
@@ -654,14 +311,14 @@ def _compile_chain(node: FnApply) -> Compiled:
 
     def chain(ctx: Context) -> bool:
         events = sorted(
-            (e for e in _as_list(source(ctx)) if isinstance(e, Mapping) and e.get(timestamp)),
+            (e for e in as_list(source(ctx)) if isinstance(e, Mapping) and e.get(timestamp)),
             key=lambda e: e[timestamp],
         )
         position = 0
         for variable, checks, count in steps:
             found = 0
             while found < count and position < len(events):
-                _step(ctx)
+                step(ctx)
                 ctx.variables[variable] = events[position]
                 position += 1
                 if all(check(ctx) for check in checks):
@@ -670,5 +327,5 @@ def _compile_chain(node: FnApply) -> Compiled:
                 return False
         return True
 
-    guarded = _guarded(chain)
-    return lambda ctx: bool(guarded(ctx))
+    chain_or_null = guarded(chain)
+    return lambda ctx: bool(chain_or_null(ctx))

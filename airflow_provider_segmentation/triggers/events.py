@@ -2,7 +2,9 @@
 
 Two watches: the runs of an evaluation schedule (``kind="scheduled_segment_job"``: AEP's nightly batch
 segmentation), and the export jobs into a dataset (``kind="export_job"``, optionally only those that
-export some of ``segment_ids``). No sensor holds a slot and no DAG polls: the triggerer lists the jobs
+export some of ``segment_ids``), each a typed watch of ``triggers/job_watches.py`` that lists its jobs
+and builds their events; this trigger holds the loop and the state, the same for both. No sensor holds
+a slot and no DAG polls: the triggerer lists the jobs
 every ``poll_interval`` seconds with the async client and yields one event per finished job.
 
 **Each AEP job is reported at most once, also across triggerer restarts**, by the rule in
@@ -28,8 +30,8 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
@@ -38,32 +40,13 @@ from airflow_provider_segmentation.hooks.segmentation import (
     AEPValidationError,
     RetrySettings,
     SegmentationHook,
-    check_id,
     check_task_sandbox,
     positive_seconds,
-    validate_ids,
 )
-from airflow_provider_segmentation.models import (
-    ExportJob,
-    ExportJobStatus,
-    SegmentJob,
-    SegmentJobStatus,
-    epoch_to_datetime,
-)
-from airflow_provider_segmentation.triggers.watch_state import WatchedJob, WatchState, plan
+from airflow_provider_segmentation.triggers.job_watches import WATCHES, JobWatch
+from airflow_provider_segmentation.triggers.watch_state import WatchState, plan
 
-if TYPE_CHECKING:
-    from airflow_provider_segmentation.hooks.segmentation import AsyncSegmentationClient
-
-T = TypeVar("T")
-
-STATUSES = {  # the endings a watch can report: the terminal statuses of its jobs
-    "scheduled_segment_job": tuple(s.value for s in SegmentJobStatus if s.is_terminal),
-    "export_job": tuple(s.value for s in ExportJobStatus if s.is_terminal),
-}
 MAX_BACKOFF_SECONDS = 600.0
-MAX_SEGMENTS_IN_EVENT = 1500  # a job holds at most 1,500 segments, except a "*" schedule's run
-MAX_COUNTS_IN_EVENT = 100  # per-audience counts only for runs of up to this many audiences
 
 
 class AEPJobFinishedTrigger(BaseEventTrigger):
@@ -96,39 +79,21 @@ class AEPJobFinishedTrigger(BaseEventTrigger):
         max_jobs_per_poll: int = 500,
     ) -> None:
         super().__init__()
-        if kind not in STATUSES:
-            raise AEPValidationError(f"kind {kind!r} is not one of {', '.join(STATUSES)}", field="kind")
+        if kind not in WATCHES:
+            raise AEPValidationError(f"kind {kind!r} is not one of {', '.join(WATCHES)}", field="kind")
         self.kind = kind
         self.sandbox = check_task_sandbox(sandbox)
-        if kind == "scheduled_segment_job":
-            if (schedule_id is None) == (schedule_name is None) or dataset_id is not None or segment_ids:
-                raise AEPValidationError(
-                    "a scheduled_segment_job watch takes exactly one of schedule_id and schedule_name "
-                    "(and no dataset_id or segment_ids)",
-                    field="schedule_id",
-                )
-            if schedule_id is not None:
-                check_id(schedule_id, field_name="schedule_id")
-            elif not str(schedule_name).strip():
-                raise AEPValidationError("schedule_name is empty", field="schedule_name")
-        else:
-            if dataset_id is None or schedule_id is not None or schedule_name is not None:
-                raise AEPValidationError(
-                    "an export_job watch takes dataset_id (and no schedule_id or schedule_name)",
-                    field="dataset_id",
-                )
-            check_id(dataset_id, field_name="dataset_id")
-            if segment_ids:
-                validate_ids(segment_ids, field_name="segment_ids")
+        self.job_watch: JobWatch = WATCHES[kind].checked(schedule_id, schedule_name, dataset_id, segment_ids)
+        endings = self.job_watch.endings
         if isinstance(statuses, str) or not statuses:
             raise AEPValidationError(
-                f"statuses must be a non-empty list of {', '.join(STATUSES[kind])}", field="statuses"
+                f"statuses must be a non-empty list of {', '.join(endings)}", field="statuses"
             )
-        unknown = [s for s in statuses if s not in STATUSES[kind]]
+        unknown = [s for s in statuses if s not in endings]
         if unknown:
             raise AEPValidationError(
                 f"statuses {unknown!r} are not endings of a {kind.replace('_', ' ')}: use "
-                f"{', '.join(STATUSES[kind])}",
+                f"{', '.join(endings)}",
                 field="statuses",
             )
         if (
@@ -139,10 +104,6 @@ class AEPJobFinishedTrigger(BaseEventTrigger):
             raise AEPValidationError(
                 "max_jobs_per_poll must be a positive integer", field="max_jobs_per_poll"
             )
-        self.schedule_id = None if schedule_id is None else str(schedule_id)
-        self.schedule_name = schedule_name
-        self.dataset_id = None if dataset_id is None else str(dataset_id)
-        self.segment_ids = [str(s) for s in segment_ids] if segment_ids else None
         self.statuses = list(statuses)
         self.aep_conn_id = aep_conn_id
         self.poll_interval = positive_seconds(poll_interval, field_name="poll_interval")
@@ -155,10 +116,7 @@ class AEPJobFinishedTrigger(BaseEventTrigger):
             {
                 "kind": self.kind,
                 "sandbox": self.sandbox,
-                "schedule_id": self.schedule_id,
-                "schedule_name": self.schedule_name,
-                "dataset_id": self.dataset_id,
-                "segment_ids": self.segment_ids,
+                **self.job_watch.kwargs(),  # schedule_id, schedule_name, dataset_id, segment_ids
                 "statuses": self.statuses,
                 "aep_conn_id": self.aep_conn_id,
                 "poll_interval": self.poll_interval,
@@ -168,20 +126,15 @@ class AEPJobFinishedTrigger(BaseEventTrigger):
 
     @property
     def watch(self) -> str:
-        """What this trigger watches, in words (logs) and as its state key."""
-        if self.kind == "export_job":
-            only = f" of segments {','.join(self.segment_ids)}" if self.segment_ids else ""
-            return f"export jobs into dataset {self.dataset_id}{only}"
-        if self.schedule_id is not None:
-            return f"runs of schedule {self.schedule_id}"
-        return f"runs of the schedule named {self.schedule_name!r}"
+        """What this trigger watches, in words (logs)."""
+        return self.job_watch.description
 
     @property
     def state_key(self) -> str:
         """The key of this watch's state in the asset's store: short, and the same for the same kwargs."""
-        target = self.dataset_id if self.kind == "export_job" else self.schedule_id or self.schedule_name
+        watch = self.job_watch
         digest = hashlib.sha256(
-            json.dumps([self.kind, self.sandbox, target, sorted(self.segment_ids or [])]).encode()
+            json.dumps([self.kind, self.sandbox, watch.target, watch.segment_filter]).encode()
         ).hexdigest()[:16]
         return f"aep-job-finished:{self.kind}:{digest}"
 
@@ -199,7 +152,9 @@ class AEPJobFinishedTrigger(BaseEventTrigger):
                     if state is None:
                         state = await self.load_state()
                     client = await hook.aclient()
-                    jobs = await self._list(client, state.floor)
+                    jobs = await self.job_watch.list_jobs(
+                        client, state.floor, self.max_jobs_per_poll, self.log.info
+                    )
                     report, following = plan(state, jobs, self.statuses, now_ms=int(time.time() * 1000))
                     if following != state:
                         await self.save_state(following)
@@ -264,80 +219,6 @@ class AEPJobFinishedTrigger(BaseEventTrigger):
         for accessor in accessors:
             await accessor.aset(self.state_key, state.to_json())
 
-    # -- what AEP says ----------------------------------------------------------------------------------
-
-    async def _list(self, client: AsyncSegmentationClient, floor: int | None) -> list[WatchedJob]:
-        """The watched jobs created at or after ``floor`` (epoch ms; all when None), newest first."""
-        sandbox = client.config.sandbox
-        if self.kind == "export_job":
-            exports = await _newest(
-                client.list_export_jobs(limit=100), floor, _created_ms, self.max_jobs_per_poll
-            )
-            return [self._export(job, sandbox) for job in exports if self._wanted_export(job)]
-        schedule_ids = (
-            [self.schedule_id] if self.schedule_id is not None else await self._schedule_ids(client)
-        )
-        runs: list[WatchedJob] = []
-        for schedule_id in schedule_ids:
-            listing = client.list_segment_jobs(
-                property_filter=f"properties.scheduleId=={schedule_id}", sort="creationTime:desc", limit=100
-            )
-            found = await _newest(listing, floor, _created_ms, self.max_jobs_per_poll)
-            runs.extend(self._run(job, sandbox, schedule_id) for job in found)
-        return runs
-
-    async def _schedule_ids(self, client: AsyncSegmentationClient) -> list[str]:
-        ids = [
-            schedule.id
-            async for schedule in client.list_schedules()
-            if schedule.name == self.schedule_name and schedule.type in (None, "batch_segmentation")
-        ]
-        if not ids:
-            self.log.info("Watching %s: no such schedule in AEP yet", self.watch)
-        return ids
-
-    def _wanted_export(self, job: ExportJob) -> bool:
-        destination = job.destination
-        if destination is None or destination.dataset_id != self.dataset_id:
-            return False
-        return not self.segment_ids or bool(set(self.segment_ids) & set(_export_segments(job)))
-
-    def _export(self, job: ExportJob, sandbox: str) -> WatchedJob:
-        status = job.status.value
-        summary = job.summary()
-        payload = {
-            "kind": self.kind,
-            "sandbox": sandbox,
-            "dataset_id": self.dataset_id,
-            "job_id": job.id,
-            "status": status,
-            "created_at": _iso(job.creation_time),
-            "segment_ids": _export_segments(job)[:MAX_SEGMENTS_IN_EVENT],
-            "exported_profiles": summary["exported_profiles"],
-            "batch_ids": summary["batch_ids"],
-        }
-        return WatchedJob(job.id, status, job.status.is_terminal, _created_ms(job), payload)
-
-    def _run(self, job: SegmentJob, sandbox: str, schedule_id: str) -> WatchedJob:
-        status = job.status.value
-        summary = job.summary()
-        counts = summary["segment_counts"]
-        payload: dict[str, Any] = {
-            "kind": self.kind,
-            "sandbox": sandbox,
-            "schedule_id": schedule_id,
-            "job_id": job.id,
-            "status": status,
-            "created_at": _iso(job.creation_time),
-            "segment_ids": job.segment_ids[:MAX_SEGMENTS_IN_EVENT],
-            "segments_truncated": len(job.segment_ids) > MAX_SEGMENTS_IN_EVENT,
-            "total_profiles": summary["total_profiles"],
-            "duration_seconds": summary["duration_seconds"],
-        }
-        if len(counts) <= MAX_COUNTS_IN_EVENT:
-            payload["segment_counts"] = counts
-        return WatchedJob(job.id, status, job.status.is_terminal, _created_ms(job), payload)
-
 
 def _each_asset_accessor(store: Any) -> list[Any]:
     """One accessor per asset of Airflow 3.3's ``AssetStateStoreAccessors`` (any other store: itself).
@@ -349,39 +230,3 @@ def _each_asset_accessor(store: Any) -> list[Any]:
     """
     found = [*getattr(store, "_by_name", {}).values(), *getattr(store, "_by_uri", {}).values()]
     return found or [store]
-
-
-def _created_ms(job: SegmentJob | ExportJob) -> int | None:
-    created = epoch_to_datetime(job.creation_time)
-    return None if created is None else int(created.timestamp() * 1000)
-
-
-def _iso(value: int | None) -> str | None:
-    created = epoch_to_datetime(value)
-    return None if created is None else created.isoformat()
-
-
-def _export_segments(job: ExportJob) -> list[str]:
-    entries = (job.filter or {}).get("segments") or []
-    return [str(e["segmentId"]) for e in entries if isinstance(e, dict) and e.get("segmentId")]
-
-
-async def _newest(
-    listing: AsyncIterator[T], floor: int | None, created: Callable[[T], int | None], limit: int
-) -> list[T]:
-    """The items of a newest-first listing down to ``floor`` (inclusive), at most ``limit``; stops paging
-    there and closes the listing."""
-    found: list[T] = []
-    try:
-        async for item in listing:
-            at = created(item)
-            if floor is not None and at is not None and at < floor:
-                break
-            found.append(item)
-            if len(found) >= limit:
-                break
-    finally:
-        close = getattr(listing, "aclose", None)
-        if close is not None:
-            await close()
-    return found

@@ -64,7 +64,10 @@ def test_airflows_connection_form_shows_the_credential_fields() -> None:
     assert set(behaviour["hidden_fields"]) == {"host", "port", "extra"}
     prefix = "extra__adobe_experience_platform__"
     widgets = {k.removeprefix(prefix) for k in manager.connection_form_widgets if k.startswith(prefix)}
-    assert widgets == {"ims_org_id", "scopes", "ims_host", "platform_host"}
+    assert widgets == {
+        *("ims_org_id", "scopes", "ims_host", "platform_host"),
+        *("aep_rules", "sandbox_type", "on_demand_daily_runs", "on_demand_yearly_runs", "contract_start"),
+    }
     legacy = SegmentationHook.get_ui_field_behaviour()  # what Airflow 3.0-3.1 read instead
     assert legacy["relabeling"] == behaviour["relabeling"]
 

@@ -1,0 +1,1 @@
+"""The PQL parser by construct; ``pql.parser`` combines the parts (``Parser``) and is the entry point."""
