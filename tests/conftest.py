@@ -90,9 +90,11 @@ TEST_SETTINGS = {
 
 
 @pytest.fixture(scope="session")
-def emulator() -> Iterator[EmulatorServer]:
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
     settings = EmulatorSettings(port=0, profiles=2_000, seed=7, job_step_seconds=0.05)
-    with EmulatorServer(settings) as server:
+    with pytest.MonkeyPatch.context() as env, EmulatorServer(settings) as server:
+        # tokens shared between this session's processes only, not with the user's cache
+        env.setenv("AEP_TOKEN_CACHE_DIR", str(tmp_path_factory.mktemp("ims-tokens")))
         yield server
 
 

@@ -8,6 +8,10 @@ The cache is shared by every client in the process, sync or async, so that 1,000
 triggerer make one IMS call per token lifetime. A token is refreshed ``lead`` seconds before it
 expires, and can be invalidated when the gateway rejects it. A token that IMS says lives under
 ``MIN_CACHED_LIFETIME_SECONDS`` is not cached: it serves the request that asked for it, with a warning.
+
+``PROCESS_TOKEN_CACHE`` also shares its tokens with the other processes of this machine's user
+(``token_file``: one encrypted file per credential), so that the task processes of Airflow 3 make one
+IMS call per credential per token lifetime between them; a ``TokenCache()`` made elsewhere does not.
 """
 
 from __future__ import annotations
@@ -23,12 +27,20 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from airflow_provider_segmentation.client.config import ClientConfig, Secret
 from airflow_provider_segmentation.client.errors import AEPAuthError, AEPServerError, parse_error_body
 from airflow_provider_segmentation.client.http import HttpRequest, HttpResponse
+from airflow_provider_segmentation.client.token_file import (
+    SavedToken,
+    TokenFile,
+    cache_directory,
+    clear_directory,
+    usable_directory,
+)
 from airflow_provider_segmentation.client.wire import UnreadableBody, quote_value, read_json, seconds_value
 
 log = logging.getLogger("airflow_provider_segmentation.client")
@@ -49,15 +61,15 @@ class AccessToken:
         return f"AccessToken(expires_at={self.expires_at:.0f}, value=<redacted>)"
 
 
+def credential(config: ClientConfig) -> tuple[str, str, str, str]:
+    """The credential without its secret: what a token file is for (the secret keys its name and content)."""
+    return (config.ims_host.rstrip("/"), config.client_id, config.org_id, config.normalized_scopes)
+
+
 def token_key(config: ClientConfig) -> TokenKey:
     secret_digest = hmac.new(_PROCESS_KEY, config.secret.reveal().encode(), hashlib.sha256).hexdigest()
-    return (
-        config.ims_host.rstrip("/"),
-        config.client_id,
-        secret_digest,
-        config.org_id,
-        config.normalized_scopes,
-    )
+    ims_host, client_id, org_id, scopes = credential(config)
+    return (ims_host, client_id, secret_digest, org_id, scopes)
 
 
 def build_token_request(config: ClientConfig, user_agent: str) -> HttpRequest:
@@ -142,32 +154,62 @@ def _seconds(value: Any) -> float | None:
 
 
 class TokenCache:
-    """Thread-safe token store; concurrent coroutines needing the same key share one mint."""
+    """Thread-safe token store; concurrent coroutines needing the same key share one mint.
+
+    ``machine_wide``: share tokens with this user's other processes through ``token_file``.
+    """
 
     def __init__(
-        self, clock: Callable[[], float] = time.time, lead_seconds: float = REFRESH_LEAD_SECONDS
+        self,
+        clock: Callable[[], float] = time.time,
+        lead_seconds: float = REFRESH_LEAD_SECONDS,
+        *,
+        machine_wide: bool = False,
     ) -> None:
         self.clock = clock
         self.lead_seconds = lead_seconds
+        self.machine_wide = machine_wide
         self._tokens: dict[TokenKey, AccessToken] = {}
         self._guard = threading.Lock()
         self._key_locks: dict[TokenKey, threading.Lock] = {}
         self._async_locks: dict[tuple[int, TokenKey], asyncio.Lock] = {}
+        self._directories: set[Path] = set()
+
+    def __repr__(self) -> str:
+        return f"TokenCache(machine_wide={self.machine_wide}, credentials={len(self._tokens)})"
+
+    def fresh(self, token: AccessToken) -> bool:
+        """Whether ``token`` is not within its refresh lead time (on this cache's clock)."""
+        # Short-lived tokens (tests, the emulator) refresh at 90 % of their life, not 5 minutes early.
+        lead = min(self.lead_seconds, token.lifetime * 0.1)
+        return token.expires_at - self.clock() > lead
 
     def valid(self, key: TokenKey) -> AccessToken | None:
         """The cached token if it is not within its refresh lead time."""
         token = self._tokens.get(key)
-        if token is None:
+        return token if token is not None and self.fresh(token) else None
+
+    def token_file(self, config: ClientConfig) -> TokenFile | None:
+        """Where this credential's token is shared with this user's other processes, if it is."""
+        directory = usable_directory(config.token_cache_dir) if self.machine_wide else None
+        if directory is None:
             return None
-        # Short-lived tokens (tests, the emulator) refresh at 90 % of their life, not 5 minutes early.
-        lead = min(self.lead_seconds, token.lifetime * 0.1)
-        return token if token.expires_at - self.clock() > lead else None
+        with self._guard:
+            self._directories.add(directory)
+        return TokenFile(directory, config.secret, credential(config))
+
+    def adoptable(self, saved: SavedToken | None, stale: Secret | None) -> AccessToken | None:
+        """A token another process saved, unless it is the one the gateway rejected or near its expiry."""
+        if saved is None:
+            return None
+        token = AccessToken(*saved)
+        return token if token.value != stale and self.fresh(token) else None
 
     def store(self, key: TokenKey, token: AccessToken) -> None:
         """Keep ``token`` for later requests, unless it lives under ``MIN_CACHED_LIFETIME_SECONDS``: it
         could expire on the way (or, at 0.001 s, before the next request anyway), so it serves only the
         request that minted it, and every request mints its own until IMS issues longer-lived tokens."""
-        if token.lifetime < MIN_CACHED_LIFETIME_SECONDS:
+        if not cacheable(token):
             log.warning(
                 "IMS issued an access token that lives %.3g s (expires_in), under %.0f s: it is used for "
                 "one request and not cached, so each request mints its own",
@@ -195,8 +237,18 @@ class TokenCache:
             return self._async_locks.setdefault((loop_id, key), asyncio.Lock())
 
     def clear(self) -> None:
+        """Forget every token: this process's, and the shared files of the directories this cache used or
+        the environment names (tests, after the emulator forgot its tokens)."""
+        default = cache_directory(None) if self.machine_wide else None
         with self._guard:
             self._tokens.clear()
+            directories = self._directories | ({default} if default is not None else set())
+        for directory in directories:
+            clear_directory(directory)
 
 
-PROCESS_TOKEN_CACHE = TokenCache()
+def cacheable(token: AccessToken) -> bool:
+    return token.lifetime >= MIN_CACHED_LIFETIME_SECONDS
+
+
+PROCESS_TOKEN_CACHE = TokenCache(machine_wide=True)

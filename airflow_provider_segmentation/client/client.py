@@ -7,12 +7,13 @@ operation as a method, and ``SegmentationAPI.<name>.build(...)`` returns the ``O
 
 Both clients drive the same ``call_flow``; they differ only in how they send bytes, sleep and lock the
 token cache. Tokens come from the process-wide cache, so every client with the same credential shares
-one.
+one; that cache shares them with this user's other processes too (``client/token_file.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,7 @@ from airflow_provider_segmentation.client.auth import (
     AccessToken,
     TokenCache,
     build_token_request,
+    cacheable,
     parse_token_response,
     token_key,
 )
@@ -54,6 +56,7 @@ from airflow_provider_segmentation.client.on_demand import check_on_demand, crea
 from airflow_provider_segmentation.client.operations import AsyncFace, Call, Operation, SyncFace
 from airflow_provider_segmentation.client.reconcile import ServerClock, adopt, claiming, reconciler_for
 from airflow_provider_segmentation.client.redaction import remember
+from airflow_provider_segmentation.client.token_file import SavedToken, TokenFile
 from airflow_provider_segmentation.models import JobKind
 from airflow_provider_segmentation.rules import RuleFinding
 
@@ -156,6 +159,20 @@ class _ClientBase:
         remember(token.value)  # every error of this process hides it from now on
         return token
 
+    def _adopted(self, saved: SavedToken | None, stale: Secret | None) -> AccessToken | None:
+        """The token another process of this machine saved, if it can serve (not ``stale``, not expiring)."""
+        token = self._tokens.adoptable(saved, stale)
+        if token is not None:
+            remember(token.value)
+        return token
+
+    def _keep(self, token: AccessToken, file: TokenFile | None, minted: bool) -> Secret:
+        """Cache ``token`` in the process, and share it through ``file`` if this process minted it."""
+        self._tokens.store(self._token_key, token)
+        if minted and file is not None and cacheable(token):
+            file.save(token.value, token.expires_at, token.lifetime)
+        return token.value
+
 
 class SegmentationClient(_ClientBase, SyncFace, SegmentationAPI):
     """Synchronous client on one pooled ``requests.Session``; one method per API operation.
@@ -204,7 +221,7 @@ class SegmentationClient(_ClientBase, SyncFace, SegmentationAPI):
         )
 
     def access_token(self) -> str:
-        """A valid access token, minted if the cache has none (one IMS call per lifetime per process)."""
+        """A valid access token, minted if neither this process nor the machine has one for the credential."""
         return self._token(None).reveal()
 
     def close(self) -> None:
@@ -236,11 +253,15 @@ class SegmentationClient(_ClientBase, SyncFace, SegmentationAPI):
             reusable = self._reusable_token(None)
             if reusable is not None:
                 return reusable
-            token = self._read_token(self._drive(self._token_flow()))
-            if self._on_token is not None:
-                self._on_token(token.value.reveal())
-            self._tokens.store(self._token_key, token)
-            return token.value
+            file = self._tokens.token_file(self.config)
+            with file.locked() if file is not None else contextlib.nullcontext():
+                token = self._adopted(file.load() if file is not None else None, stale)
+                minted = token is None
+                if token is None:
+                    token = self._read_token(self._drive(self._token_flow()))
+                if self._on_token is not None:
+                    self._on_token(token.value.reveal())
+                return self._keep(token, file, minted)
 
 
 class AsyncSegmentationClient(_ClientBase, AsyncFace, SegmentationAPI):
@@ -308,8 +329,15 @@ class AsyncSegmentationClient(_ClientBase, AsyncFace, SegmentationAPI):
             reusable = self._reusable_token(None)
             if reusable is not None:
                 return reusable
-            token = self._read_token(await self._drive(self._token_flow()))
-            if self._on_token is not None:
-                await self._on_token(token.value.reveal())
-            self._tokens.store(self._token_key, token)
-            return token.value
+            # Off the event loop: finding the directory (it may be created) and reading or writing the file.
+            file = await asyncio.to_thread(self._tokens.token_file, self.config)
+            async with file.alocked() if file is not None else contextlib.nullcontext():
+                saved = await asyncio.to_thread(file.load) if file is not None else None
+                token = self._adopted(saved, stale)
+                minted = token is None
+                if token is None:
+                    token = self._read_token(await self._drive(self._token_flow()))
+                if self._on_token is not None:
+                    await self._on_token(token.value.reveal())
+                await asyncio.to_thread(self._keep, token, file, minted)
+                return token.value
