@@ -13,11 +13,12 @@ from urllib.parse import quote, urlsplit
 from airflow.sdk import BaseOperatorLink, Context
 from airflow.sdk.execution_time.xcom import XCom
 
-from airflow_provider_segmentation.hooks.segmentation import Call, ClientConfig, SegmentationAPI
-
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from airflow.sdk.types import TaskInstanceKey
+
+    from airflow_provider_segmentation.client.config import ClientConfig
+    from airflow_provider_segmentation.client.operations import Call
 
 AEP_UI = "https://experience.adobe.com/#/platform"
 UI_PATHS = {
@@ -25,19 +26,18 @@ UI_PATHS = {
     "segment_definition": "segment/edit/",
     "export_job": "segment/jobs/export/",
 }
-API_GETS: dict[str, Call[[str], Any]] = {  # the operation that reads each object: the emulator's link
-    "segment_job": SegmentationAPI.get_segment_job,
-    "segment_definition": SegmentationAPI.get_segment_definition,
-    "export_job": SegmentationAPI.get_export_job,
-}
 
 
 def ui_url(config: ClientConfig, kind: str, ident: str) -> str:
-    """Where a person looks at this object: the AEP UI, or the emulator's own resource (its API path)."""
+    """Where a person looks at this object: the AEP UI, or the emulator's own resource (its API path:
+    the path of ``SegmentationAPI.get_<kind>``, imported here because only a running task makes links)."""
+    from airflow_provider_segmentation.client.client import SegmentationAPI
+
     sandbox = quote(config.sandbox)
     if (urlsplit(config.platform_host).hostname or "").endswith("adobe.io"):
         return f"{AEP_UI}/{UI_PATHS[kind]}{quote(ident, safe='')}?sandboxName={sandbox}"
-    return f"{config.base_url}{API_GETS[kind].build(ident).path}?sandbox={sandbox}"
+    read: Call[[str], Any] = getattr(SegmentationAPI, f"get_{kind}")
+    return f"{config.base_url}{read.build(ident).path}?sandbox={sandbox}"
 
 
 def push_link(context: Context, kind: str, url: str) -> None:

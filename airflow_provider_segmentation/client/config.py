@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import math
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 from urllib.parse import urlparse
 
+from airflow_provider_segmentation.client.checks import positive_seconds as positive_seconds
+from airflow_provider_segmentation.client.checks import validate_sandbox as validate_sandbox
 from airflow_provider_segmentation.client.defaults import (
     DEFAULT_IMS_HOST,
     DEFAULT_PLATFORM_HOST,
@@ -24,7 +26,6 @@ RULES_MODES: tuple[RulesMode, ...] = ("enforce", "warn", "off")
 
 BASE_PATH = "/data/core/ups"
 
-_SANDBOX_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HOST_NAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")  # a DNS name (or a compose service)
 
@@ -158,34 +159,16 @@ def validate_host(value: str, *, field_name: str) -> str:
     return text
 
 
-def validate_sandbox(sandbox: str | None, *, field_name: str = "sandbox") -> str:
-    """Return the sandbox name if AEP would accept it in ``x-sandbox-name``, else raise."""
-    if sandbox is None or not str(sandbox).strip():
+def validate_token_cache_dir(value: Any) -> None:
+    """None, "off", or an absolute path (each task process may run in another working directory)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "off"):
+        return
+    if not isinstance(value, str) or not os.path.isabs(os.path.expanduser(value.strip())):
         raise AEPConfigurationError(
-            f"{field_name} is empty (a template that rendered to nothing?): set it to the lowercase name "
-            "of your AEP sandbox, e.g. 'prod', or leave it unset (None) to use the connection's",
-            field=field_name,
+            f"token_cache_dir {value!r} is not an absolute path: give one (e.g. '~/.cache/aep-tokens'), "
+            "'off' to keep tokens in each process, or None for the default",
+            field="token_cache_dir",
         )
-    if not isinstance(sandbox, str) or not _SANDBOX_NAME.fullmatch(sandbox):
-        text = str(sandbox)
-        hint = f"use '{text.strip().lower()}'" if text.strip().lower() != text else "e.g. 'prod'"
-        raise AEPConfigurationError(
-            f"{field_name} {text!r} is not a sandbox name: AEP expects the lowercase name "
-            f"(letters, digits and dashes); {hint}",
-            field=field_name,
-        )
-    return sandbox
-
-
-def positive_seconds(value: Any, *, field_name: str, allow_zero: bool = False) -> float:
-    """A finite number of seconds above zero (or zero when allowed); bool, str, nan and inf are refused."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        bound = "zero or more" if allow_zero else "above zero"
-        raise AEPValidationError(
-            f"{field_name} must be a finite number of seconds {bound}, got {value!r}", field=field_name
-        )
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -232,6 +215,9 @@ class ClientConfig:
     # request is sent, "warn" logs and sends, "off" sends without checking (orgs whose AEP differs)
     aep_rules: RulesMode = "enforce"
     on_demand: OnDemandAllowance = field(default_factory=OnDemandAllowance)
+    # Where tokens are shared with this user's other processes (client/token_file.py): an absolute path,
+    # or "off"; None: $AEP_TOKEN_CACHE_DIR, else ~/.cache/airflow-provider-segmentation/ims-tokens
+    token_cache_dir: str | None = None
 
     def __post_init__(self) -> None:
         if self.aep_rules not in RULES_MODES:
@@ -263,6 +249,7 @@ class ClientConfig:
         validate_header_value(self.scopes, field_name="scopes")
         for name in ("connect_timeout", "read_timeout", "call_timeout"):
             positive_seconds(getattr(self, name), field_name=name)
+        validate_token_cache_dir(self.token_cache_dir)
         cap = self.max_response_bytes
         if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
             raise AEPValidationError(

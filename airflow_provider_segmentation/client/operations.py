@@ -15,10 +15,9 @@ import functools
 import inspect
 import json
 import logging
-import re
 from abc import ABC, abstractmethod
-from collections import Counter, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator, Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -28,6 +27,12 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
+from airflow_provider_segmentation.client.checks import (
+    MAX_SEGMENTS_PER_JOB as MAX_SEGMENTS_PER_JOB,
+)
+from airflow_provider_segmentation.client.checks import check_id as check_id
+from airflow_provider_segmentation.client.checks import validate_ids as validate_ids
+from airflow_provider_segmentation.client.checks import wrong_type as wrong_type
 from airflow_provider_segmentation.client.errors import AEPServerError, AEPValidationError
 from airflow_provider_segmentation.client.http import HttpResponse
 from airflow_provider_segmentation.client.wire import UnreadableBody, read_json
@@ -36,7 +41,6 @@ log = logging.getLogger("airflow_provider_segmentation.client")
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
-MAX_SEGMENTS_PER_JOB = 1500
 Query = tuple[tuple[str, str], ...]
 
 
@@ -78,66 +82,6 @@ class Page(Generic[T]):
     next: Operation[Page[T]] | None = None
     # every following page, when the first page tells them (page numbers up to totalPages): fetched ahead
     ahead: tuple[Operation[Page[T]], ...] = ()
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_URL_CHARACTERS = ("/", "\\", "?", "#")
-
-
-def check_id(value: Any, *, field_name: str, label: str | None = None) -> str:
-    """One id as text, or an ``AEPValidationError`` on ``field_name`` that says what is wrong and the fix.
-
-    Ids are opaque (preview ids are base64 with ``=`` and ``+``; export job ids are integers), but an id
-    never is ``.`` or ``..``, never holds ``/ \\ ? #`` or a control character, and never has surrounding
-    whitespace: such a value is a mistake that, once in a URL, would address another endpoint.
-    ``label`` names the value in the message (``segment_ids[2]``); it defaults to ``field_name``.
-    """
-    name = label or field_name
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        shown = repr(value)
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        raise AEPValidationError(
-            f"{name} must be an id (a string, or an integer for export jobs), got {type(value).__name__} "
-            f"{shown}: pass the id exactly as AEP returned it",
-            field=field_name,
-        )
-    text = str(value)
-    if not text.strip():
-        raise AEPValidationError(f"{name} is empty (a blank id): pass the id AEP returned", field=field_name)
-    if _CONTROL.search(text.strip()):
-        raise AEPValidationError(
-            f"{name} {text!r} contains a control character (a newline?): pass the id exactly as AEP "
-            "returned it",
-            field=field_name,
-        )
-    if text != text.strip():
-        raise AEPValidationError(
-            f"{name} {text!r} has surrounding whitespace: remove it (use {text.strip()!r})",
-            field=field_name,
-        )
-    if text in (".", ".."):
-        raise AEPValidationError(
-            f"{name} {text!r} is not an id: in a URL '.' and '..' are path steps that address another "
-            "endpoint (/segment/jobs/. is /segment/jobs/); pass the id AEP returned",
-            field=field_name,
-        )
-    for character in _URL_CHARACTERS:
-        if character in text:
-            raise AEPValidationError(
-                f"{name} {text!r} contains {character!r}, which no AEP id holds (in a URL it would change "
-                "the path or the query): pass the id exactly as AEP returned it",
-                field=field_name,
-            )
-    return text
-
-
-def wrong_type(field_name: str, expected: str, value: Any) -> AEPValidationError:
-    """The error for a (rendered) value of the wrong type: ``x must be a string; got int 5``."""
-    shown = repr(value)
-    shown = shown if len(shown) <= 60 else shown[:57] + "..."
-    return AEPValidationError(
-        f"{field_name} must be {expected}; got {type(value).__name__} {shown}", field=field_name
-    )
 
 
 def segment(value: str | int, *, field_name: str) -> str:
@@ -240,35 +184,6 @@ def parse_bulk(model: type[M]) -> Parser[dict[str, M]]:
         return found
 
     return parse
-
-
-def validate_ids(
-    ids: Iterable[str] | None, *, field_name: str, maximum: int = MAX_SEGMENTS_PER_JOB
-) -> list[str]:
-    """A non-empty list of at most ``maximum`` ids, each one as ``check_id`` wants, else a clear error."""
-    if ids is None or isinstance(ids, str | bytes | Mapping) or not isinstance(ids, Iterable):
-        raise wrong_type(field_name, "a list of ids, e.g. ['<id>']", ids)
-    values = list(ids)
-    if not values:
-        raise AEPValidationError(f"{field_name} is empty: pass at least one id", field=field_name)
-    if len(values) > maximum:
-        raise AEPValidationError(
-            f"{field_name} has {len(values)} ids; AEP accepts at most {maximum} per call. Split the list "
-            "into several calls",
-            field=field_name,
-        )
-    checked = [
-        check_id(value, field_name=field_name, label=f"{field_name}[{index}]")
-        for index, value in enumerate(values)
-    ]
-    counts = Counter(checked)
-    repeated = [value for value, count in counts.items() if count > 1]
-    if repeated:
-        raise AEPValidationError(
-            f"{field_name} names {', '.join(map(repr, repeated))} more than once: pass each id once",
-            field=field_name,
-        )
-    return checked
 
 
 def validate_choice(value: str | None, choices: tuple[str, ...], *, field_name: str) -> str | None:

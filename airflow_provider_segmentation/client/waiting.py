@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeVar
 
+from airflow_provider_segmentation.client.checks import check_poll_interval as check_poll_interval
 from airflow_provider_segmentation.client.config import is_loopback
 from airflow_provider_segmentation.client.errors import (
     AEPAuthError,
@@ -36,7 +37,6 @@ from airflow_provider_segmentation.client.errors import (
     AEPRateLimitError,
     AEPServerError,
     AEPTimeoutError,
-    AEPValidationError,
 )
 from airflow_provider_segmentation.models import (
     Estimate,
@@ -127,17 +127,6 @@ class Wait:
 
 
 PollFlow = Generator[Fetch | Wait, Any, Job]
-
-
-def check_poll_interval(poll_interval: float, timeout: float | None, *, field_name: str) -> None:
-    """Refuse an interval longer than the timeout: the job would be read only at the start and at the
-    deadline, which is rarely what the DAG author meant."""
-    if timeout is not None and poll_interval > timeout:
-        raise AEPValidationError(
-            f"{field_name}={poll_interval:g} s is longer than timeout={timeout:g} s: the job would be read "
-            f"only when the wait starts and at its deadline; set {field_name} to at most {timeout:g} s",
-            field=field_name,
-        )
 
 
 def poll_floor(platform_host: str) -> float:

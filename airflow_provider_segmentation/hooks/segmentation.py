@@ -38,7 +38,6 @@ from airflow_provider_segmentation.client.config import (
     RetrySettings,
     positive_seconds,
     rules_settings,
-    validate_sandbox,
 )
 from airflow_provider_segmentation.client.cron import validate_quartz_cron
 from airflow_provider_segmentation.client.errors import (
@@ -76,6 +75,7 @@ from airflow_provider_segmentation.client.waiting import (
 )
 from airflow_provider_segmentation.compat import BaseHook, aget_connection, amask_secret, mask_secret
 from airflow_provider_segmentation.hooks import connection_form
+from airflow_provider_segmentation.mixins import check_task_sandbox, is_template
 from airflow_provider_segmentation.models import Estimate, ExportJob, JobKind, SegmentJob
 
 __all__ = [  # what the Airflow faces (operators, sensors, triggers) take from here
@@ -129,22 +129,6 @@ __all__ = [  # what the Airflow faces (operators, sensors, triggers) take from h
 
 T = TypeVar("T")
 TOKEN_OPERATION = "imsToken"  # the client's name of the IMS token call (``SegmentationClient._token_flow``)
-
-
-def is_template(value: Any) -> bool:
-    """A templated argument (Jinja text or an XCom reference) is checked after rendering, not before."""
-    return (isinstance(value, str) and "{{" in value) or hasattr(value, "resolve")
-
-
-def check_task_sandbox(sandbox: str | None) -> str | None:
-    """A task's ``sandbox`` argument: None (use the connection's), a template, or a valid name.
-
-    This is the config's own rule (``validate_sandbox``), applied early so that a DAG with a bad literal
-    sandbox fails when it is parsed; a rendered one is checked when the hook builds its config.
-    """
-    if sandbox is None or is_template(sandbox):
-        return sandbox
-    return validate_sandbox(sandbox, field_name="sandbox")
 
 
 def config_from_connection(conn: Any, sandbox: str | None = None) -> ClientConfig:

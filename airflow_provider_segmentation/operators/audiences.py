@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, Context
 
-from airflow_provider_segmentation import audiences
+from airflow_provider_segmentation.client.errors import AEPValidationError
 from airflow_provider_segmentation.compat import HITL_AVAILABLE
-from airflow_provider_segmentation.hooks.segmentation import AEPValidationError, SegmentationHook
 from airflow_provider_segmentation.operators.base import AEPBaseOperator
+
+if TYPE_CHECKING:  # planning and applying run in the task, never when a DAG file is parsed
+    from airflow_provider_segmentation import audiences
 
 AUTO = "auto"
 
@@ -74,6 +76,8 @@ class AEPPlanAudiencesOperator(AEPBaseOperator):
         self.fail_on_drift = fail_on_drift
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_segmentation import audiences
+
         hook = self.hook
         plan = audiences.plan(
             resolve_folder(self.folder, context),
@@ -144,6 +148,8 @@ class AEPApplyAudiencesOperator(AEPBaseOperator):
         self.max_rounds = max_rounds
 
     def _read_plan(self) -> audiences.Plan:
+        from airflow_provider_segmentation import audiences
+
         data = json.loads(self.plan) if isinstance(self.plan, str) else self.plan
         try:
             return audiences.Plan.from_dict(data)
@@ -168,6 +174,9 @@ class AEPApplyAudiencesOperator(AEPBaseOperator):
             )
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_segmentation import audiences
+        from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
+
         plan = self._read_plan()
         if self.sandbox is not None and self.sandbox != plan.sandbox:
             raise AEPValidationError(

@@ -8,23 +8,21 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Context
 
 from airflow_provider_segmentation.assets import emit_export_event, export_outlet
-from airflow_provider_segmentation.hooks.segmentation import (
-    Operation,
-    SegmentationAPI,
-    export_request,
-    is_template,
-)
+from airflow_provider_segmentation.kinds import JobKind
 from airflow_provider_segmentation.links import AEPExportJobLink
-from airflow_provider_segmentation.models import ExportJob, JobKind
+from airflow_provider_segmentation.mixins import is_template
 from airflow_provider_segmentation.operators.base import AEPJobOperator
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
 
+    from airflow_provider_segmentation.hooks.segmentation import Operation
+    from airflow_provider_segmentation.models import ExportJob
+
 TO_BE_RENDERED = "to-be-rendered"  # stands in for a templated id while the known arguments are checked
 
 
-class AEPExportAudienceOperator(AEPJobOperator[ExportJob]):
+class AEPExportAudienceOperator(AEPJobOperator["ExportJob"]):
     """Write the profiles of segments into a dataset on the Profile union schema.
 
     Returns ``{"job_id", "status", "batch_ids", "exported_profiles", "dataset_id"}``.
@@ -80,7 +78,10 @@ class AEPExportAudienceOperator(AEPJobOperator[ExportJob]):
         self.finished_export: dict[str, Any] | None = None
 
     def build_request(self, segment_ids: Sequence[str], dataset_id: str) -> dict[str, Any]:
-        """The export's body, checked by the client's ``export_request`` before any HTTP call."""
+        """The export's body, checked by the client's ``export_request`` before any HTTP call (imported
+        here: the check needs the client's request building, which a DAG file's import does not)."""
+        from airflow_provider_segmentation.hooks.segmentation import export_request
+
         return export_request(
             segment_ids,
             dataset_id,
@@ -92,6 +93,8 @@ class AEPExportAudienceOperator(AEPJobOperator[ExportJob]):
         )
 
     def request(self, context: Context) -> Operation[ExportJob]:
+        from airflow_provider_segmentation.hooks.segmentation import SegmentationAPI
+
         return SegmentationAPI.create_export_job.build(self.build_request(self.segment_ids, self.dataset_id))
 
     def summarize(self, job: ExportJob) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.sdk import Context
 
-from airflow_provider_segmentation.hooks.segmentation import AEPValidationError
+from airflow_provider_segmentation.client.errors import AEPValidationError
 from airflow_provider_segmentation.operators.base import AEPBaseOperator
 
 FORMATS = {"pql/json": "pql/text", "pql/text": "pql/json"}

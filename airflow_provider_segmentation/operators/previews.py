@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
 
-from airflow_provider_segmentation.hooks.segmentation import (
-    AEPAudienceSizeError,
-    AEPError,
-    AEPValidationError,
-    Operation,
-    SegmentationAPI,
-)
-from airflow_provider_segmentation.models import Estimate, JobKind, Preview
+from airflow_provider_segmentation.client.errors import AEPAudienceSizeError, AEPError, AEPValidationError
+from airflow_provider_segmentation.kinds import JobKind
 from airflow_provider_segmentation.operators.base import AEPJobOperator
 
+if TYPE_CHECKING:
+    from airflow_provider_segmentation.hooks.segmentation import Operation
+    from airflow_provider_segmentation.models import Estimate, Preview
 
-class _PreviewOperator(AEPJobOperator[Estimate]):
+
+class _PreviewOperator(AEPJobOperator["Estimate"]):
     """Create a preview (which also starts its estimate) and wait for RESULT_READY."""
 
     template_fields: Sequence[str] = ("expression", "sandbox")
@@ -32,6 +30,8 @@ class _PreviewOperator(AEPJobOperator[Estimate]):
         self.expression = expression
 
     def request(self, context: Context) -> Operation[Preview]:
+        from airflow_provider_segmentation.hooks.segmentation import SegmentationAPI
+
         return SegmentationAPI.create_preview.build(self.expression)
 
     def submit(self, context: Context, request: Operation[Any]) -> Estimate:

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
 
-from airflow_provider_segmentation.hooks.segmentation import (
-    AEPConflictError,
-    AEPNotFoundError,
-    AEPValidationError,
-    SegmentationAPI,
-    SegmentationHook,
-)
-from airflow_provider_segmentation.models import Schedule
+from airflow_provider_segmentation.client.errors import AEPConflictError, AEPNotFoundError, AEPValidationError
 from airflow_provider_segmentation.operators.base import AEPBaseOperator
 from airflow_provider_segmentation.operators.segment_definitions import IF_EXISTS, _choice
+
+if TYPE_CHECKING:
+    from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
+    from airflow_provider_segmentation.models import Schedule
 
 STATES = ("active", "inactive")
 
@@ -79,6 +76,8 @@ class AEPUpsertScheduleOperator(AEPBaseOperator):
         self.if_exists = _choice(if_exists, IF_EXISTS, "if_exists")
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_segmentation.hooks.segmentation import SegmentationAPI
+
         _choice(self.state, STATES, "state")
         # the create is built (every rendered value checked) before anything is asked of AEP
         create = SegmentationAPI.create_schedule.build(

@@ -10,22 +10,22 @@ warning and returned (``evaluation_downgraded``, ``requested_evaluation``, ``eva
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
 
-from airflow_provider_segmentation.audiences.checks import downgrade_of, eligibility_problem
-from airflow_provider_segmentation.hooks.segmentation import (
-    EVALUATIONS,
+from airflow_provider_segmentation.client.errors import (
     AEPConflictError,
     AEPGuardrailError,
     AEPNotFoundError,
     AEPValidationError,
-    definition_body,
 )
+from airflow_provider_segmentation.kinds import EVALUATIONS
 from airflow_provider_segmentation.links import AEPSegmentDefinitionLink, push_link, ui_url
-from airflow_provider_segmentation.models import SegmentDefinition
 from airflow_provider_segmentation.operators.base import AEPBaseOperator
+
+if TYPE_CHECKING:
+    from airflow_provider_segmentation.models import SegmentDefinition
 
 IF_EXISTS = ("update", "skip", "fail")
 ON_INELIGIBLE = ("fail", "warn")
@@ -47,6 +47,8 @@ class _DefinitionOperator(AEPBaseOperator):
         """Refuse (or, with ``on_ineligible="warn"``, log) a streaming/edge declaration that AEP would
         evaluate as batch, before any HTTP call. The merge policy's Active-on-Edge property is unknown
         here, so it is not held against the definition."""
+        from airflow_provider_segmentation.audiences.checks import eligibility_problem
+
         problem = eligibility_problem(self.expression, self.evaluation)
         if problem is None:
             return
@@ -61,6 +63,8 @@ class _DefinitionOperator(AEPBaseOperator):
         )
 
     def _result(self, context: Context, definition: SegmentDefinition, action: str) -> dict[str, Any]:
+        from airflow_provider_segmentation.audiences.checks import downgrade_of
+
         assert definition.id is not None
         written = action != "skipped"
         downgrade = downgrade_of(self.evaluation, definition, self.expression) if written else None
@@ -123,6 +127,8 @@ class AEPUpsertSegmentDefinitionOperator(_DefinitionOperator):
         self.schema_name = schema_name
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_segmentation.hooks.segmentation import definition_body
+
         body = definition_body(
             self.name,
             self.expression,
@@ -180,6 +186,8 @@ class AEPUpdateSegmentDefinitionOperator(_DefinitionOperator):
         self.evaluation = _choice(evaluation, tuple(EVALUATIONS), "evaluation")
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_segmentation.hooks.segmentation import definition_body
+
         self._check_eligible()
         current = self.hook.get_segment_definition(self.segment_id)
         body = definition_body(

@@ -8,23 +8,21 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Context
 
 from airflow_provider_segmentation.assets import emit_size_events
-from airflow_provider_segmentation.hooks.segmentation import (
-    AEPValidationError,
-    Operation,
-    SegmentationAPI,
-    SegmentationHook,
-    is_template,
-    validate_ids,
-)
+from airflow_provider_segmentation.client.checks import validate_ids
+from airflow_provider_segmentation.client.errors import AEPValidationError
+from airflow_provider_segmentation.kinds import JobKind
 from airflow_provider_segmentation.links import AEPSegmentJobLink
-from airflow_provider_segmentation.models import JobKind, SegmentJob
+from airflow_provider_segmentation.mixins import is_template
 from airflow_provider_segmentation.operators.base import AEPBaseOperator, AEPJobOperator
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
 
+    from airflow_provider_segmentation.hooks.segmentation import Operation, SegmentationHook
+    from airflow_provider_segmentation.models import SegmentJob
 
-class AEPRunSegmentJobOperator(AEPJobOperator[SegmentJob]):
+
+class AEPRunSegmentJobOperator(AEPJobOperator["SegmentJob"]):
     """Evaluate segment definitions now, by ids or by exact names, and wait for the result.
 
     Returns ``{"job_id", "status", "segment_counts": {segment_id: {realized, existing, exited, total}},
@@ -60,6 +58,8 @@ class AEPRunSegmentJobOperator(AEPJobOperator[SegmentJob]):
         self.finished_job: dict[str, Any] | None = None
 
     def request(self, context: Context) -> Operation[SegmentJob]:
+        from airflow_provider_segmentation.hooks.segmentation import SegmentationAPI
+
         self.submitted_ids = resolve_ids(self.hook, self.segment_ids, self.segment_names)
         return SegmentationAPI.create_segment_job.build(self.submitted_ids)
 

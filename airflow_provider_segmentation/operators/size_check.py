@@ -9,8 +9,10 @@ from typing import Any
 
 from airflow.sdk import Context
 
+from airflow_provider_segmentation.client.checks import validate_ids
+from airflow_provider_segmentation.client.errors import AEPValidationError
 from airflow_provider_segmentation.compat import AirflowSkipException
-from airflow_provider_segmentation.hooks.segmentation import AEPValidationError, is_template, validate_ids
+from airflow_provider_segmentation.mixins import is_template
 from airflow_provider_segmentation.operators.base import AEPBaseOperator
 from airflow_provider_segmentation.operators.segment_jobs import _definition_names, resolve_ids
 from airflow_provider_segmentation.size_history import (

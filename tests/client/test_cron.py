@@ -9,6 +9,9 @@ import pytest
 
 from airflow_provider_segmentation.client import AEPValidationError, SegmentationClient
 from airflow_provider_segmentation.client.cron import validate_quartz_cron
+from airflow_provider_segmentation.client.errors import AEPGuardrailError
+from airflow_provider_segmentation.cron import check_quartz_cron
+from airflow_provider_segmentation.rules import schedule_fires_more_than_once_a_day
 
 SCHEDULES = "/data/core/ups/config/schedules"
 
@@ -51,7 +54,12 @@ VALID = [
 
 @pytest.mark.parametrize("cron", VALID)
 def test_valid_quartz_cron_is_accepted(cron: str) -> None:
-    assert validate_quartz_cron(cron) == cron
+    """Valid Quartz; one that fires more than once a day is then refused by AEP's once-a-day rule."""
+    if schedule_fires_more_than_once_a_day(check_quartz_cron(cron)):
+        with pytest.raises(AEPGuardrailError, match=r"schedule\.once-a-day"):
+            validate_quartz_cron(cron)
+    else:
+        assert validate_quartz_cron(cron) == cron
 
 
 INVALID = [

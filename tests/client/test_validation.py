@@ -80,7 +80,7 @@ def test_bad_arguments_fail_before_any_http_call(
         "0 0 1 * * ?",
         "0 30 12 ? * 6L",
         "0 30 12 ? * 4#3",
-        "0 0/15 * * * ? 2027",
+        "0 15 3 * * ? 2027",
         "0 0 8 ? * MON-FRI",
         "0 0 0 L * ?",
         "0 0 0 15W JAN,JUL ?",

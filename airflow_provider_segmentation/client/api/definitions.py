@@ -36,25 +36,12 @@ from airflow_provider_segmentation.client.pagination import (
     by_page_number,
     parse_page,
 )
+from airflow_provider_segmentation.kinds import EVALUATIONS as EVALUATIONS
 from airflow_provider_segmentation.models import (
     MessageResponse,
     PqlConversion,
     SegmentDefinition,
 )
-
-EVALUATIONS: dict[str, dict[str, dict[str, bool]]] = {
-    "batch": {
-        "batch": {"enabled": True},
-        "continuous": {"enabled": False},
-        "synchronous": {"enabled": False},
-    },
-    "streaming": {
-        "batch": {"enabled": False},
-        "continuous": {"enabled": True},
-        "synchronous": {"enabled": False},
-    },
-    "edge": {"batch": {"enabled": False}, "continuous": {"enabled": False}, "synchronous": {"enabled": True}},
-}
 
 
 def definition_body(
