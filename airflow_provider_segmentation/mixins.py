@@ -15,26 +15,84 @@ from abc import ABC, abstractmethod
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
-from airflow_provider_segmentation.hooks.segmentation import (
+from airflow_provider_segmentation.client.checks import validate_sandbox
+from airflow_provider_segmentation.client.errors import (
     AEPError,
     AEPJobCancelledError,
     AEPJobFailedError,
     AEPTimeoutError,
     AEPValidationError,
-    SegmentationHook,
 )
-from airflow_provider_segmentation.models import EventStatus, JobEvent, JobKind
+from airflow_provider_segmentation.kinds import JobKind
 
+# Only light modules above: a DAG file imports this through every operator and sensor, and the hook, the
+# client and the models are needed only when a task runs (imported there; tests/airflow guards it).
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator, Context
+
+    from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
+    from airflow_provider_segmentation.models import JobEvent
 
     _Task = BaseOperator  # the mixins are only ever mixed into operators and sensors
 else:
     _Task = ABC
 
 
+def is_template(value: Any) -> bool:
+    """A templated argument (Jinja text or an XCom reference) is checked after rendering, not before."""
+    return (isinstance(value, str) and "{{" in value) or hasattr(value, "resolve")
+
+
+def check_task_sandbox(sandbox: str | None) -> str | None:
+    """A task's ``sandbox`` argument: None (use the connection's), a template, or a valid name.
+
+    This is the config's own rule (``validate_sandbox``), applied early so that a DAG with a bad literal
+    sandbox fails when it is parsed; a rendered one is checked when the hook builds its config.
+    """
+    if sandbox is None or is_template(sandbox):
+        return sandbox
+    return validate_sandbox(sandbox, field_name="sandbox")
+
+
+def job_age_seconds(job: Any, now: float | None = None) -> float | None:
+    """How long after AEP created ``job`` it reached the status it holds: its ``updateTime`` minus its
+    ``creationTime`` (both AEP's clock), else ``now`` (epoch seconds; default this host's clock) minus its
+    creation. None for what has no creation time (an estimate, a schedule with no run yet)."""
+    from airflow_provider_segmentation.models import epoch_to_datetime
+
+    created = epoch_to_datetime(getattr(job, "creation_time", None))
+    if created is None:
+        return None
+    updated = epoch_to_datetime(getattr(job, "update_time", None))
+    end = updated.timestamp() if updated is not None else (time.time() if now is None else now)
+    return max(0.0, end - created.timestamp())
+
+
+def finished_line(label: str, ident: str, job: Any) -> str:
+    """One line a person can follow: ``segment job <id> SUCCEEDED after 40 s: 3 audiences, 2,330
+    profiles``; an export says the profiles exported and its batches, an estimate its size."""
+    from airflow_provider_segmentation.hooks.segmentation import status_of
+
+    summary: dict[str, Any] = job.summary() if hasattr(job, "summary") else {}
+    seconds = summary.get("duration_seconds") or job_age_seconds(job)  # AEP's own duration first
+    after = f" after {seconds:,.0f} s" if seconds is not None else ""
+    head = f"{label} {ident} {status_of(job)}{after}"
+    if "segment_counts" in summary:
+        audiences = len(summary["segment_counts"])
+        plural = "" if audiences == 1 else "s"
+        return f"{head}: {audiences} audience{plural}, {summary['total_profiles']:,} profiles"
+    if "exported_profiles" in summary:
+        return (
+            f"{head}: {summary['exported_profiles']:,} profiles exported in {len(summary['batch_ids'])} "
+            "batch(es)"
+        )
+    return f"{head}: about {getattr(job, 'estimated_size', None) or 0:,} profiles"
+
+
 def event_from_trigger(event: Any, *, kind: JobKind) -> JobEvent:
     """The trigger's event as a ``JobEvent`` for ``kind``, or a clear ``AEPError``."""
+    from airflow_provider_segmentation.models import JobEvent
+
     try:
         parsed = JobEvent.from_dict(event)
     except ValueError as exc:
@@ -48,6 +106,8 @@ def event_from_trigger(event: Any, *, kind: JobKind) -> JobEvent:
 
 def raise_for_event(event: JobEvent, *, on_timeout: str, on_poll_error: str) -> None:
     """Raise what a non-success event means; the ``on_*`` words say what the caller did or advises."""
+    from airflow_provider_segmentation.models import EventStatus
+
     if event.status is EventStatus.SUCCESS:
         return
     if event.status is EventStatus.CANCELLED:
@@ -67,6 +127,8 @@ class AEPHookMixin(_Task):
 
     @cached_property
     def hook(self) -> SegmentationHook:
+        from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
+
         return SegmentationHook(aep_conn_id=self.aep_conn_id, sandbox=self.sandbox)
 
 
@@ -108,6 +170,8 @@ class AEPJobMixin(AEPHookMixin):
         self.defer(trigger=trigger, method_name="execute_complete", timeout=None)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        from airflow_provider_segmentation.models import EventStatus
+
         job_event = event_from_trigger(event, kind=self.job_kind)
         job_id = job_event.job_id or job_event.watched_id
         if self.owns_job:
@@ -119,6 +183,10 @@ class AEPJobMixin(AEPHookMixin):
             on_timeout = on_poll_error = "the sensor does not cancel jobs it did not start"
         raise_for_event(job_event, on_timeout=on_timeout, on_poll_error=on_poll_error)
         return self.resume(context, job_id)
+
+    def report_finished(self, job_id: str, job: Any) -> None:
+        """After a resume from the triggerer: the one worker log line with the job's outcome."""
+        self.log.info("%s", finished_line(self.job_kind.label, job_id, job))
 
     def cancel_quietly(self, job_id: str, reason: str) -> None:
         """Cancel the job this task started; an AEP error is logged, not raised. A sensor never cancels."""

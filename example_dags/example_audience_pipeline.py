@@ -8,12 +8,15 @@
    nightly run of the last day has succeeded. With the param ``evaluate_now`` it spends one on-demand
    run instead (AEP allows 2 a day and 50 a year in a production sandbox): one segment job for all
    three, waiting in the triggerer (deferrable).
-4. Export the members of each audience into a dataset on the Profile union schema.
-5. Log a summary table.
+4. Check each audience's size against its history in AEP (the median of its last 7 evaluations): a
+   drop of more than half, as a broken ingestion makes, stops the run before anything is exported.
+5. Export the members of each audience into a dataset on the Profile union schema.
+6. Log a summary table.
 
 Runs unchanged against the local emulator (``make demo``) or a real AEP sandbox: set the
 ``aep_default`` connection and the ``dataset_id`` param (or ``AEP_EXPORT_DATASET_ID``). The param is
-required: a run without a dataset id is refused when it is triggered, before any segment job runs.
+required and checked when a run is triggered (the client's id rule: not empty, no ``/``, ``?``, ``#``
+or surrounding spaces): a run without a valid dataset id is refused before any segment job runs.
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
 
+from airflow_provider_segmentation.client.checks import ID_PATTERN
 from airflow_provider_segmentation.operators.export_jobs import AEPExportAudienceOperator
 from airflow_provider_segmentation.operators.previews import AEPEstimateAudienceOperator
 from airflow_provider_segmentation.operators.segment_definitions import AEPUpsertSegmentDefinitionOperator
 from airflow_provider_segmentation.operators.segment_jobs import AEPRunSegmentJobOperator
+from airflow_provider_segmentation.operators.size_check import AEPCheckAudienceSizeOperator
 from airflow_provider_segmentation.sensors.segmentation import AEPScheduledSegmentJobSensor
 
 POLL_INTERVAL = float(os.environ.get("AEP_DEMO_POLL_INTERVAL", "30"))
@@ -61,8 +66,9 @@ AUDIENCES = {
         "dataset_id": Param(
             os.environ.get("AEP_EXPORT_DATASET_ID", ""),
             type="string",
-            minLength=1,
-            description="Dataset (Profile union schema) that receives the exported members",
+            pattern=ID_PATTERN,  # the client's dataset id check, at trigger time: not empty, no "/"...
+            description="Dataset (Profile union schema) that receives the exported members: its id as "
+            "AEP shows it (no '/', '?', '#', spaces around it)",
         ),
         "evaluate_now": Param(
             False,
@@ -122,6 +128,17 @@ def aep_audience_pipeline() -> None:
         timeout=1800,
     )
 
+    check_sizes = AEPCheckAudienceSizeOperator(
+        trigger_rule="none_failed_min_one_success",  # after whichever evaluation ran
+        task_id="check_sizes",
+        segment_ids=segment_ids,  # the newest evaluation in AEP against the ones before it
+        window=7,
+        min_history=3,
+        max_drop=0.5,
+        max_rise=1.0,
+        min_abs_change=50,  # small audiences move by a few profiles a day: never an anomaly
+    )
+
     export = AEPExportAudienceOperator(
         trigger_rule="none_failed_min_one_success",  # after whichever evaluation ran
         task_id="export_members",
@@ -138,6 +155,7 @@ def aep_audience_pipeline() -> None:
     def summarize(
         definitions: list[dict[str, Any]],
         estimate: dict[str, Any],
+        sizes: list[dict[str, Any]],
         exported: dict[str, Any],
     ) -> dict[str, Any]:
         """Print what a person wants to see: audiences and sizes, the job, and what was exported."""
@@ -162,15 +180,16 @@ def aep_audience_pipeline() -> None:
             f"size gate: estimated {estimate['estimated_size']} US loyalists\n"
             f"segment job {job['job_id']}: {job['status']} in {job.get('duration_seconds') or 0:.1f} s, "
             f"{job.get('total_profiles', 0)} profiles evaluated\n"
-            f"export job {exported['job_id']}: {exported['status']}, "
+            + "".join(f"size check: {verdict['message']}\n" for verdict in sizes)
+            + f"export job {exported['job_id']}: {exported['status']}, "
             f"{exported['exported_profiles']} distinct profiles into dataset {exported['dataset_id']} "
             f"({len(exported['batch_ids'])} batches)\n"
             "=== end of summary ==="
         )
         return {"definitions": definitions, "estimate": estimate, "segment_job": job, "export": exported}
 
-    upserts >> size_gate >> branch >> [evaluate, nightly] >> export
-    summarize(definitions, size_gate.output, export.output)
+    upserts >> size_gate >> branch >> [evaluate, nightly] >> check_sizes >> export
+    summarize(definitions, size_gate.output, check_sizes.output, export.output)
 
 
 aep_audience_pipeline()

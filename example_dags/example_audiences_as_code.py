@@ -14,7 +14,9 @@
    ``on_demand_runs`` is 0 because applying itself evaluates nothing).
 
 ``aep_audiences_drift`` (daily): plans ``prod`` and fails, with the diff, if it has drifted from the
-files. The audiences whose file says ``schedule: true`` are evaluated by the sandbox's nightly batch
+files. It needs the folder applied to the sandbox first (``aep-audiences apply example_dags/audiences
+--sandbox prod``, or ``aep_audiences_as_code`` with ``sandbox=prod``): until then it skips, saying
+so. The audiences whose file says ``schedule: true`` are evaluated by the sandbox's nightly batch
 evaluation, which spends none of AEP's on-demand allowance (2 runs a day, 50 a year in production: a
 daily on-demand job would use 365). Only a run with the param ``evaluate_now`` evaluates them at once
 in one segment job (one on-demand run). The same folder works in CI without Airflow: ``aep-audiences
@@ -31,6 +33,8 @@ from typing import Any
 from airflow.sdk import Param, XComArg, dag, get_current_context, task
 
 from airflow_provider_segmentation import audiences
+from airflow_provider_segmentation.client.checks import SANDBOX_NAME_PATTERN
+from airflow_provider_segmentation.compat import AirflowSkipException
 from airflow_provider_segmentation.hooks.segmentation import AEPValidationError
 from airflow_provider_segmentation.operators.audiences import (
     HITL_AVAILABLE,
@@ -42,6 +46,10 @@ from airflow_provider_segmentation.operators.segment_jobs import AEPRunSegmentJo
 
 AUDIENCES = str(Path(__file__).parent / "audiences")
 POLL_INTERVAL = float(os.environ.get("AEP_DEMO_POLL_INTERVAL", "30"))
+# what the approve param accepts: empty (ask), "auto", or a plan's fingerprint (16 hex digits)
+APPROVAL_PATTERN = r"^(|auto|[0-9a-f]{16})(?![\s\S])"
+# plan entries of definitions these files manage in the sandbox (creates and conflicts are not managed)
+MANAGED = ("update", "delete", "unchanged", "orphan")
 
 
 @dag(
@@ -51,10 +59,11 @@ POLL_INTERVAL = float(os.environ.get("AEP_DEMO_POLL_INTERVAL", "30"))
     catchup=False,
     tags=["adobe", "aep", "segmentation", "audiences-as-code", "example"],
     params={
-        "sandbox": Param("dev", type="string", pattern="^[a-z0-9][a-z0-9-]*$", description="Target sandbox"),
+        "sandbox": Param("dev", type="string", pattern=SANDBOX_NAME_PATTERN, description="Target sandbox"),
         "approve": Param(
             "",
             type="string",
+            pattern=APPROVAL_PATTERN,
             description="The fingerprint of the plan you reviewed, 'auto', or empty to be asked",
         ),
     },
@@ -130,7 +139,7 @@ def aep_audiences_as_code() -> None:
     catchup=False,
     tags=["adobe", "aep", "segmentation", "audiences-as-code", "example"],
     params={
-        "sandbox": Param("prod", type="string", pattern="^[a-z0-9][a-z0-9-]*$"),
+        "sandbox": Param("prod", type="string", pattern=SANDBOX_NAME_PATTERN),
         "evaluate_now": Param(
             False, type="boolean", description="Spend an on-demand run now instead of the nightly evaluation"
         ),
@@ -138,10 +147,24 @@ def aep_audiences_as_code() -> None:
     doc_md=__doc__,
 )
 def aep_audiences_drift() -> None:
-    check = AEPPlanAudiencesOperator(
-        task_id="check_drift", folder=AUDIENCES, sandbox="{{ params.sandbox }}", fail_on_drift=True
-    )
-    scheduled_ids = XComArg(check, key="scheduled_ids")  # the audiences with schedule: true
+    plan = AEPPlanAudiencesOperator(task_id="plan_sandbox", folder=AUDIENCES, sandbox="{{ params.sandbox }}")
+
+    @task
+    def check_drift(plan: dict[str, Any]) -> None:
+        """Skips while the sandbox holds none of the folder's audiences (nothing applied yet: no drift
+        to check), fails with the diff when the sandbox differs from the files."""
+        planned = audiences.Plan.from_dict(plan)
+        if not planned.of(*MANAGED):
+            raise AirflowSkipException(
+                f"nothing in sandbox '{planned.sandbox}' is managed by these audience files yet: apply the "
+                f"folder to {planned.sandbox} first (`aep-audiences apply example_dags/audiences --sandbox "
+                f"{planned.sandbox}`, or run aep_audiences_as_code with sandbox={planned.sandbox}), then "
+                "this check compares the sandbox with the files"
+            )
+        audiences.check_drift(planned)
+
+    check = check_drift(plan.output)
+    scheduled_ids = XComArg(plan, key="scheduled_ids")  # the audiences with schedule: true
 
     @task.short_circuit
     def evaluate_now_asked() -> bool:
@@ -158,7 +181,7 @@ def aep_audiences_drift() -> None:
         sandbox="{{ params.sandbox }}",
         poll_interval=POLL_INTERVAL,
     )
-    evaluate_now_asked() >> anything_scheduled(scheduled_ids) >> evaluate
+    check >> evaluate_now_asked() >> anything_scheduled(scheduled_ids) >> evaluate
 
 
 aep_audiences_as_code()

@@ -14,14 +14,18 @@
    * on a manual run: the schedule's first run of the last 24 hours (last night's), or its next run if
      there is none yet.
 
-``AEP_SCHEDULE_CRON`` overrides the cron (e.g. ``0 * * * * ?``, every minute, on the emulator, which
-fires schedules on their cron like AEP does); ``AEP_DEMO_POLL_INTERVAL`` the poll interval in seconds.
+To see it fire within minutes (the emulator, or a sandbox you try things in), set
+``AEP_SCHEDULE_IN_MINUTES`` (e.g. ``3``): each run then sets the schedule's cron to that many minutes after
+the run's upsert, still once a day as AEP requires, so the schedule's runs, and the DAGs scheduled on them
+(``example_audience_asset.py``), come once a day, never every minute. ``AEP_SCHEDULE_CRON`` sets another
+fixed Quartz cron (at most once a day: AEP and the emulator refuse more); ``AEP_DEMO_POLL_INTERVAL`` the
+poll interval in seconds.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import dag, task
@@ -30,6 +34,20 @@ from airflow_provider_segmentation.operators.schedules import AEPUpsertScheduleO
 from airflow_provider_segmentation.sensors.segmentation import AEPScheduledSegmentJobSensor
 
 POLL_INTERVAL = float(os.environ.get("AEP_DEMO_POLL_INTERVAL", "300"))
+SCHEDULE_CRON = os.environ.get("AEP_SCHEDULE_CRON", "0 0 1 * * ?")  # 01:00 UTC daily
+IN_MINUTES = os.environ.get("AEP_SCHEDULE_IN_MINUTES", "")
+
+
+def daily_cron(in_minutes: str, fixed: str, now: datetime | None = None) -> str:
+    """The Quartz cron of the schedule: ``fixed``, or, when ``in_minutes`` is set, daily at the minute that
+    many minutes from ``now`` (UTC), so a first run comes soon and the next ones a day apart."""
+    if not in_minutes:
+        return fixed
+    minutes = int(in_minutes)
+    if not 1 <= minutes <= 1440:
+        raise ValueError(f"AEP_SCHEDULE_IN_MINUTES={in_minutes!r}: use a number of minutes from 1 to 1440")
+    at = (now or datetime.now(timezone.utc)) + timedelta(minutes=minutes)
+    return f"0 {at.minute} {at.hour} * * ?"
 
 
 @dag(
@@ -42,10 +60,14 @@ POLL_INTERVAL = float(os.environ.get("AEP_DEMO_POLL_INTERVAL", "300"))
     doc_md=__doc__,
 )
 def aep_daily_schedule() -> None:
+    @task
+    def schedule_cron() -> str:
+        return daily_cron(IN_MINUTES, SCHEDULE_CRON)
+
     schedule = AEPUpsertScheduleOperator(
         task_id="upsert_schedule",
         name="nightly audiences",
-        cron=os.environ.get("AEP_SCHEDULE_CRON", "0 0 1 * * ?"),
+        cron=schedule_cron(),
         segments=["*"],
         state="active",
     )

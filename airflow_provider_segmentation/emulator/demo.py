@@ -1,8 +1,11 @@
 """``aep-emulator demo`` (``make demo``): run the audience pipeline example DAG end to end on the emulator.
 
-Starts the emulator on a free loopback port, prepares a throwaway AIRFLOW_HOME on SQLite, runs
-``airflow dags test aep_audience_pipeline`` and prints the pipeline's summary. The emulator is stopped
-on success, failure and Ctrl-C alike. Re-runnable: every run starts from a fresh AIRFLOW_HOME.
+Starts the emulator on a free loopback port, prepares a throwaway AIRFLOW_HOME on SQLite and runs
+``airflow dags test aep_audience_pipeline`` once per emulator day for ``DAYS`` days (the emulator's clock
+steps a day between runs, so each run spends one of the day's two on-demand runs and the audiences build
+a size history), then prints the last run's summary, with the size check's verdict on that history, and
+where to see the sizes in Airflow's UI. The emulator is stopped on success, failure and Ctrl-C alike.
+Re-runnable: every run starts from a fresh AIRFLOW_HOME.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 DAG_ID = "aep_audience_pipeline"
 SUMMARY_START = "=== AEP audience pipeline summary ==="
 SUMMARY_END = "=== end of summary ==="
 BIN = Path(sys.executable).parent
+DAYS = 4  # the size check judges once it has 3 earlier evaluations
 
 
 def free_port() -> int:
@@ -100,6 +105,33 @@ def run(cmd: list[str], env: dict[str, str], log_path: Path) -> int:
         return subprocess.call(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
+def next_emulator_day(port: int) -> None:
+    """Step the emulator's clock one day (its admin route): a new UTC day, new on-demand runs."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/_emulator/clock",
+        data=b'{"advance_seconds": 86400}',
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        answer.read()
+
+
+def summaries(log_path: Path) -> list[list[str]]:
+    """Every pipeline summary in the log, oldest first, as its lines."""
+    found: list[list[str]] = []
+    inside = False
+    for line in log_path.read_text(errors="replace").splitlines():
+        if SUMMARY_START in line:
+            inside = True
+            found.append([])
+        if inside:
+            found[-1].append(line.split("[task]")[0].rstrip() if "[task]" in line else line)
+        if SUMMARY_END in line:
+            inside = False
+    return found
+
+
 def print_summary(log_path: Path) -> None:
     lines = log_path.read_text(errors="replace").splitlines()
     inside = False
@@ -123,22 +155,34 @@ def main(dags: Path) -> int:
     emulator_log, airflow_log = workdir / "emulator.log", workdir / "airflow.log"
     started = time.monotonic()
     print(f"[demo] work dir {workdir}")
-    proc, emulator_env = start_emulator(free_port(), emulator_log)
+    port = free_port()
+    proc, emulator_env = start_emulator(port, emulator_log)
     try:
         print(f"[demo] emulator up ({time.monotonic() - started:.1f} s); preparing AIRFLOW_HOME on SQLite")
         env = airflow_env(home, dags.resolve(), emulator_env)
         if run([str(BIN / "airflow"), "db", "migrate"], env, airflow_log) != 0:
             print(f"[demo] airflow db migrate failed; see {airflow_log}")
             return 1
-        print(f"[demo] running `airflow dags test {DAG_ID}`")
-        # one on-demand run: a fresh emulator has no nightly schedule for the pipeline to wait for
+        # one on-demand run a day: a fresh emulator has no nightly schedule for the pipeline to wait for
         test = [str(BIN / "airflow"), "dags", "test", DAG_ID, "--conf", '{"evaluate_now": true}']
-        code = run(test, env, airflow_log)
-        print_summary(airflow_log)
-        if code != 0:
-            print(f"[demo] the DAG run failed (exit {code}); last lines of {airflow_log}:")
-            print("\n".join(airflow_log.read_text(errors="replace").splitlines()[-40:]))
-            return code
+        for day in range(1, DAYS + 1):
+            if day > 1:
+                next_emulator_day(port)
+            print(f"[demo] emulator day {day} of {DAYS}: running `airflow dags test {DAG_ID}`")
+            code = run(test, env, airflow_log)
+            if code != 0:
+                print_summary(airflow_log)
+                print(f"[demo] the DAG run failed (exit {code}); last lines of {airflow_log}:")
+                print("\n".join(airflow_log.read_text(errors="replace").splitlines()[-40:]))
+                return code
+            evaluated = [line for line in summaries(airflow_log)[-1] if line.startswith("segment job")]
+            print(f"[demo]   {evaluated[0] if evaluated else 'no summary'}")
+        print("\n".join(summaries(airflow_log)[-1]))
+        print(
+            "[demo] the sizes over time, the jobs and their outcomes are on the AEP audiences page of "
+            "Airflow's UI: Browse -> AEP audiences (Airflow 3.1+), or /aep-audiences/ on the api-server "
+            "(3.0), in any deployment with this provider installed"
+        )
         print(f"[demo] done in {time.monotonic() - started:.1f} s")
         shutil.rmtree(workdir, ignore_errors=True)
         return 0

@@ -13,27 +13,22 @@ how to submit, fetch and summarise their kind of job.
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any, ClassVar, Generic
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from airflow.sdk import BaseOperator, Context
 
+from airflow_provider_segmentation.client.checks import check_poll_interval, positive_seconds
+from airflow_provider_segmentation.client.errors import AEPJobFailedError, AEPNotFoundError, AEPTimeoutError
 from airflow_provider_segmentation.compat import conf
-from airflow_provider_segmentation.hooks.segmentation import (
-    AEPJobFailedError,
-    AEPNotFoundError,
-    AEPTimeoutError,
-    Job,
-    Operation,
-    Outcome,
-    check_poll_interval,
-    check_task_sandbox,
-    job_outcome,
-    positive_seconds,
-    request_fingerprint,
-    status_of,
-)
 from airflow_provider_segmentation.links import push_link, ui_url
-from airflow_provider_segmentation.mixins import AEPHookMixin, AEPJobMixin
+from airflow_provider_segmentation.mixins import AEPHookMixin, AEPJobMixin, check_task_sandbox
+
+# What runs a job (the client's operations and waits) is imported when the task runs, not when a DAG
+# file is parsed (tests/airflow/test_parse_time_imports.py).
+if TYPE_CHECKING:
+    from airflow_provider_segmentation.hooks.segmentation import Job, Operation
+else:
+    Job = TypeVar("Job")  # at run time only a type parameter; ``client.waiting.Job`` for the checker
 
 
 class AEPBaseOperator(AEPHookMixin, BaseOperator):
@@ -94,6 +89,8 @@ class AEPJobOperator(AEPJobMixin, AEPBaseOperator, Generic[Job]):
 
     # -- the shared flow -------------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
+        from airflow_provider_segmentation.hooks.segmentation import Outcome, job_outcome, request_fingerprint
+
         request = self.request(context)
         fingerprint = {"sandbox": self.hook.config.sandbox, **(request_fingerprint(request) or {})}
         job = self._reattach(context, fingerprint) or self._submit_and_record(context, request, fingerprint)
@@ -129,6 +126,8 @@ class AEPJobOperator(AEPJobMixin, AEPBaseOperator, Generic[Job]):
 
     def _reattach(self, context: Context, fingerprint: dict[str, Any]) -> Job | None:
         """On a retry, the job this task created before for the same request, if it can still be used."""
+        from airflow_provider_segmentation.hooks.segmentation import Outcome, job_outcome, status_of
+
         store = context.get("task_state_store")
         if store is None:
             if context["ti"].try_number > 1:
@@ -214,7 +213,9 @@ class AEPJobOperator(AEPJobMixin, AEPBaseOperator, Generic[Job]):
     def resume(self, context: Context, job_id: str) -> Any:
         """After the trigger reported success: read the job once more and finish as without deferring."""
         self.job_id = job_id
-        return self.finish(context, self.fetch(job_id))
+        job = self.fetch(job_id)
+        self.report_finished(job_id, job)
+        return self.finish(context, job)
 
     def finish(self, context: Context, job: Job) -> Any:
         """What the task returns (for XCom) once the job succeeded."""

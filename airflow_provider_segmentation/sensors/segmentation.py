@@ -13,21 +13,15 @@ from typing import Any
 
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 
+from airflow_provider_segmentation.client.checks import check_poll_interval, positive_seconds
+from airflow_provider_segmentation.client.errors import AEPValidationError
 from airflow_provider_segmentation.compat import conf
-from airflow_provider_segmentation.hooks.segmentation import (
-    AEPValidationError,
-    Outcome,
-    check_poll_interval,
-    check_task_sandbox,
-    first_run_since,
-    floored_poll_interval,
-    job_outcome,
-    positive_seconds,
-    status_of,
-)
-from airflow_provider_segmentation.mixins import AEPJobMixin
-from airflow_provider_segmentation.models import JobKind
+from airflow_provider_segmentation.kinds import JobKind
+from airflow_provider_segmentation.mixins import AEPJobMixin, check_task_sandbox
 from airflow_provider_segmentation.operators.schedules import nightly_schedule
+
+# The waits (``client.waiting``, through the hook) are imported in ``execute``/``poke``: a DAG file's
+# import of a sensor stays light (tests/airflow/test_parse_time_imports.py).
 
 
 def sensor_seconds(value: timedelta | float, *, field_name: str) -> float:
@@ -79,6 +73,8 @@ class _AEPSensor(AEPJobMixin, BaseSensorOperator):
         return None
 
     def execute(self, context: Context) -> Any:
+        from airflow_provider_segmentation.hooks.segmentation import floored_poll_interval
+
         # every poke is a GET to AEP: at most one per MIN_POLL_INTERVAL_SECONDS on a real AEP host
         self.poke_interval = floored_poll_interval(
             float(self.poke_interval),
@@ -99,7 +95,9 @@ class _AEPSensor(AEPJobMixin, BaseSensorOperator):
 
     def resume(self, context: Context, job_id: str) -> Any:
         """The sensor's XCom value for the job that succeeded (read once more after a deferral)."""
-        return self.hook.read_job(self.job_kind, job_id).summary()
+        job = self.hook.read_job(self.job_kind, job_id)
+        self.report_finished(job_id, job)
+        return job.summary()
 
 
 class _AEPJobIdSensor(_AEPSensor):
@@ -115,6 +113,8 @@ class _AEPJobIdSensor(_AEPSensor):
         return str(self.job_id)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
+        from airflow_provider_segmentation.hooks.segmentation import Outcome, job_outcome, status_of
+
         job = self.hook.read_job(self.job_kind, self.watched_id(context))
         if job_outcome(job, ident=self.watched_id(context)) is Outcome.SUCCEEDED:
             return PokeReturnValue(True, job.summary())
@@ -188,6 +188,13 @@ class AEPScheduledSegmentJobSensor(_AEPSensor):
         return ((run_time or datetime.now(timezone.utc)) - self.lookback).timestamp()
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
+        from airflow_provider_segmentation.hooks.segmentation import (
+            Outcome,
+            first_run_since,
+            job_outcome,
+            status_of,
+        )
+
         schedule_id = self.watched_id(context)
         runs = self.hook.list_segment_jobs(property_filter=f"properties.scheduleId=={schedule_id}")
         run = first_run_since(runs, self.window_start(context))

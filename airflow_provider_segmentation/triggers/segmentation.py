@@ -6,7 +6,8 @@ at worst, in a ``poll_error`` event, never in "failed": only AEP's own status sa
 wall-clock ``deadline`` (epoch seconds) travels with the trigger; the last read happens at it, and the
 event is ``timeout`` only if that read found the job still running. On a real AEP host the poll interval
 is at least ``waiting.MIN_POLL_INTERVAL_SECONDS`` (``floored_poll_interval``).
-The trigger logs one short line per status change and reports a small ``JobEvent`` (never the job).
+The trigger logs one short line per status change, with the job's age since AEP created it (a
+restarted trigger does not start counting again), and reports a small ``JobEvent`` (never the job).
 
 ``on_kill`` (Airflow 3.3+) runs when a user acts on the deferred task. It cancels the AEP job only
 when the task will not run again (marked failed); a cleared task's next try re-attaches to the same
@@ -45,6 +46,7 @@ from airflow_provider_segmentation.hooks.segmentation import (
     positive_seconds,
     status_of,
 )
+from airflow_provider_segmentation.mixins import job_age_seconds
 from airflow_provider_segmentation.models import (
     Estimate,
     EventStatus,
@@ -254,7 +256,10 @@ class AEPJobTrigger(BaseEventTrigger):
         job: SegmentJob | ExportJob | Estimate | None = None
 
         def log_status(status: str, elapsed: float) -> None:
-            self.log.info("%s %s: %s (%.0f s)", self.kind.label, self._ident(job), status, elapsed)
+            # the job's age says how long it has taken, whenever this trigger (re)started watching it
+            age = job_age_seconds(job)
+            since = f"{age:,.0f} s after AEP created it" if age is not None else f"{elapsed:,.0f} s watched"
+            self.log.info("%s %s: %s (%s)", self.kind.label, self._ident(job), status, since)
 
         flow = poll_flow(
             kind=self.kind.label,

@@ -192,3 +192,11 @@ def test_audience_pipeline_survives_a_fault_storm(airflow_home, emulator_admin) 
             e for e in emulator_admin.requests("POST", path) if e["path"] == path and e["status"] == 200
         ]
         assert len(created) == 1, path
+
+
+def test_drift_check_skips_while_nothing_is_managed(airflow_home, emulator_admin) -> None:
+    """A fresh sandbox holds none of the folder's audiences: the daily drift check says what it needs
+    (apply the folder first) and skips, instead of failing its first run."""
+    output = dags_test(airflow_home, "aep_audiences_drift")
+    assert "apply the folder to prod first" in output and "aep-audiences apply" in output
+    assert emulator_admin.requests("POST", "/data/core/ups/segment/jobs") == []
