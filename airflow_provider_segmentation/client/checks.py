@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from airflow_provider_segmentation.client.errors import AEPConfigurationError, AEPValidationError
@@ -155,3 +155,27 @@ def check_poll_interval(poll_interval: float, timeout: float | None, *, field_na
             f"only when the wait starts and at its deadline; set {field_name} to at most {timeout:g} s",
             field=field_name,
         )
+
+
+def validate_names(names: Any) -> list[str]:
+    """``segment_names`` as rendered: a non-empty list of non-blank names, each once. Unlike ids, names may
+    hold ``/``, ``?`` or ``#``: they are matched against the listing, never put in a URL."""
+    if isinstance(names, str | bytes) or not isinstance(names, Sequence) or not names:
+        raise AEPValidationError(
+            f"segment_names must be a non-empty list of definition names, e.g. ['Gold members'], "
+            f"got {names!r}",
+            field="segment_names",
+        )
+    for index, name in enumerate(names):
+        if not isinstance(name, str) or not name.strip():
+            raise AEPValidationError(
+                f"segment_names[{index}] must be a definition's name (a non-blank string), got {name!r}",
+                field="segment_names",
+            )
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise AEPValidationError(
+            f"segment_names names {', '.join(map(repr, repeated))} more than once: pass each name once",
+            field="segment_names",
+        )
+    return list(names)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Context
 
 from airflow_provider_segmentation.assets import emit_size_events
-from airflow_provider_segmentation.client.checks import validate_ids
+from airflow_provider_segmentation.client.checks import validate_ids, validate_names
 from airflow_provider_segmentation.client.errors import AEPValidationError
 from airflow_provider_segmentation.kinds import JobKind
 from airflow_provider_segmentation.links import AEPSegmentJobLink
@@ -51,7 +51,7 @@ class AEPRunSegmentJobOperator(AEPJobOperator["SegmentJob"]):
         if segment_ids is not None and not is_template(segment_ids):
             validate_ids(segment_ids, field_name="segment_ids")
         if segment_names is not None and not is_template(segment_names):
-            _definition_names(segment_names)
+            validate_names(segment_names)
         self.segment_ids = segment_ids
         self.segment_names = segment_names
         self.submitted_ids: list[str] = []
@@ -98,36 +98,12 @@ class AEPCancelSegmentJobOperator(AEPBaseOperator):
         return {"job_id": self.job_id, "status": job.status.value}
 
 
-def _definition_names(names: Any) -> list[str]:
-    """A non-empty list of non-blank names. Unlike ids, names may hold ``/``, ``?`` or ``#``: they are
-    matched against the listing, never put in a URL."""
-    if isinstance(names, str | bytes) or not isinstance(names, Sequence) or not names:
-        raise AEPValidationError(
-            f"segment_names must be a non-empty list of definition names, e.g. ['Gold members'], "
-            f"got {names!r}",
-            field="segment_names",
-        )
-    for index, name in enumerate(names):
-        if not isinstance(name, str) or not name.strip():
-            raise AEPValidationError(
-                f"segment_names[{index}] must be a definition's name (a non-blank string), got {name!r}",
-                field="segment_names",
-            )
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise AEPValidationError(
-            f"segment_names names {', '.join(map(repr, repeated))} more than once: pass each name once",
-            field="segment_names",
-        )
-    return list(names)
-
-
 def resolve_ids(hook: SegmentationHook, ids: Sequence[str] | None, names: Sequence[str] | None) -> list[str]:
     """Segment ids from the rendered ``segment_ids``, or from exact definition names (exactly one of the
     two is given). The rendered value itself is checked: ``[None]``, a plain string or ``[]`` is refused."""
     if names is None:  # by ids, whatever ``segment_ids`` rendered to (None too: it is refused)
         return validate_ids(ids, field_name="segment_ids")
-    wanted = _definition_names(names)
+    wanted = validate_names(names)
     found: dict[str, str] = {}
     for definition in hook.list_segment_definitions():
         if definition.name in wanted and definition.id:

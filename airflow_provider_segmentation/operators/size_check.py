@@ -9,12 +9,12 @@ from typing import Any
 
 from airflow.sdk import Context
 
-from airflow_provider_segmentation.client.checks import validate_ids
+from airflow_provider_segmentation.client.checks import validate_ids, validate_names
 from airflow_provider_segmentation.client.errors import AEPValidationError
 from airflow_provider_segmentation.compat import AirflowSkipException
 from airflow_provider_segmentation.mixins import is_template
 from airflow_provider_segmentation.operators.base import AEPBaseOperator
-from airflow_provider_segmentation.operators.segment_jobs import _definition_names, resolve_ids
+from airflow_provider_segmentation.operators.segment_jobs import resolve_ids
 from airflow_provider_segmentation.size_history import (
     MAX_HISTORY_JOBS,
     AEPSizeAnomalyError,
@@ -78,7 +78,7 @@ class AEPCheckAudienceSizeOperator(AEPBaseOperator):
         if segment_ids is not None and not is_template(segment_ids):
             validate_ids(segment_ids, field_name="segment_ids")
         if segment_names is not None and not is_template(segment_names):
-            _definition_names(segment_names)
+            validate_names(segment_names)
         check_limits(
             window=window,
             min_history=min_history,
