@@ -141,6 +141,11 @@ def test_twenty_concurrent_pipeline_runs_all_succeed_with_one_export_job_each(
         f"{len(segment_jobs)} segment job creates, {len(export_jobs)} export job creates"
     )
     assert not pending, f"{len(pending)} runs still running after {seconds} s"
+    # one IMS token per credential per machine: each worker has a HOME (token cache) of its own, the other
+    # components share one; tokens minted by earlier tests are reused, so a re-mint is the most a
+    # machine may need here (after a test stepped the emulator's clock past the token's lifetime)
+    machines = len(WORKERS) + 1
+    assert len(ims) <= machines, f"{len(ims)} IMS token calls for {machines} machines: {ims}"
     assert set(states.values()) == {"success"}, states
     assert not segment_jobs, f"the runs asked for on-demand segment jobs: {segment_jobs}"
     exports = {str(api.xcom(PIPELINE, run_id, EXPORT_TASK, key="aep_job_id")) for run_id in run_ids}
