@@ -29,6 +29,7 @@ __all__ = [
     "SecretsMasker",
     "SharedStreamManager",
     "TaskDeferred",
+    "dag_bag",
     "get_connection_off_the_loop",
     "requires_asset_state_store",
     "requires_connection_forms",
@@ -51,6 +52,13 @@ if TYPE_CHECKING or AIRFLOW_V_3_1_PLUS:
     from airflow.sdk._shared.secrets_masker.secrets_masker import SecretsMasker
 else:
     from airflow.sdk.execution_time.secrets_masker import SecretsMasker
+
+# DagBag: airflow.dag_processing.dagbag in newer releases (3.3 keeps a deprecated alias in
+# airflow.models.dagbag); airflow.models.dagbag in 3.0.
+try:
+    from airflow.dag_processing.dagbag import DagBag
+except ImportError:
+    from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
 # Shared trigger streams (BaseEventTrigger.shared_stream_key and the triggerer's manager): 3.3.
 if TYPE_CHECKING or AIRFLOW_V_3_3_PLUS:
@@ -147,3 +155,10 @@ def without_in_process_comms_debug(output: str) -> str:
         return output
     airflow_own = ("Sending request", "Received message from task runner")
     return "\n".join(line for line in output.splitlines() if not any(tag in line for tag in airflow_own))
+
+
+def dag_bag(folder: str) -> Any:
+    """The DAGs of ``folder`` only: Airflow 3.0's ``DagBag`` adds its own example DAGs unless told not to
+    (``include_examples``, a parameter later releases dropped)."""
+    takes = inspect.signature(DagBag.__init__).parameters
+    return DagBag(folder, **({"include_examples": False} if "include_examples" in takes else {}))

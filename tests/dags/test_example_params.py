@@ -33,9 +33,9 @@ SANDBOX_TEXT = st.text(alphabet=st.sampled_from([*"az09-", "A", "_", " ", "\n", 
 
 @pytest.fixture(scope="module")
 def example_params() -> dict[tuple[str, str], Any]:
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.compat import dag_bag
 
-    bag = DagBag(str(EXAMPLE_DAGS))
+    bag = dag_bag(str(EXAMPLE_DAGS))
     assert not bag.import_errors and bag.dags
     return {
         (dag_id, name): dag.params.get_param(name) for dag_id, dag in bag.dags.items() for name in dag.params

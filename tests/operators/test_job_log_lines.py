@@ -46,8 +46,13 @@ def outcome_lines(
     caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], job_id: str
 ) -> list[str]:
     """The worker's lines about ``job_id`` (stdlib logging or structlog's stdout, whichever Airflow uses)."""
-    texts = [record.getMessage() for record in caplog.records] + capsys.readouterr().out.splitlines()
-    return [text for text in texts if job_id in text and " after " in text and "s:" in text]
+
+    def about_the_job(texts: list[str]) -> list[str]:
+        return [text for text in texts if job_id in text and " after " in text and "s:" in text]
+
+    # Airflow 3.0 logs through stdlib logging and also echoes to stdout: the records, when they have it
+    stdout = capsys.readouterr().out.splitlines()
+    return about_the_job([record.getMessage() for record in caplog.records]) or about_the_job(stdout)
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
