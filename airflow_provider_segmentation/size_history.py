@@ -13,7 +13,6 @@ No Airflow import: the size check operator and the audiences UI page both build 
 from __future__ import annotations
 
 import itertools
-import math
 import statistics
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,12 +20,15 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from airflow_provider_segmentation.client.api._common import MAX_PAGE_SIZE
-from airflow_provider_segmentation.client.errors import AEPAudienceSizeError, AEPValidationError
-from airflow_provider_segmentation.client.operations import validate_ids
+from airflow_provider_segmentation.client.checks import (
+    check_limits,
+    check_max_jobs,
+    validate_ids,
+)
+from airflow_provider_segmentation.client.errors import AEPAudienceSizeError
 from airflow_provider_segmentation.models import SegmentJob, SegmentJobStatus, epoch_to_datetime
 
 # The most jobs one history read may fetch: 100 pages of AEP's largest page size.
-MAX_HISTORY_JOBS = 100 * MAX_PAGE_SIZE
 
 
 class AEPSizeAnomalyError(AEPAudienceSizeError):
@@ -158,12 +160,7 @@ def read_size_history(
     ``ListSegmentJobs``). Not filtered by ``property=segments~segmentId==...``: a run-all job lists its
     segments as ``*`` and would not match. ``segment_ids`` keeps only those audiences.
     """
-    if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or not 1 <= max_jobs <= MAX_HISTORY_JOBS:
-        raise AEPValidationError(
-            f"max_jobs must be a whole number from 1 to {MAX_HISTORY_JOBS} (the segment jobs to read), "
-            f"got {max_jobs!r}",
-            field="max_jobs",
-        )
+    check_max_jobs(max_jobs)
     wanted = None if segment_ids is None else set(validate_ids(segment_ids, field_name="segment_ids"))
     listing = client.list_segment_jobs(
         status=SegmentJobStatus.SUCCEEDED.value, limit=min(max_jobs, MAX_PAGE_SIZE), sort="creationTime:desc"
@@ -224,28 +221,3 @@ def judge_size(
     ok = problem is None
     message = f"{numbers}; {problem}" if problem else f"{numbers}: within the limits"
     return SizeVerdict(segment_id, latest, baseline, change, recent, judged=True, ok=ok, message=message)
-
-
-def check_limits(*, window: Any, min_history: Any, max_drop: Any, max_rise: Any, min_abs_change: Any) -> None:
-    """``AEPValidationError`` naming the field, for a limit ``judge_size`` cannot use."""
-    for field, value, low in (
-        ("window", window, 1),
-        ("min_history", min_history, 1),
-        ("min_abs_change", min_abs_change, 0),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise AEPValidationError(
-                f"{field} must be a whole number of at least {low}, got {value!r}", field=field
-            )
-    if min_history > window:
-        raise AEPValidationError(
-            f"min_history ({min_history}) exceeds window ({window}): no history could ever be judged; "
-            "lower min_history or widen window",
-            field="min_history",
-        )
-    for field, value, top in (("max_drop", max_drop, 1.0), ("max_rise", max_rise, math.inf)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < top:
-            limit = (
-                "below 1 (0.5 = half the usual size)" if top == 1.0 else "a positive fraction (1.0 = double)"
-            )
-            raise AEPValidationError(f"{field} must be {limit}, got {value!r}", field=field)

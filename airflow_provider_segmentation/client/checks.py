@@ -179,3 +179,42 @@ def validate_names(names: Any) -> list[str]:
             field="segment_names",
         )
     return list(names)
+
+
+# -- the size check's limits (size_history.judge_size and its operator, checked when a DAG is parsed)
+MAX_HISTORY_JOBS = 10_000  # segment jobs a size history reads: 100 listing pages of 100
+
+
+def check_limits(*, window: Any, min_history: Any, max_drop: Any, max_rise: Any, min_abs_change: Any) -> None:
+    """``AEPValidationError`` naming the field, for a limit ``judge_size`` cannot use."""
+    for field, value, low in (
+        ("window", window, 1),
+        ("min_history", min_history, 1),
+        ("min_abs_change", min_abs_change, 0),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise AEPValidationError(
+                f"{field} must be a whole number of at least {low}, got {value!r}", field=field
+            )
+    if min_history > window:
+        raise AEPValidationError(
+            f"min_history ({min_history}) exceeds window ({window}): no history could ever be judged; "
+            "lower min_history or widen window",
+            field="min_history",
+        )
+    for field, value, top in (("max_drop", max_drop, 1.0), ("max_rise", max_rise, math.inf)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < top:
+            limit = (
+                "below 1 (0.5 = half the usual size)" if top == 1.0 else "a positive fraction (1.0 = double)"
+            )
+            raise AEPValidationError(f"{field} must be {limit}, got {value!r}", field=field)
+
+
+def check_max_jobs(max_jobs: Any) -> None:
+    """``AEPValidationError`` unless ``max_jobs`` (the segment jobs a size history reads) is 1..10,000."""
+    if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or not 1 <= max_jobs <= MAX_HISTORY_JOBS:
+        raise AEPValidationError(
+            f"max_jobs must be a whole number from 1 to {MAX_HISTORY_JOBS} (the segment jobs to read), "
+            f"got {max_jobs!r}",
+            field="max_jobs",
+        )

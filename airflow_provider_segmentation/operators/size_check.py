@@ -5,24 +5,24 @@ from __future__ import annotations
 import ast
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
 
-from airflow_provider_segmentation.client.checks import validate_ids, validate_names
+from airflow_provider_segmentation.client.checks import (
+    check_limits,
+    check_max_jobs,
+    validate_ids,
+    validate_names,
+)
 from airflow_provider_segmentation.client.errors import AEPValidationError
 from airflow_provider_segmentation.compat import AirflowSkipException
 from airflow_provider_segmentation.mixins import is_template
 from airflow_provider_segmentation.operators.base import AEPBaseOperator
 from airflow_provider_segmentation.operators.segment_jobs import resolve_ids
-from airflow_provider_segmentation.size_history import (
-    MAX_HISTORY_JOBS,
-    AEPSizeAnomalyError,
-    SizeVerdict,
-    check_limits,
-    judge_size,
-    read_size_history,
-)
+
+if TYPE_CHECKING:
+    from airflow_provider_segmentation.size_history import SizeVerdict
 
 VERDICTS_XCOM_KEY = "aep_size_verdicts"
 
@@ -86,15 +86,7 @@ class AEPCheckAudienceSizeOperator(AEPBaseOperator):
             max_rise=max_rise,
             min_abs_change=min_abs_change,
         )
-        if (
-            isinstance(max_jobs, bool)
-            or not isinstance(max_jobs, int)
-            or not 1 <= max_jobs <= MAX_HISTORY_JOBS
-        ):
-            raise AEPValidationError(
-                f"max_jobs must be a whole number from 1 to {MAX_HISTORY_JOBS}, got {max_jobs!r}",
-                field="max_jobs",
-            )
+        check_max_jobs(max_jobs)
         self.segment_ids = segment_ids
         self.segment_names = segment_names
         self.latest_from = latest_from
@@ -107,6 +99,8 @@ class AEPCheckAudienceSizeOperator(AEPBaseOperator):
         self.max_jobs = max_jobs
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
+        from airflow_provider_segmentation.size_history import AEPSizeAnomalyError, read_size_history
+
         job_id, latest_sizes = _latest_sizes(self.latest_from)
         if self.segment_ids is None and self.segment_names is None:
             ids = validate_ids(list(latest_sizes), field_name="latest_from")
@@ -145,6 +139,8 @@ class AEPCheckAudienceSizeOperator(AEPBaseOperator):
     def _verdict(
         self, segment_id: str, latest: int | None, history: list[int], name: str | None
     ) -> SizeVerdict:
+        from airflow_provider_segmentation.size_history import SizeVerdict, judge_size
+
         if latest is None:
             who = f"audience {name!r} ({segment_id})" if name else f"audience {segment_id!r}"
             message = (

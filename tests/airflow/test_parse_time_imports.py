@@ -19,6 +19,7 @@ DAG_FILE_IMPORTS = [
     "airflow_provider_segmentation.operators.previews",
     "airflow_provider_segmentation.operators.pql",
     "airflow_provider_segmentation.operators.audiences",
+    "airflow_provider_segmentation.operators.size_check",
     "airflow_provider_segmentation.sensors.segmentation",
     "airflow_provider_segmentation.links",
     "airflow_provider_segmentation.assets",
