@@ -32,7 +32,7 @@ from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 from airflow.sdk import Asset, AssetAlias, AssetWatcher
 
-from airflow_provider_segmentation.client.checks import validate_sandbox
+from airflow_provider_segmentation.client import validate_sandbox
 from airflow_provider_segmentation.compat import alias_event_extra
 
 if TYPE_CHECKING:

@@ -39,7 +39,7 @@ from airflow.providers.openlineage.extractors import OperatorLineage
 
 from airflow_provider_segmentation import __version__
 from airflow_provider_segmentation.assets import openlineage_namespace
-from airflow_provider_segmentation.client.config import ClientConfig
+from airflow_provider_segmentation.client import ClientConfig
 from airflow_provider_segmentation.links import ui_url
 
 FACET_NAME = "aepSegmentation"

@@ -17,8 +17,7 @@ if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from airflow.sdk.types import TaskInstanceKey
 
-    from airflow_provider_segmentation.client.config import ClientConfig
-    from airflow_provider_segmentation.client.operations import Call
+    from airflow_provider_segmentation.client import Call, ClientConfig
 
 AEP_UI = "https://experience.adobe.com/#/platform"
 UI_PATHS = {
@@ -31,7 +30,7 @@ UI_PATHS = {
 def ui_url(config: ClientConfig, kind: str, ident: str) -> str:
     """Where a person looks at this object: the AEP UI, or the emulator's own resource (its API path:
     the path of ``SegmentationAPI.get_<kind>``, imported here because only a running task makes links)."""
-    from airflow_provider_segmentation.client.client import SegmentationAPI
+    from airflow_provider_segmentation.client import SegmentationAPI
 
     sandbox = quote(config.sandbox)
     if (urlsplit(config.platform_host).hostname or "").endswith("adobe.io"):

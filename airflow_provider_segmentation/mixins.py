@@ -15,13 +15,13 @@ from abc import ABC, abstractmethod
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
-from airflow_provider_segmentation.client.checks import validate_sandbox
-from airflow_provider_segmentation.client.errors import (
+from airflow_provider_segmentation.client import (
     AEPError,
     AEPJobCancelledError,
     AEPJobFailedError,
     AEPTimeoutError,
     AEPValidationError,
+    validate_sandbox,
 )
 from airflow_provider_segmentation.kinds import JobKind
 
@@ -66,27 +66,6 @@ def job_age_seconds(job: Any, now: float | None = None) -> float | None:
     updated = epoch_to_datetime(getattr(job, "update_time", None))
     end = updated.timestamp() if updated is not None else (time.time() if now is None else now)
     return max(0.0, end - created.timestamp())
-
-
-def finished_line(label: str, ident: str, job: Any) -> str:
-    """One line a person can follow: ``segment job <id> SUCCEEDED after 40 s: 3 audiences, 2,330
-    profiles``; an export says the profiles exported and its batches, an estimate its size."""
-    from airflow_provider_segmentation.hooks.segmentation import status_of
-
-    summary: dict[str, Any] = job.summary() if hasattr(job, "summary") else {}
-    seconds = summary.get("duration_seconds") or job_age_seconds(job)  # AEP's own duration first
-    after = f" after {seconds:,.0f} s" if seconds is not None else ""
-    head = f"{label} {ident} {status_of(job)}{after}"
-    if "segment_counts" in summary:
-        audiences = len(summary["segment_counts"])
-        plural = "" if audiences == 1 else "s"
-        return f"{head}: {audiences} audience{plural}, {summary['total_profiles']:,} profiles"
-    if "exported_profiles" in summary:
-        return (
-            f"{head}: {summary['exported_profiles']:,} profiles exported in {len(summary['batch_ids'])} "
-            "batch(es)"
-        )
-    return f"{head}: about {getattr(job, 'estimated_size', None) or 0:,} profiles"
 
 
 def event_from_trigger(event: Any, *, kind: JobKind) -> JobEvent:
@@ -186,7 +165,10 @@ class AEPJobMixin(AEPHookMixin):
 
     def report_finished(self, job_id: str, job: Any) -> None:
         """After a resume from the triggerer: the one worker log line with the job's outcome."""
-        self.log.info("%s", finished_line(self.job_kind.label, job_id, job))
+        from airflow_provider_segmentation.client import job_type
+
+        line = job_type(self.job_kind).finished_line(job_id, job, age_seconds=job_age_seconds(job))
+        self.log.info("%s", line)
 
     def cancel_quietly(self, job_id: str, reason: str) -> None:
         """Cancel the job this task started; an AEP error is logged, not raised. A sensor never cancels."""

@@ -14,21 +14,22 @@ from __future__ import annotations
 
 import itertools
 import statistics
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_segmentation.client.api._common import MAX_PAGE_SIZE
-from airflow_provider_segmentation.client.checks import (
+from airflow_provider_segmentation.client import (
+    MAX_PAGE_SIZE,
+    AEPAudienceSizeError,
     check_limits,
     check_max_jobs,
     validate_ids,
 )
-from airflow_provider_segmentation.client.errors import AEPAudienceSizeError
 from airflow_provider_segmentation.models import SegmentJob, SegmentJobStatus, epoch_to_datetime
 
-# The most jobs one history read may fetch: 100 pages of AEP's largest page size.
+if TYPE_CHECKING:
+    from airflow_provider_segmentation.client import SegmentationClient
 
 
 class AEPSizeAnomalyError(AEPAudienceSizeError):
@@ -74,20 +75,6 @@ class SizeVerdict:
             "ok": self.ok,
             "message": self.message,
         }
-
-
-class ListsSegmentJobs(Protocol):
-    """What ``read_size_history`` needs: the hook, or the client."""
-
-    def list_segment_jobs(
-        self,
-        *,
-        status: str | None = ...,
-        limit: int = ...,
-        sort: str | None = ...,
-        property_filter: str | None = ...,
-        snapshot_name: str | None = ...,
-    ) -> Iterator[SegmentJob]: ...
 
 
 def points_from_jobs(jobs: Iterable[SegmentJob]) -> dict[str, list[SizePoint]]:
@@ -151,7 +138,7 @@ def _finished_at(job: SegmentJob) -> datetime | None:
 
 
 def read_size_history(
-    client: ListsSegmentJobs, *, segment_ids: Collection[str] | None = None, max_jobs: int = 200
+    client: SegmentationClient, *, segment_ids: Collection[str] | None = None, max_jobs: int = 200
 ) -> dict[str, list[SizePoint]]:
     """The sizes AEP's last ``max_jobs`` SUCCEEDED segment jobs reported, per audience, oldest first.
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from airflow_provider_segmentation.client.checks import ID_PATTERN
+from airflow_provider_segmentation.client import ID_PATTERN
 from airflow_provider_segmentation.operators.export_jobs import AEPExportAudienceOperator
 from airflow_provider_segmentation.operators.previews import AEPEstimateAudienceOperator
 from airflow_provider_segmentation.operators.segment_definitions import AEPUpsertSegmentDefinitionOperator

@@ -33,9 +33,8 @@ from typing import Any
 from airflow.sdk import Param, XComArg, dag, get_current_context, task
 
 from airflow_provider_segmentation import audiences
-from airflow_provider_segmentation.client.checks import SANDBOX_NAME_PATTERN
+from airflow_provider_segmentation.client import SANDBOX_NAME_PATTERN, AEPValidationError
 from airflow_provider_segmentation.compat import AirflowSkipException
-from airflow_provider_segmentation.hooks.segmentation import AEPValidationError
 from airflow_provider_segmentation.operators.audiences import (
     HITL_AVAILABLE,
     AEPApplyAudiencesOperator,

@@ -29,7 +29,8 @@ from airflow_provider_segmentation.audiences.errors import (
 from airflow_provider_segmentation.audiences.files import Audience, read_folder
 from airflow_provider_segmentation.audiences.locations import Issue
 from airflow_provider_segmentation.audiences.ownership import MARKER_PREFIX, Ownership, split_description
-from airflow_provider_segmentation.audiences.planning import Change, Plan, load, plan
+from airflow_provider_segmentation.audiences.planning import load, plan
+from airflow_provider_segmentation.audiences.plans import Change, Plan
 
 SCHEMA_PATH = Path(__file__).with_name("audience-file.schema.json")
 

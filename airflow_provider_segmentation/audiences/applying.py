@@ -40,10 +40,9 @@ from airflow_provider_segmentation.audiences.ownership import (
     state_of,
     state_of_body,
 )
-from airflow_provider_segmentation.audiences.planning import WRITES, Change, Plan
+from airflow_provider_segmentation.audiences.plans import WRITES, Change, Plan
 from airflow_provider_segmentation.audiences.sandbox import PAGE_SIZE, Snapshot, client_for, read_sandbox
-from airflow_provider_segmentation.client.client import SegmentationClient
-from airflow_provider_segmentation.client.errors import (
+from airflow_provider_segmentation.client import (
     AEPAuthError,
     AEPConflictError,
     AEPConnectionError,
@@ -52,6 +51,7 @@ from airflow_provider_segmentation.client.errors import (
     AEPPermissionError,
     AEPRateLimitError,
     AEPServerError,
+    SegmentationClient,
 )
 from airflow_provider_segmentation.models import SegmentDefinition
 

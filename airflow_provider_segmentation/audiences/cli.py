@@ -37,9 +37,9 @@ from airflow_provider_segmentation.audiences import SCHEMA_PATH, lint
 from airflow_provider_segmentation.audiences.applying import ApplyResult, apply
 from airflow_provider_segmentation.audiences.connection import config_from_environment
 from airflow_provider_segmentation.audiences.errors import AudienceLintError
-from airflow_provider_segmentation.audiences.planning import Plan, check_project, plan
-from airflow_provider_segmentation.client.client import SegmentationClient
-from airflow_provider_segmentation.client.errors import AEPError
+from airflow_provider_segmentation.audiences.planning import check_project, plan
+from airflow_provider_segmentation.audiences.plans import Plan
+from airflow_provider_segmentation.client import AEPError, SegmentationClient
 
 OK, ERROR, CHANGES = 0, 1, 2
 EXIT_CODES = """exit codes:

@@ -21,13 +21,13 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from airflow_provider_segmentation.client.config import ClientConfig
-from airflow_provider_segmentation.client.defaults import (
+from airflow_provider_segmentation.client import (
     DEFAULT_IMS_HOST,
     DEFAULT_PLATFORM_HOST,
     DEFAULT_SCOPES,
+    AEPConfigurationError,
+    ClientConfig,
 )
-from airflow_provider_segmentation.client.errors import AEPConfigurationError
 
 CONN_TYPE = "adobe_experience_platform"
 ENVIRONMENT = {

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_provider_segmentation.audiences.locations import Issue
-from airflow_provider_segmentation.client.errors import AEPConflictError, AEPError, AEPValidationError
+from airflow_provider_segmentation.client import AEPConflictError, AEPError, AEPValidationError
 
 
 class AudienceLintError(AEPValidationError):

@@ -29,7 +29,7 @@ from typing import Any
 
 from airflow_provider_segmentation import pql
 from airflow_provider_segmentation.audiences.model import Audience
-from airflow_provider_segmentation.client.api.definitions import definition_body
+from airflow_provider_segmentation.client import definition_body
 from airflow_provider_segmentation.models import SegmentDefinition
 from airflow_provider_segmentation.rules.kinds import schema_of
 

@@ -11,9 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from airflow_provider_segmentation.client.client import SegmentationAPI, SegmentationClient
-from airflow_provider_segmentation.client.config import validate_sandbox
-from airflow_provider_segmentation.client.operations import Operation, Page
+from airflow_provider_segmentation.client import (
+    Operation,
+    Page,
+    SegmentationAPI,
+    SegmentationClient,
+    validate_sandbox,
+)
 from airflow_provider_segmentation.models import SegmentDefinition
 
 PAGE_SIZE = 100  # AEP's documented page size; larger pages are not documented

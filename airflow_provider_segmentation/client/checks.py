@@ -146,6 +146,15 @@ def positive_seconds(value: Any, *, field_name: str, allow_zero: bool = False) -
     return float(value)
 
 
+def check_choice(value: Any, choices: Sequence[str], *, field_name: str) -> str:
+    """``value`` if it is one of ``choices``, else an ``AEPValidationError`` naming the field and them."""
+    if not isinstance(value, str) or value not in choices:
+        raise AEPValidationError(
+            f"{field_name} {value!r} must be one of {', '.join(choices)}", field=field_name
+        )
+    return value
+
+
 def check_poll_interval(poll_interval: float, timeout: float | None, *, field_name: str) -> None:
     """Refuse an interval longer than the timeout: the job would be read only at the start and at the
     deadline, which is rarely what the DAG author meant."""

@@ -18,7 +18,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from airflow_provider_segmentation import __version__
 from airflow_provider_segmentation.client.api.audiences import Audiences
@@ -53,11 +53,10 @@ from airflow_provider_segmentation.client.http import (
     TransportError,
 )
 from airflow_provider_segmentation.client.on_demand import check_on_demand, created_segment_ids, utc_now
-from airflow_provider_segmentation.client.operations import AsyncFace, Call, Operation, SyncFace
+from airflow_provider_segmentation.client.operations import AsyncFace, Operation, SyncFace
 from airflow_provider_segmentation.client.reconcile import ServerClock, adopt, claiming, reconciler_for
 from airflow_provider_segmentation.client.redaction import remember
 from airflow_provider_segmentation.client.token_file import SavedToken, TokenFile
-from airflow_provider_segmentation.models import JobKind
 from airflow_provider_segmentation.rules import RuleFinding
 
 if TYPE_CHECKING:
@@ -72,23 +71,6 @@ AsyncTokenCallback = Callable[[str], Awaitable[None]]
 
 class SegmentationAPI(SegmentDefinitions, SegmentJobs, ExportJobs, Previews, Schedules, Audiences, Search):
     """Every operation of the Segmentation Service, declared once in its group's module."""
-
-
-# The operation that reads, and the one that stops, a job of each kind, for every face: run one with
-# ``runner.execute(JOB_READS[kind].build(job_id))`` (the hook) or ``await client.execute(...)`` (async).
-# A schedule's run is read as the segment job it is; nothing here stops one (this package never starts
-# them). AEP cannot cancel a preview: deleting it ends its estimate.
-JOB_READS: dict[JobKind, Call[[str], Any]] = {
-    JobKind.SEGMENT_JOB: SegmentationAPI.get_segment_job,
-    JobKind.SCHEDULED_SEGMENT_JOB: SegmentationAPI.get_segment_job,
-    JobKind.EXPORT_JOB: SegmentationAPI.get_export_job,
-    JobKind.ESTIMATE: SegmentationAPI.get_estimate,
-}
-JOB_STOPS: dict[JobKind, Call[[str], Any]] = {
-    JobKind.SEGMENT_JOB: SegmentationAPI.cancel_segment_job,
-    JobKind.EXPORT_JOB: SegmentationAPI.cancel_export_job,
-    JobKind.ESTIMATE: SegmentationAPI.delete_preview,
-}
 
 
 class _ClientBase:

@@ -1,13 +1,13 @@
-"""Waiting for jobs, written once: a pure reading of a job's status and one sans-I/O polling flow.
+"""Waiting for jobs, written once: one sans-I/O polling flow for every kind of job.
 
-``job_outcome`` says whether a segment job, export job or estimate is still running, succeeded, or
-failed (raising ``AEPJobFailedError`` with AEP's own ``errors[]``). ``poll_flow`` is the whole polling
-logic as a generator, in the pattern of ``flow.call_flow``: it yields ``Fetch`` (read the job once) and
-``Wait`` (``next_pause``: jittered if asked, cut to the deadline so that the last read happens at it),
-logs one short line per status change, tolerates a budget of transient poll errors, and ends with the
-finished job or an error (``AEPTimeoutError`` only after a read at the deadline found the job still
-running). ``wait`` drives it in the worker (the hook's ``wait_for_*``, the operators); the trigger
-drives it with ``asyncio``. What to do on a timeout (cancel the job or not) stays with the caller.
+What a job's status means (running, succeeded, or failed with AEP's own ``errors[]``) is its kind's
+declaration's (``jobs.JOB_TYPES``). ``poll_flow`` is the whole polling logic as a generator, in the pattern of
+``flow.call_flow``: it yields ``Fetch`` (read the job once) and ``Wait`` (``next_pause``: jittered if
+asked, cut to the deadline so that the last read happens at it), logs one short line per status change,
+tolerates a budget of transient poll errors, and ends with the finished job or an error
+(``AEPTimeoutError`` only after a read at the deadline found the job still running). ``wait`` drives it
+in the worker (the hook's ``wait_for_*``, the operators); the trigger drives it with ``asyncio``. What
+to do on a timeout (cancel the job or not) stays with the caller.
 
 How often AEP may be polled: Adobe documents no request-rate limit for the Segmentation Service (nor a
 429 contract; its troubleshooting guide says overload shows as a 500). ``MIN_POLL_INTERVAL_SECONDS`` is
@@ -20,11 +20,9 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
-from enum import Enum
-from typing import Any, TypeVar
+from typing import Any
 
 from airflow_provider_segmentation.client.checks import check_poll_interval as check_poll_interval
 from airflow_provider_segmentation.client.config import is_loopback
@@ -32,69 +30,17 @@ from airflow_provider_segmentation.client.errors import (
     AEPAuthError,
     AEPConnectionError,
     AEPError,
-    AEPJobCancelledError,
-    AEPJobFailedError,
     AEPRateLimitError,
     AEPServerError,
     AEPTimeoutError,
 )
-from airflow_provider_segmentation.models import (
-    Estimate,
-    ExportJob,
-    SegmentJob,
-    SegmentJobStatus,
-)
+from airflow_provider_segmentation.client.jobs import Job, JobType, Outcome
+from airflow_provider_segmentation.models import SegmentJob
 
 log = logging.getLogger("airflow_provider_segmentation.client")
 
-Job = TypeVar("Job", SegmentJob, ExportJob, Estimate)
-
 # This package's floor between two reads of one job on a real AEP host (Adobe documents no polling rate).
 MIN_POLL_INTERVAL_SECONDS = 5.0
-# Jobs already warned about for an undocumented status, in this process (the oldest are forgotten).
-_WARNED_UNKNOWN: OrderedDict[tuple[str, str], None] = OrderedDict()
-WARNED_JOBS_KEPT = 10_000
-
-
-class Outcome(Enum):
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-
-
-def status_of(job: SegmentJob | ExportJob | Estimate) -> str:
-    status = job.state if isinstance(job, Estimate) else job.status
-    return status.value if status is not None else ""
-
-
-def job_outcome(job: SegmentJob | ExportJob | Estimate, *, ident: str) -> Outcome:
-    """RUNNING or SUCCEEDED, or raise for FAILED / CANCELLED; an unknown status keeps running.
-
-    An unknown status is warned about once per job in this process (a wait, a sensor's pokes and a
-    triggerer's runs read the same job many times), not once per read.
-    """
-    status = job.state if isinstance(job, Estimate) else job.status
-    kind = {SegmentJob: "segment job", ExportJob: "export job", Estimate: "estimate"}[type(job)]
-    if status is None or not status.is_known:
-        _warn_unknown_once(kind, ident, status_of(job))
-        return Outcome.RUNNING
-    if not status.is_terminal:
-        return Outcome.RUNNING
-    if status.is_success:
-        return Outcome.SUCCEEDED
-    errors = [e.to_json() for e in getattr(job, "errors", [])]
-    if isinstance(job, Estimate) and job.error:
-        errors.append({"code": "estimate", "msg": job.error.get("description") or str(job.error)})
-    error_cls = AEPJobCancelledError if status is SegmentJobStatus.CANCELLED else AEPJobFailedError
-    raise error_cls(f"AEP reports {kind} {ident} as {status.value}", errors=errors)
-
-
-def _warn_unknown_once(kind: str, ident: str, status: str) -> None:
-    if (kind, ident) in _WARNED_UNKNOWN:
-        return
-    _WARNED_UNKNOWN[(kind, ident)] = None
-    if len(_WARNED_UNKNOWN) > WARNED_JOBS_KEPT:
-        _WARNED_UNKNOWN.popitem(last=False)
-    log.warning("%s %s has status %r, which AEP does not document; still waiting", kind, ident, status)
 
 
 def first_run_since(runs: Iterable[SegmentJob], start: float | None) -> SegmentJob | None:
@@ -162,8 +108,8 @@ def next_pause(poll_interval: float, *, now: float, deadline: float | None, spre
 
 
 def poll_flow(
+    job_type: JobType[Any],
     *,
-    kind: str,
     ident: str,
     poll_interval: float,
     deadline: float | None,
@@ -184,6 +130,7 @@ def poll_flow(
     ``on_status(status, elapsed)`` is told each status change (default: one INFO line).
     """
     uniform = (rng or random).uniform
+    kind = job_type.label
     started, last_status, errors_in_a_row = clock(), "", 0
     status, last_read = "not read yet", False
     while True:
@@ -200,11 +147,11 @@ def poll_flow(
             )
         else:
             errors_in_a_row = 0
-            status = status_of(reply) if reply is not None else "no run yet"
+            status = job_type.status_text(reply) if reply is not None else "no run yet"
             if status != last_status:
                 last_status = status
                 (on_status or _log_status(kind, ident))(status, clock() - started)
-            if reply is not None and job_outcome(reply, ident=ident) is Outcome.SUCCEEDED:
+            if reply is not None and job_type.outcome(reply, ident=ident) is Outcome.SUCCEEDED:
                 return reply
         if at_deadline:
             raise _timeout(kind, ident, status, started, clock)
@@ -232,9 +179,9 @@ def _timeout(
 
 
 def wait(
+    job_type: JobType[Job],
     fetch: Callable[[], Job],
     *,
-    kind: str,
     ident: str,
     poll_interval: float,
     timeout: float | None,
@@ -244,7 +191,7 @@ def wait(
 ) -> Job:
     """Drive ``poll_flow`` in this thread: fetch with ``fetch``, sleep with ``sleep``."""
     flow = poll_flow(
-        kind=kind,
+        job_type,
         ident=ident,
         poll_interval=poll_interval,
         deadline=None if timeout is None else clock() + timeout,

@@ -12,11 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_segmentation.client.defaults import (
-    DEFAULT_IMS_HOST,
-    DEFAULT_PLATFORM_HOST,
-    DEFAULT_SCOPES,
-)
+from airflow_provider_segmentation.client import DEFAULT_IMS_HOST, DEFAULT_PLATFORM_HOST, DEFAULT_SCOPES
 
 CONN_TYPE = "adobe_experience_platform"
 

@@ -1,133 +1,55 @@
 """``SegmentationHook``: the Airflow adapter of the Segmentation client.
 
 It turns the ``adobe_experience_platform`` connection into a ``ClientConfig``, registers the client
-secret and every minted access token with Airflow's secret masker, and exposes every API operation
-(declared once in ``client/api``) and the waits. ``async with hook:`` and ``await hook.aclient()`` give
-triggers the same 35 operations awaited; that path reads the connection with ``aget_connection`` and
-masks with Airflow's async masker, so nothing blocks the triggerer's event loop.
+secret and every minted access token with Airflow's secret masker, and holds the client: ``hook.client``
+(every API operation, declared once in ``client/api``) and ``await hook.aclient()`` for triggers, the
+same operations awaited; that path reads the connection with ``aget_connection`` and masks with
+Airflow's async masker, so nothing blocks the triggerer's event loop. What the hook adds is Airflow's:
+the connection test, and waits and stops by job kind (``client.JOB_TYPES``).
 
-Operators, sensors and triggers import from here and from ``models`` only (the job event and the job
-kinds live in ``models``): every error of the client and the waiting vocabulary are re-exported below,
-and this ``__all__`` is the one list of them the Airflow faces use.
+Operators, sensors and triggers take the hook from here and every other name from the client's public
+face, ``airflow_provider_segmentation.client`` (``tests/airflow/test_layers.py``).
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import cached_property
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
-from airflow_provider_segmentation.client.api.definitions import EVALUATIONS, definition_body
-from airflow_provider_segmentation.client.api.exports import MEMBER_STATUSES, export_request
-from airflow_provider_segmentation.client.api.segment_jobs import MAX_IDS_PER_BULK_GET
-from airflow_provider_segmentation.client.client import (
-    JOB_READS,
-    JOB_STOPS,
-    AsyncSegmentationClient,
-    SegmentationAPI,
-    SegmentationClient,
-)
-from airflow_provider_segmentation.client.config import (
+from airflow.exceptions import AirflowProviderDeprecationWarning
+
+from airflow_provider_segmentation.client import (
     DEFAULT_IMS_HOST,
     DEFAULT_PLATFORM_HOST,
     DEFAULT_SCOPES,
-    ClientConfig,
-    RetrySettings,
-    positive_seconds,
-    rules_settings,
-)
-from airflow_provider_segmentation.client.cron import validate_quartz_cron
-from airflow_provider_segmentation.client.errors import (
-    AEPAudienceSizeError,
     AEPAuthError,
     AEPConfigurationError,
-    AEPConflictError,
     AEPConnectionError,
     AEPError,
-    AEPGuardrailError,
-    AEPJobCancelledError,
-    AEPJobFailedError,
-    AEPNotFoundError,
     AEPPermissionError,
-    AEPRateLimitError,
-    AEPServerError,
-    AEPTimeoutError,
-    AEPValidationError,
-)
-from airflow_provider_segmentation.client.operations import Call, Operation, SyncFace, check_id, validate_ids
-from airflow_provider_segmentation.client.reconcile import request_fingerprint
-from airflow_provider_segmentation.client.waiting import (
-    Fetch,
-    Job,
-    Outcome,
-    PollFlow,
-    Wait,
+    AsyncSegmentationClient,
+    Call,
+    ClientConfig,
+    Pages,
+    RetrySettings,
+    SegmentationAPI,
+    SegmentationClient,
     check_poll_interval,
-    first_run_since,
     floored_poll_interval,
-    job_outcome,
-    poll_flow,
-    status_of,
+    job_type,
+    rules_settings,
     wait,
 )
 from airflow_provider_segmentation.compat import BaseHook, aget_connection, amask_secret, mask_secret
 from airflow_provider_segmentation.hooks import connection_form
-from airflow_provider_segmentation.mixins import check_task_sandbox, is_template
-from airflow_provider_segmentation.models import Estimate, ExportJob, JobKind, SegmentJob
+from airflow_provider_segmentation.kinds import JobKind
+from airflow_provider_segmentation.models import Estimate, ExportJob, SegmentJob
 
-__all__ = [  # what the Airflow faces (operators, sensors, triggers) take from here
-    "EVALUATIONS",
-    "JOB_READS",
-    "JOB_STOPS",
-    "MAX_IDS_PER_BULK_GET",
-    "MEMBER_STATUSES",
-    "AEPAudienceSizeError",
-    "AEPAuthError",
-    "AEPConfigurationError",
-    "AEPConflictError",
-    "AEPConnectionError",
-    "AEPError",
-    "AEPGuardrailError",
-    "AEPJobCancelledError",
-    "AEPJobFailedError",
-    "AEPNotFoundError",
-    "AEPPermissionError",
-    "AEPRateLimitError",
-    "AEPServerError",
-    "AEPTimeoutError",
-    "AEPValidationError",
-    "AsyncSegmentationClient",
-    "Call",
-    "ClientConfig",
-    "Fetch",
-    "Job",
-    "Outcome",
-    "PollFlow",
-    "RetrySettings",
-    "SegmentationAPI",
-    "SegmentationHook",
-    "Wait",
-    "check_id",
-    "check_poll_interval",
-    "check_task_sandbox",
-    "definition_body",
-    "export_request",
-    "first_run_since",
-    "floored_poll_interval",
-    "is_template",
-    "job_outcome",
-    "poll_flow",
-    "positive_seconds",
-    "request_fingerprint",
-    "status_of",
-    "validate_ids",
-    "validate_quartz_cron",
-]
-
-T = TypeVar("T")
 TOKEN_OPERATION = "imsToken"  # the client's name of the IMS token call (``SegmentationClient._token_flow``)
 
 
@@ -187,12 +109,16 @@ def _said(error: AEPError, operation: str) -> str:
     return f"{text} (HTTP {error.status})" if error.status and f"HTTP {error.status}" not in text else text
 
 
-class SegmentationHook(BaseHook, SyncFace, SegmentationAPI):
+class SegmentationHook(BaseHook):
     """Talk to the AEP Segmentation Service through the ``adobe_experience_platform`` connection.
 
     :param aep_conn_id: the Airflow connection id (default ``aep_default``)
     :param sandbox: a sandbox name overriding the connection's, e.g. ``dev``
     :param retry: retry budget per call (default: 6 attempts within 300 s)
+
+    API calls go through the client it holds: ``hook.client.create_segment_job(ids)``, or
+    ``await hook.aclient()`` in a trigger. (Calling an operation on the hook itself, as before 1.0, still
+    works and warns: ``AirflowProviderDeprecationWarning``.)
     """
 
     conn_name_attr = "aep_conn_id"
@@ -247,26 +173,35 @@ class SegmentationHook(BaseHook, SyncFace, SegmentationAPI):
     def get_conn(self) -> SegmentationClient:
         return self.client
 
-    def execute(self, operation: Operation[T]) -> T:
-        """Run one operation; a new segment job is checked against AEP's on-demand rules first."""
-        return self.client.execute(operation)
-
     def check_on_demand(self, segment_ids: list[str]) -> list[Any]:
         """Would a segment job for ``segment_ids`` pass AEP's on-demand rules and the sandbox's allowance?
-        ``AEPGuardrailError`` if not; the warnings otherwise (the create path runs this itself)."""
+        ``AEPGuardrailError`` if not; the warnings otherwise (the client's create runs this itself)."""
         return self.client.check_on_demand(segment_ids)
+
+    def read_job(self, kind: JobKind | str, job_id: str) -> Any:
+        """Read a job of ``kind`` once (a segment or export job by its id, an estimate by its preview's)."""
+        return self.client.execute(job_type(kind).read.build(job_id))
+
+    def cancel_job(self, kind: JobKind | str, job_id: str) -> None:
+        """Stop a job of ``kind`` this package started: cancel a segment or export job, delete a preview
+        (AEP cannot cancel an estimate). The trigger's ``on_kill`` stops with the same declaration."""
+        stop = job_type(kind).stop
+        if stop is None:
+            raise AEPConfigurationError(
+                f"this package never starts a {JobKind(kind).label}, so it stops none"
+            )
+        self.client.execute(stop.build(job_id))
 
     def wait_for_job(
         self,
-        fetch: Callable[[], Job],
+        kind: JobKind | str,
+        job_id: str,
         *,
-        kind: JobKind,
-        ident: str,
         poll_interval: float,
         timeout: float | None,
         on_status: Callable[[str, float], None] | None = None,
-    ) -> Job:
-        """Poll ``fetch`` until the job succeeds; ``AEPJobFailedError`` or ``AEPTimeoutError`` otherwise.
+    ) -> Any:
+        """Poll the job until it succeeds; ``AEPJobFailedError`` or ``AEPTimeoutError`` otherwise.
 
         ``poll_interval`` longer than ``timeout`` is refused; one below ``MIN_POLL_INTERVAL_SECONDS`` is
         raised to it (with a warning) unless the host is loopback. The last read happens at the deadline.
@@ -274,9 +209,9 @@ class SegmentationHook(BaseHook, SyncFace, SegmentationAPI):
         """
         check_poll_interval(poll_interval, timeout, field_name="poll_interval")
         return wait(
-            fetch,
-            kind=kind.label,
-            ident=ident,
+            job_type(kind),
+            lambda: self.read_job(kind, job_id),
+            ident=job_id,
             poll_interval=floored_poll_interval(
                 poll_interval, platform_host=self.config.platform_host, field_name="poll_interval"
             ),
@@ -288,51 +223,33 @@ class SegmentationHook(BaseHook, SyncFace, SegmentationAPI):
         self, job_id: str, *, poll_interval: float = 30, timeout: float | None = None
     ) -> SegmentJob:
         """Poll until the segment job succeeds (see ``wait_for_job``)."""
-        return self.wait_for_job(
-            lambda: self.get_segment_job(job_id),
-            kind=JobKind.SEGMENT_JOB,
-            ident=job_id,
-            poll_interval=poll_interval,
-            timeout=timeout,
+        job: SegmentJob = self.wait_for_job(
+            JobKind.SEGMENT_JOB, job_id, poll_interval=poll_interval, timeout=timeout
         )
+        return job
 
     def wait_for_export_job(
         self, job_id: str, *, poll_interval: float = 30, timeout: float | None = None
     ) -> ExportJob:
         """Poll until the export job succeeds (see ``wait_for_job``)."""
-        return self.wait_for_job(
-            lambda: self.get_export_job(job_id),
-            kind=JobKind.EXPORT_JOB,
-            ident=job_id,
-            poll_interval=poll_interval,
-            timeout=timeout,
+        job: ExportJob = self.wait_for_job(
+            JobKind.EXPORT_JOB, job_id, poll_interval=poll_interval, timeout=timeout
         )
+        return job
 
     def wait_for_estimate(
         self, preview_id: str, *, poll_interval: float = 5, timeout: float | None = None
     ) -> Estimate:
         """Poll until the preview's estimate is ready (see ``wait_for_job``)."""
-        return self.wait_for_job(
-            lambda: self.get_estimate(preview_id),
-            kind=JobKind.ESTIMATE,
-            ident=preview_id,
-            poll_interval=poll_interval,
-            timeout=timeout,
+        job: Estimate = self.wait_for_job(
+            JobKind.ESTIMATE, preview_id, poll_interval=poll_interval, timeout=timeout
         )
-
-    def read_job(self, kind: JobKind, job_id: str) -> Any:
-        """Read a job of ``kind`` once (``JOB_READS``: the trigger reads with the same table)."""
-        return self.execute(JOB_READS[kind].build(job_id))
-
-    def cancel_job(self, kind: JobKind, job_id: str) -> None:
-        """Stop a job of ``kind`` this package started (``JOB_STOPS``: cancel a segment or export job,
-        delete a preview); the trigger's ``on_kill`` stops with the same table."""
-        self.execute(JOB_STOPS[kind].build(job_id))
+        return job
 
     def validate_pql(self, text: str) -> str:
         """Ask AEP whether ``text`` is valid PQL; returns its pql/json, raises ``AEPValidationError`` with
         Adobe's message otherwise. (``airflow_provider_segmentation.pql.parse`` lints offline.)"""
-        return self.convert_pql(text).expression.value
+        return self.client.convert_pql(text).expression.value
 
     def test_connection(self) -> tuple[bool, str]:
         """Mint a token and make one cheap read; say in plain words what went wrong.
@@ -417,3 +334,16 @@ class SegmentationHook(BaseHook, SyncFace, SegmentationAPI):
         if self._async_client is None:
             self._async_client = AsyncSegmentationClient(await self._aconfig(), on_token=amask_secret)
         return self._async_client
+
+    # -- before 1.0 the hook was the client: its operations still answer here, with a warning -----------
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "execute" or isinstance(getattr(SegmentationAPI, name, None), Call | Pages):
+            warnings.warn(
+                f"SegmentationHook.{name} is deprecated: call hook.client.{name} (or, in a trigger, "
+                f"(await hook.aclient()).{name})",
+                AirflowProviderDeprecationWarning,
+                stacklevel=2,
+            )
+            return getattr(self.client, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, Context
 
-from airflow_provider_segmentation.client.errors import AEPValidationError
+from airflow_provider_segmentation.client import AEPValidationError
 from airflow_provider_segmentation.compat import HITL_AVAILABLE
 from airflow_provider_segmentation.operators.base import AEPBaseOperator
 

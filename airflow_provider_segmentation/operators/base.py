@@ -13,12 +13,17 @@ how to submit, fetch and summarise their kind of job.
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from airflow.sdk import BaseOperator, Context
 
-from airflow_provider_segmentation.client.checks import check_poll_interval, positive_seconds
-from airflow_provider_segmentation.client.errors import AEPJobFailedError, AEPNotFoundError, AEPTimeoutError
+from airflow_provider_segmentation.client import (
+    AEPJobFailedError,
+    AEPNotFoundError,
+    AEPTimeoutError,
+    check_poll_interval,
+    positive_seconds,
+)
 from airflow_provider_segmentation.compat import conf
 from airflow_provider_segmentation.links import push_link, ui_url
 from airflow_provider_segmentation.mixins import AEPHookMixin, AEPJobMixin, check_task_sandbox
@@ -26,9 +31,9 @@ from airflow_provider_segmentation.mixins import AEPHookMixin, AEPJobMixin, chec
 # What runs a job (the client's operations and waits) is imported when the task runs, not when a DAG
 # file is parsed (tests/airflow/test_parse_time_imports.py).
 if TYPE_CHECKING:
-    from airflow_provider_segmentation.hooks.segmentation import Job, Operation
+    from airflow_provider_segmentation.client import Job, JobType, Operation
 else:
-    Job = TypeVar("Job")  # at run time only a type parameter; ``client.waiting.Job`` for the checker
+    Job = TypeVar("Job")  # at run time only a type parameter; ``client.jobs.Job`` for the checker
 
 
 class AEPBaseOperator(AEPHookMixin, BaseOperator):
@@ -46,8 +51,6 @@ class AEPJobOperator(AEPJobMixin, AEPBaseOperator, Generic[Job]):
     """Base of operators that start one AEP job and (by default) wait for it."""
 
     owns_job = True
-    link_kind: ClassVar[str | None] = None
-    state_store_key: ClassVar[str]
 
     def __init__(
         self,
@@ -73,9 +76,24 @@ class AEPJobOperator(AEPJobMixin, AEPBaseOperator, Generic[Job]):
     def request(self, context: Context) -> Operation[Any]:
         """The create of this task's job, its input checked (before any call that creates something)."""
 
+    @property
+    def job_type(self) -> JobType[Any]:
+        """The declaration of this task's kind of job: how it is read, stopped, told and linked."""
+        from airflow_provider_segmentation.client import job_type
+
+        return job_type(self.job_kind)
+
+    @property
+    def state_store_key(self) -> str:
+        """Where the task state store keeps this task's job (each kind an operator starts has a key)."""
+        key = self.job_type.store_key
+        if key is None:
+            raise TypeError(f"{type(self).__name__}: an operator cannot start a {self.job_kind.label}")
+        return key
+
     def submit(self, context: Context, request: Operation[Any]) -> Job:
         """Start the job."""
-        job: Job = self.hook.execute(request)
+        job: Job = self.hook.client.execute(request)
         return job
 
     def fetch(self, job_id: str) -> Job:
@@ -83,18 +101,18 @@ class AEPJobOperator(AEPJobMixin, AEPBaseOperator, Generic[Job]):
         job: Job = self.hook.read_job(self.job_kind, job_id)
         return job
 
-    @abstractmethod
     def summarize(self, job: Job) -> dict[str, Any]:
-        """The job as the task reports it (XCom)."""
+        """The job as the task reports it (XCom): its kind's summary unless the operator adds to it."""
+        return self.job_type.summary(job)
 
     # -- the shared flow -------------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
-        from airflow_provider_segmentation.hooks.segmentation import Outcome, job_outcome, request_fingerprint
+        from airflow_provider_segmentation.client import Outcome, request_fingerprint
 
         request = self.request(context)
         fingerprint = {"sandbox": self.hook.config.sandbox, **(request_fingerprint(request) or {})}
         job = self._reattach(context, fingerprint) or self._submit_and_record(context, request, fingerprint)
-        if job_outcome(job, ident=str(self.job_id)) is Outcome.SUCCEEDED:
+        if self.job_type.outcome(job, ident=str(self.job_id)) is Outcome.SUCCEEDED:
             return self.finish(context, job)
         if not self.wait_for_completion:
             return self.summarize(job)
@@ -112,12 +130,7 @@ class AEPJobOperator(AEPJobMixin, AEPBaseOperator, Generic[Job]):
         store = context.get("task_state_store")
         if store is not None:
             store.set(self.state_store_key, {"job_id": self.job_id, "request": fingerprint})
-        if self.link_kind:
-            push_link(
-                context,
-                self.link_kind,
-                ui_url(self.hook.config, self.link_kind, self.job_id),
-            )
+        self._push_link(context)
         self.log.info("Started AEP %s %s", self.job_kind.label, self.job_id)
         return job
 
@@ -126,7 +139,7 @@ class AEPJobOperator(AEPJobMixin, AEPBaseOperator, Generic[Job]):
 
     def _reattach(self, context: Context, fingerprint: dict[str, Any]) -> Job | None:
         """On a retry, the job this task created before for the same request, if it can still be used."""
-        from airflow_provider_segmentation.hooks.segmentation import Outcome, job_outcome, status_of
+        from airflow_provider_segmentation.client import Outcome
 
         store = context.get("task_state_store")
         if store is None:
@@ -168,44 +181,45 @@ class AEPJobOperator(AEPJobMixin, AEPBaseOperator, Generic[Job]):
             )
             return None
         try:
-            outcome = job_outcome(job, ident=str(previous))
+            outcome = self.job_type.outcome(job, ident=str(previous))
         except AEPJobFailedError:
             self.log.info(
                 "The %s %s of an earlier try ended %s; starting a new one",
                 self.job_kind.label,
                 previous,
-                status_of(job),
+                self.job_type.status_text(job),
             )
             return None
         self.job_id = str(previous)
         context["ti"].xcom_push(key="aep_job_id", value=self.job_id)
-        if self.link_kind:
-            push_link(
-                context,
-                self.link_kind,
-                ui_url(self.hook.config, self.link_kind, self.job_id),
-            )
+        self._push_link(context)
         verb = "already succeeded" if outcome is Outcome.SUCCEEDED else "is still running; re-attaching"
         self.log.info(
             "The %s %s of an earlier try was made for the same request and %s", label, previous, verb
         )
         return job
 
+    def _push_link(self, context: Context) -> None:
+        """The link to the job in AEP, in XCom before any waiting (a kind without a page has none)."""
+        link = self.job_type.link
+        if link is not None and self.job_id is not None:
+            push_link(context, link, ui_url(self.hook.config, link, self.job_id))
+
     def _wait(self) -> Job:
         """Wait in the worker with the shared polling flow; on timeout, cancel (the operator's policy)."""
         job_id, label = self.job_id, self.job_kind.label
         assert job_id is not None
         try:
-            return self.hook.wait_for_job(
-                lambda: self.fetch(job_id),
-                kind=self.job_kind,
-                ident=job_id,
+            job: Job = self.hook.wait_for_job(
+                self.job_kind,
+                job_id,
                 poll_interval=self.poll_interval,
                 timeout=self.timeout,
                 on_status=lambda status, elapsed: self.log.info(
                     "%s %s: %s (%.0f s)", label, job_id, status, elapsed
                 ),
             )
+            return job
         except AEPTimeoutError as exc:
             self.cancel_quietly(job_id, f"it did not finish within timeout={self.timeout:.0f} s")
             raise AEPTimeoutError(f"{exc.message}; the job was cancelled") from None

@@ -16,7 +16,7 @@ from airflow_provider_segmentation.operators.base import AEPJobOperator
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
 
-    from airflow_provider_segmentation.hooks.segmentation import Operation
+    from airflow_provider_segmentation.client import Operation
     from airflow_provider_segmentation.models import ExportJob
 
 TO_BE_RENDERED = "to-be-rendered"  # stands in for a templated id while the known arguments are checked
@@ -43,8 +43,6 @@ class AEPExportAudienceOperator(AEPJobOperator["ExportJob"]):
     template_fields: Sequence[str] = ("segment_ids", "dataset_id", "fields", "merge_policy_id", "sandbox")
     operator_extra_links = (AEPExportJobLink(),)
     job_kind = JobKind.EXPORT_JOB
-    link_kind = "export_job"
-    state_store_key = "aep_export_job_id"
 
     def __init__(
         self,
@@ -80,7 +78,7 @@ class AEPExportAudienceOperator(AEPJobOperator["ExportJob"]):
     def build_request(self, segment_ids: Sequence[str], dataset_id: str) -> dict[str, Any]:
         """The export's body, checked by the client's ``export_request`` before any HTTP call (imported
         here: the check needs the client's request building, which a DAG file's import does not)."""
-        from airflow_provider_segmentation.hooks.segmentation import export_request
+        from airflow_provider_segmentation.client import export_request
 
         return export_request(
             segment_ids,
@@ -93,7 +91,7 @@ class AEPExportAudienceOperator(AEPJobOperator["ExportJob"]):
         )
 
     def request(self, context: Context) -> Operation[ExportJob]:
-        from airflow_provider_segmentation.hooks.segmentation import SegmentationAPI
+        from airflow_provider_segmentation.client import SegmentationAPI
 
         return SegmentationAPI.create_export_job.build(self.build_request(self.segment_ids, self.dataset_id))
 

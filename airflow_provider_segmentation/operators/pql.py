@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.sdk import Context
 
-from airflow_provider_segmentation.client.errors import AEPValidationError
+from airflow_provider_segmentation.client import AEPValidationError
 from airflow_provider_segmentation.operators.base import AEPBaseOperator
 
 FORMATS = {"pql/json": "pql/text", "pql/text": "pql/json"}
@@ -29,5 +29,5 @@ class AEPConvertPQLOperator(AEPBaseOperator):
         self.to_format = to_format
 
     def execute(self, context: Context) -> dict[str, Any]:
-        converted = self.hook.convert_pql(self.expression, source_format=FORMATS[self.to_format])
+        converted = self.hook.client.convert_pql(self.expression, source_format=FORMATS[self.to_format])
         return {"format": converted.expression.format, "value": converted.expression.value}

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
 
-from airflow_provider_segmentation.client.errors import AEPAudienceSizeError, AEPError, AEPValidationError
+from airflow_provider_segmentation.client import AEPAudienceSizeError, AEPError, AEPValidationError
 from airflow_provider_segmentation.kinds import JobKind
 from airflow_provider_segmentation.operators.base import AEPJobOperator
 
 if TYPE_CHECKING:
-    from airflow_provider_segmentation.hooks.segmentation import Operation
+    from airflow_provider_segmentation.client import Operation
     from airflow_provider_segmentation.models import Estimate, Preview
 
 
@@ -21,7 +21,6 @@ class _PreviewOperator(AEPJobOperator["Estimate"]):
 
     template_fields: Sequence[str] = ("expression", "sandbox")
     job_kind = JobKind.ESTIMATE
-    state_store_key = "aep_preview_id"
 
     def __init__(
         self, *, expression: str, poll_interval: float = 5, timeout: float = 600, **kwargs: Any
@@ -30,14 +29,14 @@ class _PreviewOperator(AEPJobOperator["Estimate"]):
         self.expression = expression
 
     def request(self, context: Context) -> Operation[Preview]:
-        from airflow_provider_segmentation.hooks.segmentation import SegmentationAPI
+        from airflow_provider_segmentation.client import SegmentationAPI
 
         return SegmentationAPI.create_preview.build(self.expression)
 
     def submit(self, context: Context, request: Operation[Any]) -> Estimate:
-        preview: Preview = self.hook.execute(request)
+        preview: Preview = self.hook.client.execute(request)
         self.job_id = preview.preview_id
-        return self.hook.get_estimate(preview.preview_id)
+        return self.hook.client.get_estimate(preview.preview_id)
 
     def _ident(self, job: Estimate) -> str:
         assert self.job_id is not None
@@ -47,7 +46,7 @@ class _PreviewOperator(AEPJobOperator["Estimate"]):
         if self.job_id is None:
             return
         try:
-            self.hook.delete_preview(self.job_id)
+            self.hook.client.delete_preview(self.job_id)
         except AEPError as exc:
             self.log.warning("Could not delete preview %s: %s", self.job_id, exc)
 
@@ -113,7 +112,7 @@ class AEPPreviewAudienceOperator(_PreviewOperator):
     def finish(self, context: Context, job: Estimate) -> dict[str, Any]:
         """Members go to XCom only (they are personal data); the log says how many, never who."""
         assert self.job_id is not None
-        page = self.hook.get_preview(self.job_id, limit=self.max_members)
+        page = self.hook.client.get_preview(self.job_id, limit=self.max_members)
         members = page.results[: self.max_members]
         self._cleanup()
         self.log.info(

@@ -7,9 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
 
-from airflow_provider_segmentation.client.errors import AEPConflictError, AEPNotFoundError, AEPValidationError
+from airflow_provider_segmentation.client import (
+    AEPConflictError,
+    AEPNotFoundError,
+    AEPValidationError,
+    check_choice,
+)
 from airflow_provider_segmentation.operators.base import AEPBaseOperator
-from airflow_provider_segmentation.operators.segment_definitions import IF_EXISTS, _choice
+from airflow_provider_segmentation.operators.segment_definitions import IF_EXISTS
 
 if TYPE_CHECKING:
     from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
@@ -25,7 +30,9 @@ def nightly_schedule(hook: SegmentationHook) -> Schedule:
     does not decide it, an error naming them (pass ``schedule_id``). Evaluating with it spends none of
     the on-demand allowance (the nightly job does not count, [S-FAE]).
     """
-    active = [s for s in hook.list_schedules() if s.type == "batch_segmentation" and s.state == "active"]
+    active = [
+        s for s in hook.client.list_schedules() if s.type == "batch_segmentation" and s.state == "active"
+    ]
     if len(active) > 1:
         active = [s for s in active if s.properties.get("segments") == ["*"]] or active
     if len(active) == 1:
@@ -73,19 +80,19 @@ class AEPUpsertScheduleOperator(AEPBaseOperator):
         self.cron = cron
         self.segments = segments
         self.state = state
-        self.if_exists = _choice(if_exists, IF_EXISTS, "if_exists")
+        self.if_exists = check_choice(if_exists, IF_EXISTS, field_name="if_exists")
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_segmentation.hooks.segmentation import SegmentationAPI
+        from airflow_provider_segmentation.client import SegmentationAPI
 
-        _choice(self.state, STATES, "state")
+        check_choice(self.state, STATES, field_name="state")
         # the create is built (every rendered value checked) before anything is asked of AEP
         create = SegmentationAPI.create_schedule.build(
             self.name, cron=self.cron, segments=self.segments, state=self.state
         )
-        existing = next((s for s in self.hook.list_schedules() if s.name == self.name), None)
+        existing = next((s for s in self.hook.client.list_schedules() if s.name == self.name), None)
         if existing is None:
-            return schedule_summary(self.hook.execute(create), "created")
+            return schedule_summary(self.hook.client.execute(create), "created")
         if self.if_exists == "fail":
             raise AEPConflictError(f"a schedule named {self.name!r} already exists ({existing.id})")
         if self.if_exists == "skip":
@@ -94,8 +101,8 @@ class AEPUpsertScheduleOperator(AEPBaseOperator):
         cron = self.cron if existing.schedule != self.cron else None
         if state is None and cron is None:
             return schedule_summary(existing, "unchanged")
-        self.hook.update_schedule(existing.id, state=state, cron=cron)
-        return schedule_summary(self.hook.get_schedule(existing.id), "updated")
+        self.hook.client.update_schedule(existing.id, state=state, cron=cron)
+        return schedule_summary(self.hook.client.get_schedule(existing.id), "updated")
 
 
 class AEPUpdateScheduleOperator(AEPBaseOperator):
@@ -125,8 +132,8 @@ class AEPUpdateScheduleOperator(AEPBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         schedule_id = self.schedule_id or nightly_schedule(self.hook).id
-        self.hook.update_schedule(schedule_id, state=self.state, cron=self.cron)
-        return schedule_summary(self.hook.get_schedule(schedule_id), "updated")
+        self.hook.client.update_schedule(schedule_id, state=self.state, cron=self.cron)
+        return schedule_summary(self.hook.client.get_schedule(schedule_id), "updated")
 
 
 class AEPDeleteScheduleOperator(AEPBaseOperator):
@@ -141,7 +148,7 @@ class AEPDeleteScheduleOperator(AEPBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         try:
-            self.hook.delete_schedule(self.schedule_id)
+            self.hook.client.delete_schedule(self.schedule_id)
         except AEPNotFoundError:
             if not self.missing_ok:
                 raise

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
 
-from airflow_provider_segmentation.client.errors import (
+from airflow_provider_segmentation.client import (
     AEPConflictError,
     AEPGuardrailError,
     AEPNotFoundError,
-    AEPValidationError,
+    check_choice,
 )
 from airflow_provider_segmentation.kinds import EVALUATIONS
 from airflow_provider_segmentation.links import AEPSegmentDefinitionLink, push_link, ui_url
@@ -29,12 +29,6 @@ if TYPE_CHECKING:
 
 IF_EXISTS = ("update", "skip", "fail")
 ON_INELIGIBLE = ("fail", "warn")
-
-
-def _choice(value: str, choices: Sequence[str], name: str) -> str:
-    if value not in choices:
-        raise AEPValidationError(f"{name} {value!r} must be one of {', '.join(choices)}", field=name)
-    return value
 
 
 class _DefinitionOperator(AEPBaseOperator):
@@ -117,17 +111,17 @@ class AEPUpsertSegmentDefinitionOperator(_DefinitionOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.on_ineligible = _choice(on_ineligible, ON_INELIGIBLE, "on_ineligible")
+        self.on_ineligible = check_choice(on_ineligible, ON_INELIGIBLE, field_name="on_ineligible")
         self.name = name
         self.expression = expression
         self.description = description
-        self.if_exists = _choice(if_exists, IF_EXISTS, "if_exists")
-        self.evaluation = _choice(evaluation, tuple(EVALUATIONS), "evaluation")
+        self.if_exists = check_choice(if_exists, IF_EXISTS, field_name="if_exists")
+        self.evaluation = check_choice(evaluation, tuple(EVALUATIONS), field_name="evaluation")
         self.merge_policy_id = merge_policy_id
         self.schema_name = schema_name
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_segmentation.hooks.segmentation import definition_body
+        from airflow_provider_segmentation.client import definition_body
 
         body = definition_body(
             self.name,
@@ -138,9 +132,9 @@ class AEPUpsertSegmentDefinitionOperator(_DefinitionOperator):
             schema_name=self.schema_name,
         )
         self._check_eligible()
-        existing = next((d for d in self.hook.list_segment_definitions() if d.name == self.name), None)
+        existing = next((d for d in self.hook.client.list_segment_definitions() if d.name == self.name), None)
         if existing is None:
-            return self._result(context, self.hook.create_segment_definition(body), "created")
+            return self._result(context, self.hook.client.create_segment_definition(body), "created")
         if self.if_exists == "fail":
             raise AEPConflictError(
                 f"a segment definition named {self.name!r} already exists ({existing.id}) and "
@@ -157,7 +151,7 @@ class AEPUpsertSegmentDefinitionOperator(_DefinitionOperator):
         if unchanged:
             return self._result(context, existing, "unchanged")
         assert existing.id is not None
-        return self._result(context, self.hook.update_segment_definition(existing.id, body), "updated")
+        return self._result(context, self.hook.client.update_segment_definition(existing.id, body), "updated")
 
 
 class AEPUpdateSegmentDefinitionOperator(_DefinitionOperator):
@@ -178,18 +172,18 @@ class AEPUpdateSegmentDefinitionOperator(_DefinitionOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.on_ineligible = _choice(on_ineligible, ON_INELIGIBLE, "on_ineligible")
+        self.on_ineligible = check_choice(on_ineligible, ON_INELIGIBLE, field_name="on_ineligible")
         self.segment_id = segment_id
         self.expression = expression
         self.name = name
         self.description = description
-        self.evaluation = _choice(evaluation, tuple(EVALUATIONS), "evaluation")
+        self.evaluation = check_choice(evaluation, tuple(EVALUATIONS), field_name="evaluation")
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_segmentation.hooks.segmentation import definition_body
+        from airflow_provider_segmentation.client import definition_body
 
         self._check_eligible()
-        current = self.hook.get_segment_definition(self.segment_id)
+        current = self.hook.client.get_segment_definition(self.segment_id)
         body = definition_body(
             self.name or current.name,
             self.expression,
@@ -197,7 +191,9 @@ class AEPUpdateSegmentDefinitionOperator(_DefinitionOperator):
             evaluation=self.evaluation,
             merge_policy_id=current.merge_policy_id,
         )
-        return self._result(context, self.hook.update_segment_definition(self.segment_id, body), "updated")
+        return self._result(
+            context, self.hook.client.update_segment_definition(self.segment_id, body), "updated"
+        )
 
 
 class AEPDeleteSegmentDefinitionOperator(AEPBaseOperator):
@@ -212,7 +208,7 @@ class AEPDeleteSegmentDefinitionOperator(AEPBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         try:
-            self.hook.delete_segment_definition(self.segment_id)
+            self.hook.client.delete_segment_definition(self.segment_id)
         except AEPNotFoundError:
             if not self.missing_ok:
                 raise

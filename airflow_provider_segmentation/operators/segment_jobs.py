@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Context
 
 from airflow_provider_segmentation.assets import emit_size_events
-from airflow_provider_segmentation.client.checks import validate_ids, validate_names
-from airflow_provider_segmentation.client.errors import AEPValidationError
+from airflow_provider_segmentation.client import AEPValidationError, validate_ids, validate_names
 from airflow_provider_segmentation.kinds import JobKind
 from airflow_provider_segmentation.links import AEPSegmentJobLink
 from airflow_provider_segmentation.mixins import is_template
@@ -18,7 +17,7 @@ from airflow_provider_segmentation.operators.base import AEPBaseOperator, AEPJob
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
 
-    from airflow_provider_segmentation.hooks.segmentation import Operation, SegmentationHook
+    from airflow_provider_segmentation.client import Operation, SegmentationClient
     from airflow_provider_segmentation.models import SegmentJob
 
 
@@ -35,8 +34,6 @@ class AEPRunSegmentJobOperator(AEPJobOperator["SegmentJob"]):
     template_fields: Sequence[str] = ("segment_ids", "segment_names", "sandbox")
     operator_extra_links = (AEPSegmentJobLink(),)
     job_kind = JobKind.SEGMENT_JOB
-    link_kind = "segment_job"
-    state_store_key = "aep_segment_job_id"
 
     def __init__(
         self,
@@ -58,13 +55,10 @@ class AEPRunSegmentJobOperator(AEPJobOperator["SegmentJob"]):
         self.finished_job: dict[str, Any] | None = None
 
     def request(self, context: Context) -> Operation[SegmentJob]:
-        from airflow_provider_segmentation.hooks.segmentation import SegmentationAPI
+        from airflow_provider_segmentation.client import SegmentationAPI
 
-        self.submitted_ids = resolve_ids(self.hook, self.segment_ids, self.segment_names)
+        self.submitted_ids = resolve_ids(self.hook.client, self.segment_ids, self.segment_names)
         return SegmentationAPI.create_segment_job.build(self.submitted_ids)
-
-    def summarize(self, job: SegmentJob) -> dict[str, Any]:
-        return job.summary()
 
     def finish(self, context: Context, job: SegmentJob) -> Any:
         self.finished_job = self.summarize(job)
@@ -93,26 +87,28 @@ class AEPCancelSegmentJobOperator(AEPBaseOperator):
         self.job_id = job_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        self.hook.cancel_segment_job(self.job_id)
-        job = self.hook.get_segment_job(self.job_id)
+        self.hook.client.cancel_segment_job(self.job_id)
+        job = self.hook.client.get_segment_job(self.job_id)
         return {"job_id": self.job_id, "status": job.status.value}
 
 
-def resolve_ids(hook: SegmentationHook, ids: Sequence[str] | None, names: Sequence[str] | None) -> list[str]:
+def resolve_ids(
+    client: SegmentationClient, ids: Sequence[str] | None, names: Sequence[str] | None
+) -> list[str]:
     """Segment ids from the rendered ``segment_ids``, or from exact definition names (exactly one of the
     two is given). The rendered value itself is checked: ``[None]``, a plain string or ``[]`` is refused."""
     if names is None:  # by ids, whatever ``segment_ids`` rendered to (None too: it is refused)
         return validate_ids(ids, field_name="segment_ids")
     wanted = validate_names(names)
     found: dict[str, str] = {}
-    for definition in hook.list_segment_definitions():
+    for definition in client.list_segment_definitions():
         if definition.name in wanted and definition.id:
             found.setdefault(definition.name, definition.id)
     missing = [n for n in wanted if n not in found]
     if missing:
         raise AEPValidationError(
             f"no segment definition named {', '.join(map(repr, missing))} in sandbox "
-            f"{hook.config.sandbox!r}; no job was started",
+            f"{client.config.sandbox!r}; no job was started",
             field="segment_names",
         )
     return [found[n] for n in wanted]

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
 
-from airflow_provider_segmentation.client.checks import (
+from airflow_provider_segmentation.client import (
+    AEPValidationError,
     check_limits,
     check_max_jobs,
     validate_ids,
     validate_names,
 )
-from airflow_provider_segmentation.client.errors import AEPValidationError
 from airflow_provider_segmentation.compat import AirflowSkipException
 from airflow_provider_segmentation.mixins import is_template
 from airflow_provider_segmentation.operators.base import AEPBaseOperator
@@ -105,7 +105,7 @@ class AEPCheckAudienceSizeOperator(AEPBaseOperator):
         if self.segment_ids is None and self.segment_names is None:
             ids = validate_ids(list(latest_sizes), field_name="latest_from")
         else:
-            ids = resolve_ids(self.hook, self.segment_ids, self.segment_names)
+            ids = resolve_ids(self.hook.client, self.segment_ids, self.segment_names)
         names = dict(zip(ids, self.segment_names, strict=True)) if self.segment_names is not None else {}
         missing = [i for i in ids if latest_sizes and i not in latest_sizes]
         if missing:
@@ -114,7 +114,7 @@ class AEPCheckAudienceSizeOperator(AEPBaseOperator):
                 "segment job that evaluated these audiences",
                 field="latest_from",
             )
-        history = read_size_history(self.hook, segment_ids=ids, max_jobs=self.max_jobs)
+        history = read_size_history(self.hook.client, segment_ids=ids, max_jobs=self.max_jobs)
         verdicts = []
         for segment_id in ids:
             series = [p for p in history.get(segment_id, []) if p.job_id != job_id]

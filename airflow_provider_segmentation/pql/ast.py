@@ -244,7 +244,7 @@ class VariableReference:
     depth: ClassVar[int] = 1
 
 
-def _links(fn: str, params: Any, child: Any) -> bool:
+def continues_chain(fn: str, params: Any, child: Any) -> bool:
     """Is ``child`` (the first of ``params``) the left operand continuing a chain like ``a and b and c``?"""
     group = CHAIN_GROUPS.get(fn)
     return (
@@ -294,7 +294,8 @@ class FnApply:
         depth = 1
         for index, param in enumerate(self.params):
             below = getattr(param, "depth", 1)
-            depth = max(depth, below if index == 0 and _links(self.fn, self.params, param) else below + 1)
+            chained = index == 0 and continues_chain(self.fn, self.params, param)
+            depth = max(depth, below if chained else below + 1)
         _set(self, "depth", _check_depth(depth))
 
     def __eq__(self, other: object) -> bool:

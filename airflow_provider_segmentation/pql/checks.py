@@ -27,7 +27,7 @@ from airflow_provider_segmentation.pql.ast import (
     Literal,
     Node,
     PQLError,
-    _links,
+    continues_chain,
 )
 from airflow_provider_segmentation.pql.dates import date_of
 
@@ -259,7 +259,7 @@ def flatten_chain(node: FnApply) -> tuple[Node, list[tuple[str, Node]]]:
         for param in reversed(head.params[1:]):
             rights.append((head.fn, param))
         left = head.params[0]
-        if not (isinstance(left, FnApply) and _links(head.fn, head.params, left)):
+        if not (isinstance(left, FnApply) and continues_chain(head.fn, head.params, left)):
             break
         problem = call_problem(left)
         if problem is not None:

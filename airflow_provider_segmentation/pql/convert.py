@@ -237,7 +237,7 @@ def _path(trail: list[tuple[int, str]], index: int) -> str:
 
 
 def _json_links(parent: dict[str, Any], child: Any) -> bool:
-    """The pql/json side of ``ast._links``: does ``child`` (params[0]) continue its parent's chain?"""
+    """The pql/json side of ``ast.continues_chain``: does ``child`` (params[0]) continue the chain?"""
     group = CHAIN_GROUPS.get(parent.get("fnName"))  # type: ignore[arg-type]
     return (
         group is not None

@@ -13,15 +13,14 @@ from typing import Any
 
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 
-from airflow_provider_segmentation.client.checks import check_poll_interval, positive_seconds
-from airflow_provider_segmentation.client.errors import AEPValidationError
+from airflow_provider_segmentation.client import AEPValidationError, check_poll_interval, positive_seconds
 from airflow_provider_segmentation.compat import conf
 from airflow_provider_segmentation.kinds import JobKind
 from airflow_provider_segmentation.mixins import AEPJobMixin, check_task_sandbox
 from airflow_provider_segmentation.operators.schedules import nightly_schedule
 
-# The waits (``client.waiting``, through the hook) are imported in ``execute``/``poke``: a DAG file's
-# import of a sensor stays light (tests/airflow/test_parse_time_imports.py).
+# The waits and the job kinds' declarations (``client.JOB_TYPES``) are imported in ``execute``/``poke``:
+# a DAG file's import of a sensor stays light (tests/airflow/test_parse_time_imports.py).
 
 
 def sensor_seconds(value: timedelta | float, *, field_name: str) -> float:
@@ -73,7 +72,7 @@ class _AEPSensor(AEPJobMixin, BaseSensorOperator):
         return None
 
     def execute(self, context: Context) -> Any:
-        from airflow_provider_segmentation.hooks.segmentation import floored_poll_interval
+        from airflow_provider_segmentation.client import floored_poll_interval
 
         # every poke is a GET to AEP: at most one per MIN_POLL_INTERVAL_SECONDS on a real AEP host
         self.poke_interval = floored_poll_interval(
@@ -95,9 +94,11 @@ class _AEPSensor(AEPJobMixin, BaseSensorOperator):
 
     def resume(self, context: Context, job_id: str) -> Any:
         """The sensor's XCom value for the job that succeeded (read once more after a deferral)."""
+        from airflow_provider_segmentation.client import job_type
+
         job = self.hook.read_job(self.job_kind, job_id)
         self.report_finished(job_id, job)
-        return job.summary()
+        return job_type(self.job_kind).summary(job)
 
 
 class _AEPJobIdSensor(_AEPSensor):
@@ -113,12 +114,13 @@ class _AEPJobIdSensor(_AEPSensor):
         return str(self.job_id)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        from airflow_provider_segmentation.hooks.segmentation import Outcome, job_outcome, status_of
+        from airflow_provider_segmentation.client import Outcome, job_type
 
-        job = self.hook.read_job(self.job_kind, self.watched_id(context))
-        if job_outcome(job, ident=self.watched_id(context)) is Outcome.SUCCEEDED:
-            return PokeReturnValue(True, job.summary())
-        self.log.info("%s %s is %s", self.job_kind.label.capitalize(), self.job_id, status_of(job))
+        watched, job_kind = self.watched_id(context), job_type(self.job_kind)
+        job = self.hook.read_job(self.job_kind, watched)
+        if job_kind.outcome(job, ident=watched) is Outcome.SUCCEEDED:
+            return PokeReturnValue(True, job_kind.summary(job))
+        self.log.info("%s %s is %s", self.job_kind.label.capitalize(), watched, job_kind.status_text(job))
         return False
 
 
@@ -188,20 +190,17 @@ class AEPScheduledSegmentJobSensor(_AEPSensor):
         return ((run_time or datetime.now(timezone.utc)) - self.lookback).timestamp()
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        from airflow_provider_segmentation.hooks.segmentation import (
-            Outcome,
-            first_run_since,
-            job_outcome,
-            status_of,
-        )
+        from airflow_provider_segmentation.client import Outcome, first_run_since, job_type
 
-        schedule_id = self.watched_id(context)
-        runs = self.hook.list_segment_jobs(property_filter=f"properties.scheduleId=={schedule_id}")
-        run = first_run_since(runs, self.window_start(context))
+        schedule_id, runs_of = self.watched_id(context), job_type(self.job_kind)
+        assert runs_of.runs is not None
+        run = first_run_since(
+            self.hook.client.paginate(runs_of.runs(schedule_id)), self.window_start(context)
+        )
         if run is None:
             self.log.info("Schedule %s has no run in this window yet", schedule_id)
             return False
-        if job_outcome(run, ident=str(run.id)) is Outcome.SUCCEEDED:
-            return PokeReturnValue(True, run.summary())
-        self.log.info("Scheduled run %s of schedule %s is %s", run.id, schedule_id, status_of(run))
+        if runs_of.outcome(run, ident=str(run.id)) is Outcome.SUCCEEDED:
+            return PokeReturnValue(True, runs_of.summary(run))
+        self.log.info("Scheduled run %s of schedule %s is %s", run.id, schedule_id, runs_of.status_text(run))
         return False

@@ -35,14 +35,9 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-from airflow_provider_segmentation.hooks.segmentation import (
-    AEPError,
-    AEPValidationError,
-    RetrySettings,
-    SegmentationHook,
-    check_task_sandbox,
-    positive_seconds,
-)
+from airflow_provider_segmentation.client import AEPError, AEPValidationError, RetrySettings, positive_seconds
+from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
+from airflow_provider_segmentation.mixins import check_task_sandbox
 from airflow_provider_segmentation.triggers.job_watches import WATCHES, JobWatch
 from airflow_provider_segmentation.triggers.watch_state import WatchState, plan
 

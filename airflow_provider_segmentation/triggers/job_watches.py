@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from airflow_provider_segmentation.hooks.segmentation import AEPValidationError, check_id, validate_ids
+from airflow_provider_segmentation.client import AEPValidationError, check_id, validate_ids
 from airflow_provider_segmentation.models import (
     ExportJob,
     ExportJobStatus,
@@ -24,7 +24,7 @@ from airflow_provider_segmentation.models import (
 from airflow_provider_segmentation.triggers.watch_state import WatchedJob
 
 if TYPE_CHECKING:
-    from airflow_provider_segmentation.hooks.segmentation import AsyncSegmentationClient
+    from airflow_provider_segmentation.client import AsyncSegmentationClient
 
 T = TypeVar("T")
 LogInfo = Callable[..., object]  # the trigger's ``log.info`` (its type differs between Airflow versions)

@@ -25,12 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-if TYPE_CHECKING:
-    from airflow_provider_segmentation.hooks.segmentation import AsyncSegmentationClient
-
-from airflow_provider_segmentation.hooks.segmentation import (
-    JOB_READS,
-    JOB_STOPS,
+from airflow_provider_segmentation.client import (
     AEPError,
     AEPJobCancelledError,
     AEPJobFailedError,
@@ -38,24 +33,21 @@ from airflow_provider_segmentation.hooks.segmentation import (
     AEPValidationError,
     Fetch,
     RetrySettings,
-    SegmentationHook,
     Wait,
     first_run_since,
     floored_poll_interval,
+    job_type,
     poll_flow,
     positive_seconds,
-    status_of,
 )
+from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
+from airflow_provider_segmentation.kinds import JobKind
 from airflow_provider_segmentation.mixins import job_age_seconds
-from airflow_provider_segmentation.models import (
-    Estimate,
-    EventStatus,
-    ExportJob,
-    JobEvent,
-    JobKind,
-    SegmentJob,
-)
+from airflow_provider_segmentation.models import EventStatus, JobEvent
 from airflow_provider_segmentation.triggers.shared_poll import WATCHED, GroupPoll, Snapshot
+
+if TYPE_CHECKING:
+    from airflow_provider_segmentation.client import AsyncSegmentationClient
 
 SHARED_POLLS_PER_INTERVAL = 2
 POLL_JITTER = 0.1  # each pause is the poll interval +-10 %: waits deferred together do not poll in lockstep
@@ -94,6 +86,7 @@ class AEPJobTrigger(BaseEventTrigger):
             raise AEPValidationError(
                 f"kind {kind!r} is not one of {', '.join(k.value for k in JobKind)}", field="kind"
             ) from None
+        self.job_type = job_type(self.kind)
         self.job_id = str(job_id)
         self.aep_conn_id = aep_conn_id
         self.sandbox = sandbox
@@ -127,34 +120,28 @@ class AEPJobTrigger(BaseEventTrigger):
             aep_conn_id=self.aep_conn_id, sandbox=self.sandbox, retry=RetrySettings(max_attempts=1)
         )
 
-    async def _fetch(self, client: AsyncSegmentationClient) -> SegmentJob | ExportJob | Estimate | None:
-        if self.kind is not JobKind.SCHEDULED_SEGMENT_JOB:
-            job: SegmentJob | ExportJob | Estimate = await client.execute(
-                JOB_READS[self.kind].build(self.job_id)
-            )
-            return job
+    async def _fetch(self, client: AsyncSegmentationClient) -> Any:
+        """The job (a segment job, export job or estimate), or None for a schedule's run not there yet."""
+        if self.job_type.runs is None:
+            return await client.execute(self.job_type.read.build(self.job_id))
         # a schedule's run: the first one created at or after window_start, if there is one yet
-        runs = client.list_segment_jobs(property_filter=f"properties.scheduleId=={self.job_id}")
+        runs = client.paginate(self.job_type.runs(self.job_id))
         return first_run_since([run async for run in runs], self.window_start)
 
     def _event(
         self,
         status: EventStatus,
         message: str,
-        job: SegmentJob | ExportJob | Estimate | None = None,
+        job: Any = None,
         errors: list[dict[str, Any]] | None = None,
     ) -> TriggerEvent:
-        if isinstance(job, SegmentJob | ExportJob) and job.id is not None:
-            job_id: str | None = str(job.id)
-        else:  # an estimate is its preview id; a schedule with no run yet has no job
-            job_id = None if self.kind is JobKind.SCHEDULED_SEGMENT_JOB else self.job_id
         event = JobEvent(
             kind=self.kind,
             watched_id=self.job_id,
             status=status,
             message=message,
-            job_id=job_id,
-            job_status=status_of(job) if job is not None else None,
+            job_id=self.job_type.job_id(job, self.job_id),
+            job_status=self.job_type.status_text(job) if job is not None else None,
             errors=tuple(errors or ()),
         )
         return TriggerEvent(event.to_dict())
@@ -182,8 +169,9 @@ class AEPJobTrigger(BaseEventTrigger):
     # -- one question for many jobs: Airflow 3.3's shared trigger streams ---------------------------
 
     def shared_stream_key(self) -> Hashable | None:
-        """Segment jobs of one connection, sandbox and poll interval share one poll (3.3+ triggerers)."""
-        if self.kind is not JobKind.SEGMENT_JOB or not self.share_polls:
+        """Jobs of one kind that can be read in bulk (segment jobs), of one connection, sandbox and poll
+        interval, share one poll (3.3+ triggerers)."""
+        if not self.job_type.shares_polls or not self.share_polls:
             return None
         return ("aep-segment-jobs", self.aep_conn_id, self.sandbox, self.poll_interval)
 
@@ -224,7 +212,7 @@ class AEPJobTrigger(BaseEventTrigger):
         try:
             own_read = False  # the last read, at the deadline, is this trigger's own GET
 
-            async def from_snapshots() -> SegmentJob | ExportJob | Estimate | AEPError | None:
+            async def from_snapshots() -> Any:
                 if own_read:
                     async with self._hook() as hook:
                         return await self._fetch(await hook.aclient())
@@ -253,7 +241,7 @@ class AEPJobTrigger(BaseEventTrigger):
     ) -> AsyncIterator[TriggerEvent]:
         """Drive the shared polling flow (``waiting.poll_flow``): ``fetch`` reads the job once (a job,
         None for a schedule's run not there yet, or an ``AEPError`` returned or raised)."""
-        job: SegmentJob | ExportJob | Estimate | None = None
+        job: Any = None
 
         def log_status(status: str, elapsed: float) -> None:
             # the job's age says how long it has taken, whenever this trigger (re)started watching it
@@ -262,7 +250,7 @@ class AEPJobTrigger(BaseEventTrigger):
             self.log.info("%s %s: %s (%s)", self.kind.label, self._ident(job), status, since)
 
         flow = poll_flow(
-            kind=self.kind.label,
+            self.job_type,
             ident=self.job_id,
             poll_interval=poll_interval,
             deadline=self.deadline,
@@ -298,14 +286,15 @@ class AEPJobTrigger(BaseEventTrigger):
     def _poll_error(self, error: AEPError) -> TriggerEvent:
         return self._event(EventStatus.POLL_ERROR, f"cannot poll {self.kind.label} {self.job_id}: {error}")
 
-    def _ident(self, job: SegmentJob | ExportJob | Estimate | None) -> str:
-        if self.kind is JobKind.SCHEDULED_SEGMENT_JOB and isinstance(job, SegmentJob):
+    def _ident(self, job: Any) -> str:
+        if self.job_type.watches_schedule and job is not None:
             return f"{job.id} (schedule {self.job_id})"
         return self.job_id
 
     async def on_kill(self) -> None:
         """A user acted on the deferred task: cancel the AEP job unless the task will run again."""
-        if not self.cancel_on_kill or self.kind not in JOB_STOPS:
+        stop = self.job_type.stop
+        if not self.cancel_on_kill or stop is None:
             return
         state = await self._task_state()
         if state is not None and state not in ENDED_BY_USER:
@@ -319,7 +308,7 @@ class AEPJobTrigger(BaseEventTrigger):
         try:
             async with self._hook() as hook:
                 client = await hook.aclient()
-                await client.execute(JOB_STOPS[self.kind].build(self.job_id))
+                await client.execute(stop.build(self.job_id))
             self.log.info("Cancelled %s %s because the task was ended", self.kind.label, self.job_id)
         except AEPError as exc:
             self.log.warning("Could not cancel %s %s: %s", self.kind.label, self.job_id, exc)

@@ -29,11 +29,11 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from airflow_provider_segmentation.hooks.segmentation import MAX_IDS_PER_BULK_GET, AEPError, check_id
+from airflow_provider_segmentation.client import MAX_IDS_PER_BULK_GET, AEPError, check_id
 from airflow_provider_segmentation.models import SegmentJob
 
 if TYPE_CHECKING:
-    from airflow_provider_segmentation.hooks.segmentation import AsyncSegmentationClient
+    from airflow_provider_segmentation.client import AsyncSegmentationClient
 
 log = logging.getLogger(__name__)
 

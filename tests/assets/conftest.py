@@ -94,7 +94,7 @@ def hook(aep_conn: str) -> SegmentationHook:
 
 async def finished(hook: SegmentationHook, job_id: str, kind: str = "segment", timeout: float = 30.0) -> None:
     """Wait (without blocking the loop) until AEP reports the job terminal."""
-    get = hook.get_segment_job if kind == "segment" else hook.get_export_job
+    get = hook.client.get_segment_job if kind == "segment" else hook.client.get_export_job
     deadline = time.monotonic() + timeout
     while True:
         job = await asyncio.to_thread(get, job_id)

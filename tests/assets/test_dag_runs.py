@@ -61,7 +61,9 @@ def rows(env: dict[str, str], sql: str) -> list[tuple[Any, ...]]:
 def test_a_dag_run_emits_asset_events_and_openlineage_facets(tmp_path, emulator, aep_conn) -> None:
     hook = SegmentationHook()
     segments = [
-        hook.create_segment_definition({"name": tier, "expression": {"value": f'loyalty.tier = "{tier}"'}}).id
+        hook.client.create_segment_definition(
+            {"name": tier, "expression": {"value": f'loyalty.tier = "{tier}"'}}
+        ).id
         for tier in ("gold", "platinum")
     ]
     dags = tmp_path / "dags"

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_segmentation.client import AEPValidationError
 from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID
-from airflow_provider_segmentation.hooks.segmentation import AEPValidationError, SegmentationHook
+from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 from airflow_provider_segmentation.triggers.events import AEPJobFinishedTrigger
 from airflow_provider_segmentation.triggers.watch_state import WatchedJob, WatchState, plan
 from tests.assets.conftest import MemoryAssetStore, Watching, finished
@@ -27,8 +28,12 @@ POLL = 0.05
 @pytest.fixture
 def schedule(hook: SegmentationHook) -> dict[str, str]:
     """An AEP evaluation schedule (inactive: only the test fires it) over one definition."""
-    gold = hook.create_segment_definition({"name": "Gold", "expression": {"value": 'loyalty.tier = "gold"'}})
-    created = hook.create_schedule("nightly audiences", cron="0 0 1 * * ?", segments=["*"], state="inactive")
+    gold = hook.client.create_segment_definition(
+        {"name": "Gold", "expression": {"value": 'loyalty.tier = "gold"'}}
+    )
+    created = hook.client.create_schedule(
+        "nightly audiences", cron="0 0 1 * * ?", segments=["*"], state="inactive"
+    )
     assert gold.id
     return {"id": created.id, "segment_id": gold.id}
 
@@ -54,7 +59,7 @@ async def fire(admin: EmulatorAdmin, hook: SegmentationHook, schedule_id: str) -
     """Make the schedule's run happen now (the emulator's admin route); the id of the segment job."""
     await asyncio.to_thread(admin.trigger_schedule, schedule_id)
     runs = await asyncio.to_thread(
-        lambda: list(hook.list_segment_jobs(property_filter=f"properties.scheduleId=={schedule_id}"))
+        lambda: list(hook.client.list_segment_jobs(property_filter=f"properties.scheduleId=={schedule_id}"))
     )
     return max(runs, key=lambda run: run.creation_time or 0).id
 
@@ -130,7 +135,7 @@ async def test_a_run_still_running_at_the_restart_is_reported_when_it_finishes(
     async with Watching(first) as watching:
         await watching.until("the baseline", lambda: started(store, first))
         running = await fire(emulator_admin, hook, schedule["id"])
-        job = await asyncio.to_thread(hook.get_segment_job, running)
+        job = await asyncio.to_thread(hook.client.get_segment_job, running)
         created_ms = job.creation_time
         # the watcher saw it running: the floor stays at its creation time until it is reported
         await watching.until("the run seen running", lambda: store.state(first).floor == created_ms)  # type: ignore[union-attr]
@@ -164,10 +169,10 @@ async def test_a_schedule_watched_by_name_is_found_once_it_exists(hook, aep_conn
     async with Watching(trigger) as watching:
         await watching.until("the baseline", lambda: started(store, trigger))
         await asyncio.to_thread(
-            hook.create_segment_definition,
+            hook.client.create_segment_definition,
             {"name": "US", "expression": {"value": 'homeAddress.country = "US"'}},
         )
-        created = await asyncio.to_thread(hook.create_schedule, "made later", cron="0 0 1 * * ?")
+        created = await asyncio.to_thread(hook.client.create_schedule, "made later", cron="0 0 1 * * ?")
         run = await fire(emulator_admin, hook, created.id)
         [event] = await watching.events_after(1)
         assert event["job_id"] == run and event["schedule_id"] == created.id
@@ -226,21 +231,23 @@ async def test_exports_into_a_dataset_are_reported_with_their_audiences(
     hook, aep_conn, emulator_admin
 ) -> None:
     hook = SegmentationHook()
-    gold = hook.create_segment_definition(
+    gold = hook.client.create_segment_definition(
         {"name": "Gold", "expression": {"value": 'loyalty.tier = "gold"'}}
     ).id
-    silver = hook.create_segment_definition(
+    silver = hook.client.create_segment_definition(
         {"name": "Silver", "expression": {"value": 'loyalty.tier = "silver"'}}
     ).id
     assert gold and silver
-    hook.wait_for_segment_job(hook.create_segment_job([gold, silver]).id, poll_interval=0.05, timeout=30)
+    hook.wait_for_segment_job(
+        hook.client.create_segment_job([gold, silver]).id, poll_interval=0.05, timeout=30
+    )
 
     def export(*segments: str) -> str:
         request = {
             "filter": {"segments": [{"segmentId": s, "status": ["realized", "existing"]} for s in segments]},
             "destination": {"datasetId": PROFILE_DATASET_ID},
         }
-        return hook.create_export_job(request).id
+        return hook.client.create_export_job(request).id
 
     before = export(gold)
     await finished(hook, before, kind="export")
@@ -341,8 +348,10 @@ async def test_the_example_dags_watcher_reports_the_nightly_run(hook, emulator_a
     trigger = restarted(watch.trigger, MemoryAssetStore())  # as the triggerer builds it from the DB
     store = trigger.asset_state_store
     assert isinstance(store, MemoryAssetStore)
-    gold = hook.create_segment_definition({"name": "Gold", "expression": {"value": 'loyalty.tier = "gold"'}})
-    nightly = hook.create_schedule("nightly audiences", cron="0 0 1 * * ?", state="active")
+    gold = hook.client.create_segment_definition(
+        {"name": "Gold", "expression": {"value": 'loyalty.tier = "gold"'}}
+    )
+    nightly = hook.client.create_schedule("nightly audiences", cron="0 0 1 * * ?", state="active")
     async with Watching(trigger) as watching:
         await watching.until("the baseline", lambda: started(store, trigger))
         run = await fire(emulator_admin, hook, nightly.id)

@@ -28,11 +28,13 @@ def audiences(aep_conn: str) -> list[str]:
     """Two evaluated segment definitions (so an export has members to write)."""
     hook = SegmentationHook()
     ids = [
-        hook.create_segment_definition({"name": name, "expression": {"value": f'loyalty.tier = "{name}"'}}).id
+        hook.client.create_segment_definition(
+            {"name": name, "expression": {"value": f'loyalty.tier = "{name}"'}}
+        ).id
         for name in ("gold", "silver")
     ]
     assert all(ids)
-    hook.wait_for_segment_job(hook.create_segment_job(ids).id, poll_interval=0.02, timeout=30)  # type: ignore[arg-type]
+    hook.wait_for_segment_job(hook.client.create_segment_job(ids).id, poll_interval=0.02, timeout=30)  # type: ignore[arg-type]
     return [str(i) for i in ids]
 
 

@@ -38,7 +38,7 @@ def test_plan_goes_to_xcom_and_apply_makes_it(aep_conn, folder, emulator_admin) 
         task_id="apply", plan=plan, approved_fingerprint=plan["fingerprint"]
     ).execute(context)
     assert len(result["created"]) == 4 and context["ti"].xcoms["changed_ids"] == result["changed_ids"]
-    stored = {d.name: d.id for d in SegmentationHook(sandbox="dev").list_segment_definitions()}
+    stored = {d.name: d.id for d in SegmentationHook(sandbox="dev").client.list_segment_definitions()}
     assert set(stored) == set(result["created"])
     # schedule: true (the default) puts an audience in scheduled_ids; engagement.yaml says false
     scheduled = [stored[n] for n in sorted(set(stored) - {"Engaged by e-mail, no purchase"})]
@@ -55,15 +55,15 @@ def test_a_drift_check_fails_with_the_diff(aep_conn, folder) -> None:
     plan, _ = plan_task(folder)
     AEPApplyAudiencesOperator(task_id="apply", plan=plan).execute(make_context())
     hook = SegmentationHook(sandbox="dev")
-    target = next(d for d in hook.list_segment_definitions() if d.name == "Recent high-value buyers")
+    target = next(d for d in hook.client.list_segment_definitions() if d.name == "Recent high-value buyers")
     edited = target.description.replace("Bought for", "Edited in the UI: bought for")
-    hook.update_segment_definition(target.id, {"description": edited})
+    hook.client.update_segment_definition(target.id, {"description": edited})
     with pytest.raises(audiences.AudienceDriftError) as raised:
         plan_task(folder, fail_on_drift=True)
     assert "~ update 'Recent high-value buyers'" in str(raised.value)
     assert "-Edited in the UI: bought for more than 300" in str(raised.value)
     # a description rewritten without the marker line: no longer managed, so a conflict (never an update)
-    hook.update_segment_definition(target.id, {"description": "rewritten by hand"})
+    hook.client.update_segment_definition(target.id, {"description": "rewritten by hand"})
     with pytest.raises(audiences.AudienceDriftError) as raised:
         plan_task(folder, fail_on_drift=True)
     assert "! conflict 'Recent high-value buyers'" in str(raised.value)

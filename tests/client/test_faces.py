@@ -9,7 +9,6 @@ import pytest
 from airflow_provider_segmentation.client import AsyncSegmentationClient, ClientConfig, SegmentationClient
 from airflow_provider_segmentation.client.client import SegmentationAPI
 from airflow_provider_segmentation.client.operations import Call, Pages
-from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 
 FACES = {
     name: face
@@ -55,9 +54,10 @@ def test_every_operation_of_the_spec_is_declared_once() -> None:
     assert len(operation_ids) == 35
 
 
-@pytest.mark.parametrize("runner", [SegmentationClient, AsyncSegmentationClient, SegmentationHook])
+@pytest.mark.parametrize("runner", [SegmentationClient, AsyncSegmentationClient])
 def test_no_runner_overrides_a_face(runner: type) -> None:
-    """Every operation of the client, the async client and the hook is the one declaration itself."""
+    """Every operation of the client and the async client is the one declaration itself (the hook holds a
+    client and declares no operation: ``tests/hooks/test_hook_holds_client.py``)."""
     overridden = [name for name, face in FACES.items() if inspect.getattr_static(runner, name) is not face]
     assert overridden == []
 
@@ -78,10 +78,8 @@ def test_async_faces_are_awaited_or_iterated(name: str) -> None:
 def test_sync_and_async_faces_have_the_same_signature(name: str) -> None:
     sync = inspect.signature(getattr(SegmentationClient(CONFIG), name))
     asynchronous = inspect.signature(getattr(AsyncSegmentationClient(CONFIG), name))
-    hook = inspect.signature(getattr(SegmentationHook(), name))
     assert (
         sync
         == asynchronous
-        == hook
         == inspect.signature(FACES[name].build).replace(return_annotation=inspect.Signature.empty)
     )

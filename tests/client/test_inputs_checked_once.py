@@ -10,8 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_segmentation.client import AEPValidationError, SegmentationClient
-from airflow_provider_segmentation.hooks.segmentation import export_request
+from airflow_provider_segmentation.client import AEPValidationError, SegmentationClient, export_request
 
 SETTINGS = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

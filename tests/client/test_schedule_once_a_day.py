@@ -45,5 +45,5 @@ def test_the_hook_refuses_an_hourly_schedule_before_any_request(aep_conn: str, e
     emulator_admin.clear_requests()
     hook = SegmentationHook(aep_conn_id=aep_conn)
     with pytest.raises(AEPGuardrailError):
-        hook.create_schedule("hourly", cron="0 0 * * * ?", segments=["*"], state="active")
+        hook.client.create_schedule("hourly", cron="0 0 * * * ?", segments=["*"], state="active")
     assert not [r for r in emulator_admin.requests() if "/config/schedules" in r["path"]]

@@ -22,7 +22,9 @@ from hypothesis import strategies as st
 
 from airflow_provider_segmentation.client import waiting
 from airflow_provider_segmentation.client.errors import AEPTimeoutError
+from airflow_provider_segmentation.client.jobs import JOB_TYPES
 from airflow_provider_segmentation.client.waiting import Fetch, poll_flow
+from airflow_provider_segmentation.kinds import JobKind
 from airflow_provider_segmentation.models import SegmentJob
 
 START = 1_000_000.0
@@ -74,7 +76,7 @@ def drive(t: dict, job: FakeJob) -> tuple[SegmentJob | AEPTimeoutError, list[flo
     """Run ``poll_flow`` to its end on a fake clock; the times at which each sleep ended."""
     now = [START]
     flow = poll_flow(
-        kind="segment job",
+        JOB_TYPES[JobKind.SEGMENT_JOB],
         ident=job.ident,
         poll_interval=t["poll_interval"],
         deadline=START + t["timeout"],

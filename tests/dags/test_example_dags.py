@@ -106,8 +106,8 @@ def nightly_evaluation_ran(emulator_admin, name: str = "nightly audiences") -> N
     from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 
     hook = SegmentationHook()
-    hook.create_segment_definition({"name": "Gold", "expression": {"value": 'loyalty.tier = "gold"'}})
-    schedule = hook.create_schedule(name, cron="0 0 1 * * ?", segments=["*"], state="active")
+    hook.client.create_segment_definition({"name": "Gold", "expression": {"value": 'loyalty.tier = "gold"'}})
+    schedule = hook.client.create_schedule(name, cron="0 0 1 * * ?", segments=["*"], state="active")
     emulator_admin.trigger_schedule(schedule.id)
 
 

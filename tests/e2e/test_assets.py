@@ -73,13 +73,13 @@ def test_a_scheduled_aep_run_starts_the_export_dag_whose_dataset_starts_the_next
     from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 
     hook = SegmentationHook()
-    hook.create_segment_definition(
+    hook.client.create_segment_definition(
         {"name": "e2e assets: gold", "expression": {"value": 'loyalty.tier = "gold"'}}
     )
-    existing = [s for s in hook.list_schedules() if s.name == SCHEDULE_NAME]
-    schedule = existing[0] if existing else hook.create_schedule(SCHEDULE_NAME, cron="0 0 1 1 1 ?")
+    existing = [s for s in hook.client.list_schedules() if s.name == SCHEDULE_NAME]
+    schedule = existing[0] if existing else hook.client.create_schedule(SCHEDULE_NAME, cron="0 0 1 1 1 ?")
     if not existing:  # leave no run of "nightly audiences" behind for aep_daily_schedule's sensor to find
-        request.addfinalizer(lambda: hook.delete_schedule(schedule.id))
+        request.addfinalizer(lambda: hook.client.delete_schedule(schedule.id))
 
     # the watcher runs in the triggerer: it looks the schedule up by name at each poll
     since = time.time()
@@ -95,7 +95,7 @@ def test_a_scheduled_aep_run_starts_the_export_dag_whose_dataset_starts_the_next
     )
     emulator.trigger_schedule(schedule.id)
     scheduled = max(
-        hook.list_segment_jobs(property_filter=f"properties.scheduleId=={schedule.id}"),
+        hook.client.list_segment_jobs(property_filter=f"properties.scheduleId=={schedule.id}"),
         key=lambda job: job.creation_time or 0,
     )
 

@@ -122,20 +122,22 @@ def evaluations_on_several_days(
 
     hook = SegmentationHook()
     ids = [
-        hook.create_segment_definition(
+        hook.client.create_segment_definition(
             {"name": f"e2e ui {tier}", "expression": {"value": f'loyalty.tier = "{tier}"'}}
         ).id
         for tier in ("gold", "platinum")
     ]
     for _ in range(DAYS):
         emulator._call("POST", "/clock", json={"advance_seconds": 86400})
-        job = hook.create_segment_job(ids)
+        job = hook.client.create_segment_job(ids)
         hook.wait_for_segment_job(job.id, poll_interval=0.5, timeout=120)
     emulator._call("POST", "/clock", json={"advance_seconds": 86400})
     emulator.configure(fail_segment_jobs=True)
     try:
-        failed = hook.create_segment_job(ids[:1])
-        wait_for("the failing job", lambda: hook.get_segment_job(failed.id).status.value == "FAILED", 120)
+        failed = hook.client.create_segment_job(ids[:1])
+        wait_for(
+            "the failing job", lambda: hook.client.get_segment_job(failed.id).status.value == "FAILED", 120
+        )
     finally:
         emulator.configure(fail_segment_jobs=False)
     return [str(i) for i in ids], failed.id

@@ -36,7 +36,8 @@ DAG = textwrap.dedent(
     import pendulum
     from airflow.sdk import dag, task
     from airflow_provider_segmentation.compat import BaseHook
-    from airflow_provider_segmentation.hooks.segmentation import SegmentationAPI, SegmentationHook
+    from airflow_provider_segmentation.client import SegmentationAPI
+    from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 
     @dag(schedule=None, start_date=pendulum.datetime(2024, 1, 1), catchup=False)
     def masking_probe():
@@ -46,7 +47,7 @@ DAG = textwrap.dedent(
 
         @task
         def sync_call():
-            list(SegmentationHook().list_schedules(limit=1))
+            list(SegmentationHook().client.list_schedules(limit=1))
 
         @task
         def async_call():
@@ -65,7 +66,7 @@ DAG = textwrap.dedent(
                         await (await hook.aclient()).get_segment_job("job-1")
                 asyncio.run(call())
             else:
-                hook.get_segment_job("job-1")
+                hook.client.get_segment_job("job-1")
 
         read_connection_only() >> sync_call() >> async_call()
         echoed.expand(

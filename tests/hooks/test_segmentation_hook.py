@@ -7,14 +7,14 @@ import logging
 
 import pytest
 
-from airflow_provider_segmentation.hooks.segmentation import (
+from airflow_provider_segmentation.client import (
     AEPConfigurationError,
     AEPJobFailedError,
     AEPNotFoundError,
     AEPTimeoutError,
     AEPValidationError,
-    SegmentationHook,
 )
+from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 from airflow_provider_segmentation.models import SegmentJobStatus
 from tests.compat import BaseHook, get_connection_off_the_loop
 from tests.conftest import mint_token
@@ -39,21 +39,21 @@ def set_conn(monkeypatch: pytest.MonkeyPatch, emulator, **changes) -> None:
 
 def test_hook_runs_operations_from_the_connection(aep_conn: str, emulator_admin) -> None:
     hook = SegmentationHook()
-    created = hook.create_segment_definition(US)
-    assert [d.id for d in hook.list_segment_definitions()] == [created.id]
+    created = hook.client.create_segment_definition(US)
+    assert [d.id for d in hook.client.list_segment_definitions()] == [created.id]
     headers_seen = emulator_admin.requests("POST", "/data/core/ups/segment/definitions")[0]
     assert headers_seen["sandbox"] == "prod" and headers_seen["request_id"]
 
 
 def test_task_sandbox_overrides_the_connection(aep_conn: str, emulator_admin) -> None:
-    SegmentationHook(sandbox="dev").create_segment_definition(US)
-    assert list(SegmentationHook().list_segment_definitions()) == []
+    SegmentationHook(sandbox="dev").client.create_segment_definition(US)
+    assert list(SegmentationHook().client.list_segment_definitions()) == []
     assert emulator_admin.requests("POST")[-1]["sandbox"] == "dev"
 
 
 def test_uppercase_task_sandbox_is_rejected_locally(aep_conn: str, emulator_admin) -> None:
     with pytest.raises(AEPConfigurationError, match="use 'dev'"):
-        SegmentationHook(sandbox="DEV").get_schedule("x")
+        SegmentationHook(sandbox="DEV").client.get_schedule("x")
     assert emulator_admin.requests() == []
 
 
@@ -72,7 +72,7 @@ def test_incomplete_connection_fails_before_http(
 ) -> None:
     set_conn(monkeypatch, emulator, **change)
     with pytest.raises(AEPConfigurationError) as excinfo:
-        SegmentationHook().get_schedule("x")
+        SegmentationHook().client.get_schedule("x")
     assert excinfo.value.field == field
     assert emulator_admin.requests() == []
 
@@ -84,10 +84,10 @@ def test_a_connection_sandbox_and_a_task_sandbox_obey_the_same_rule(
     message names where the bad name came from."""
     set_conn(monkeypatch, emulator, sandbox="Prod")
     with pytest.raises(AEPConfigurationError) as from_connection:
-        SegmentationHook().get_schedule("x")
+        SegmentationHook().client.get_schedule("x")
     set_conn(monkeypatch, emulator, sandbox="prod")
     with pytest.raises(AEPConfigurationError) as from_task:
-        SegmentationHook(sandbox="Prod").get_schedule("x")
+        SegmentationHook(sandbox="Prod").client.get_schedule("x")
     rule = "sandbox 'Prod' is not a sandbox name"
     assert from_connection.value.message.startswith(f"connection 'aep_default': {rule}")
     assert from_task.value.message.startswith(f"the task's sandbox argument: {rule}")
@@ -126,8 +126,8 @@ def test_test_connection_says_what_went_wrong(monkeypatch, emulator, emulator_ad
 
 def test_wait_for_segment_job_returns_the_finished_job(aep_conn: str) -> None:
     hook = SegmentationHook()
-    seg = hook.create_segment_definition(US)
-    job = hook.create_segment_job([seg.id])
+    seg = hook.client.create_segment_definition(US)
+    job = hook.client.create_segment_job([seg.id])
     done = hook.wait_for_segment_job(job.id, poll_interval=0.02, timeout=30)
     assert done.status == SegmentJobStatus.SUCCEEDED
 
@@ -135,7 +135,7 @@ def test_wait_for_segment_job_returns_the_finished_job(aep_conn: str) -> None:
 def test_wait_raises_with_the_jobs_own_errors(aep_conn: str, emulator_admin) -> None:
     emulator_admin.configure(fail_segment_jobs=True)
     hook = SegmentationHook()
-    job = hook.create_segment_job([hook.create_segment_definition(US).id])
+    job = hook.client.create_segment_job([hook.client.create_segment_definition(US).id])
     with pytest.raises(AEPJobFailedError) as excinfo:
         hook.wait_for_segment_job(job.id, poll_interval=0.02, timeout=30)
     assert excinfo.value.errors[0]["code"] == "0100000003"
@@ -145,7 +145,7 @@ def test_wait_raises_with_the_jobs_own_errors(aep_conn: str, emulator_admin) -> 
 def test_wait_times_out_clearly(aep_conn: str, emulator_admin) -> None:
     emulator_admin.configure(job_step_seconds=60)
     hook = SegmentationHook()
-    job = hook.create_segment_job([hook.create_segment_definition(US).id])
+    job = hook.client.create_segment_job([hook.client.create_segment_definition(US).id])
     with pytest.raises(AEPTimeoutError, match=f"segment job {job.id} is still NEW after 0 s"):
         hook.wait_for_segment_job(job.id, poll_interval=0.005, timeout=0.01)
     with pytest.raises(AEPValidationError, match="is longer than timeout"):
@@ -154,7 +154,7 @@ def test_wait_times_out_clearly(aep_conn: str, emulator_admin) -> None:
 
 def test_wait_for_estimate(aep_conn: str) -> None:
     hook = SegmentationHook()
-    preview = hook.create_preview('loyalty.tier = "gold"')
+    preview = hook.client.create_preview('loyalty.tier = "gold"')
     estimate = hook.wait_for_estimate(preview.preview_id, poll_interval=0.02, timeout=30)
     assert estimate.estimated_size and estimate.estimated_size > 0
 
@@ -286,7 +286,7 @@ def test_reading_the_connection_logs_no_masking_warning(aep_conn: str, monkeypat
     monkeypatch.setattr(SecretsMasker, "_has_warned_short_secret", False)
     with caplog.at_level(logging.WARNING):
         hook = SegmentationHook()
-        list(hook.list_schedules())
+        list(hook.client.list_schedules())
     assert hook.config.sandbox == "prod"
     assert "too short" not in caplog.text
 
@@ -296,20 +296,6 @@ def test_legacy_extra_sandbox_is_still_read(emulator, emulator_admin, monkeypatc
     conn["extra"]["sandbox"] = conn.pop("schema")
     monkeypatch.setenv("AIRFLOW_CONN_AEP_DEFAULT", json.dumps(conn))
     assert SegmentationHook().config.sandbox == "prod"
-
-
-def test_the_hook_re_exports_every_error_of_the_client() -> None:
-    """Operators, sensors and triggers take every error from the hook, never from client modules."""
-    from airflow_provider_segmentation.client import errors
-    from airflow_provider_segmentation.hooks import segmentation
-
-    hierarchy = {
-        name
-        for name, value in vars(errors).items()
-        if isinstance(value, type) and issubclass(value, errors.AEPError)
-    }
-    assert hierarchy <= set(segmentation.__all__)
-    assert all(getattr(segmentation, name) is getattr(errors, name) for name in hierarchy)
 
 
 def test_no_flask_stack_means_no_custom_widgets(monkeypatch) -> None:

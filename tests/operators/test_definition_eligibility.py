@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_segmentation import rules
-from airflow_provider_segmentation.hooks.segmentation import AEPGuardrailError, AEPValidationError
+from airflow_provider_segmentation.client import AEPGuardrailError, AEPValidationError
 from airflow_provider_segmentation.operators.segment_definitions import (
     AEPUpdateSegmentDefinitionOperator,
     AEPUpsertSegmentDefinitionOperator,

@@ -62,7 +62,7 @@ async def test_a_restarted_trigger_logs_the_jobs_age_and_the_worker_one_outcome_
 ) -> None:
     fresh_day(emulator_admin)
     emulator_admin.configure(job_step_seconds=5)
-    segment_id = SegmentationHook().create_segment_definition(US).id
+    segment_id = SegmentationHook().client.create_segment_definition(US).id
     op = AEPRunSegmentJobOperator(
         task_id="run", segment_ids=[segment_id], deferrable=True, poll_interval=0.02
     )
@@ -92,9 +92,9 @@ async def test_an_export_resumes_with_its_profiles_and_batches(
     aep_conn, emulator_admin, capsys, caplog
 ) -> None:
     hook = SegmentationHook()
-    segment_id = hook.create_segment_definition(US).id
+    segment_id = hook.client.create_segment_definition(US).id
     assert segment_id
-    hook.wait_for_segment_job(hook.create_segment_job([segment_id]).id, poll_interval=0.02)
+    hook.wait_for_segment_job(hook.client.create_segment_job([segment_id]).id, poll_interval=0.02)
     op = AEPExportAudienceOperator(
         task_id="export",
         segment_ids=[segment_id],

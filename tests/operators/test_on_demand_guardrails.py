@@ -126,11 +126,11 @@ def test_a_create_whose_answer_was_lost_counts_once(client, emulator_admin) -> N
 
 def test_a_retried_task_reattaches_without_checking_or_counting_again(aep_conn, emulator_admin) -> None:
     emulator_admin.configure(rules=RULES_OFF)
-    seg = SegmentationHook().create_segment_definition(US).id
+    seg = SegmentationHook().client.create_segment_definition(US).id
     store = MemoryTaskStateStore()
     task = AEPRunSegmentJobOperator(task_id="t", segment_ids=[seg], wait_for_completion=False)
     task.execute(make_context(store))
-    SegmentationHook().create_segment_job([seg])  # the day's second run, by someone else
+    SegmentationHook().client.create_segment_job([seg])  # the day's second run, by someone else
     emulator_admin.clear_requests()
     retried = AEPRunSegmentJobOperator(task_id="t", segment_ids=[seg], wait_for_completion=False)
     retried.execute(make_context(store, try_number=2))  # re-attaches: no check, no create

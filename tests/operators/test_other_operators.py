@@ -6,13 +6,9 @@ import json
 
 import pytest
 
+from airflow_provider_segmentation.client import AEPAudienceSizeError, AEPConflictError, AEPValidationError
 from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID
-from airflow_provider_segmentation.hooks.segmentation import (
-    AEPAudienceSizeError,
-    AEPConflictError,
-    AEPValidationError,
-    SegmentationHook,
-)
+from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 from airflow_provider_segmentation.operators.export_jobs import AEPExportAudienceOperator
 from airflow_provider_segmentation.operators.pql import AEPConvertPQLOperator
 from airflow_provider_segmentation.operators.previews import (
@@ -48,7 +44,7 @@ def test_upsert_creates_then_leaves_unchanged_then_updates(aep_conn, emulator_ad
     assert upsert()["action"] == "unchanged"
     updated = upsert(expression=GOLD)
     assert updated["action"] == "updated" and updated["id"] == first["id"]
-    assert [d.expression.value for d in SegmentationHook().list_segment_definitions()] == [GOLD]
+    assert [d.expression.value for d in SegmentationHook().client.list_segment_definitions()] == [GOLD]
     assert len(emulator_admin.requests("POST", "/data/core/ups/segment/definitions")) == 1
     assert len(emulator_admin.requests("PATCH", "/data/core/ups/segment/definitions/")) == 1
     json.dumps(first)

@@ -29,7 +29,9 @@ def definitions() -> dict[str, dict[str, str]]:
     for sandbox in SANDBOXES:
         hook = SegmentationHook(sandbox=sandbox)
         ids[sandbox] = {
-            name: str(hook.create_segment_definition({"name": name, "expression": {"value": "true"}}).id)
+            name: str(
+                hook.client.create_segment_definition({"name": name, "expression": {"value": "true"}}).id
+            )
             for name in NAMES
         }
     return ids
@@ -90,7 +92,7 @@ def test_a_segment_job_is_reattached_only_for_the_same_request(
         assert again != earlier and len(jobs_made(emulator_admin)) == 1
         assert "another request" in said and earlier in said
         assert emulator_admin.requests("DELETE") == []  # the earlier job is left alone
-        old = SegmentationHook(sandbox=first["sandbox"]).get_segment_job(earlier)
+        old = SegmentationHook(sandbox=first["sandbox"]).client.get_segment_job(earlier)
         assert old.status.value not in ("CANCELLING", "CANCELLED")
 
 

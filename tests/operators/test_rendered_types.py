@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_segmentation.hooks.segmentation import AEPValidationError
+from airflow_provider_segmentation.client import AEPValidationError
 from airflow_provider_segmentation.operators.export_jobs import AEPExportAudienceOperator
 from airflow_provider_segmentation.operators.previews import AEPEstimateAudienceOperator
 from airflow_provider_segmentation.operators.schedules import AEPUpsertScheduleOperator

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
-from airflow_provider_segmentation.hooks.segmentation import (
+from airflow_provider_segmentation.client import (
     AEPError,
     AEPJobFailedError,
     AEPTimeoutError,
     AEPValidationError,
-    SegmentationHook,
 )
+from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 from airflow_provider_segmentation.models import EventStatus, JobEvent, JobKind
 from airflow_provider_segmentation.operators.segment_jobs import (
     AEPCancelSegmentJobOperator,
@@ -20,13 +21,16 @@ from airflow_provider_segmentation.operators.segment_jobs import (
 )
 from airflow_provider_segmentation.triggers.segmentation import AEPJobTrigger
 from tests.compat import TaskDeferred
+from tests.conftest import EmulatorAdmin
 from tests.operators.conftest import MemoryTaskStateStore, make_context, run_trigger
 
 JOBS = "/data/core/ups/segment/jobs"
 
 
 def definition(name: str, pql: str = 'homeAddress.countryCode = "US"') -> str:
-    created = SegmentationHook().create_segment_definition({"name": name, "expression": {"value": pql}})
+    created = SegmentationHook().client.create_segment_definition(
+        {"name": name, "expression": {"value": pql}}
+    )
     assert created.id
     return created.id
 
@@ -58,7 +62,7 @@ def test_second_run_reports_existing_and_exited(aep_conn) -> None:
     seg = definition("Gold", 'loyalty.tier = "gold"')
     first = run_op(segment_ids=[seg]).execute(make_context())
     hook = SegmentationHook()
-    hook.update_segment_definition(
+    hook.client.update_segment_definition(
         seg, {"name": "Gold", "expression": {"value": 'loyalty.tier in ["gold", "silver"]'}}
     )
     second = run_op(segment_ids=[seg]).execute(make_context())["segment_counts"][seg]
@@ -143,7 +147,7 @@ def test_timeout_cancels_the_job(aep_conn, emulator_admin) -> None:
         op.execute(make_context())
     [cancel] = emulator_admin.requests("DELETE", JOBS)
     assert cancel["path"].endswith(op.job_id) and cancel["status"] == 204
-    assert SegmentationHook().get_segment_job(op.job_id).status == "CANCELLING"
+    assert SegmentationHook().client.get_segment_job(op.job_id).status == "CANCELLING"
 
 
 def test_retry_reattaches_to_its_own_running_job(aep_conn, emulator_admin) -> None:
@@ -178,7 +182,7 @@ def test_retry_after_failure_starts_a_new_job(aep_conn, emulator_admin) -> None:
 
 def test_a_job_started_elsewhere_is_never_adopted(aep_conn, emulator_admin) -> None:
     seg = definition("US")
-    SegmentationHook().create_segment_job([seg])
+    SegmentationHook().client.create_segment_job([seg])
     result = run_op(segment_ids=[seg]).execute(make_context(MemoryTaskStateStore(), try_number=2))
     assert len(emulator_admin.requests("POST", JOBS)) == 2 and result["status"] == "SUCCEEDED"
 
@@ -188,7 +192,7 @@ def test_on_kill_cancels(aep_conn, emulator_admin) -> None:
     op = run_op(segment_ids=[definition("US")], wait_for_completion=False)
     op.execute(make_context())
     op.on_kill()
-    assert SegmentationHook().get_segment_job(op.job_id).status == "CANCELLING"
+    assert SegmentationHook().client.get_segment_job(op.job_id).status == "CANCELLING"
 
 
 async def test_deferred_run_resumes_with_the_same_result(aep_conn, emulator_admin) -> None:
@@ -248,6 +252,72 @@ def test_timeout_event_cancels(aep_conn, emulator_admin) -> None:
 
 def test_cancel_operator(aep_conn, emulator_admin) -> None:
     emulator_admin.configure(job_step_seconds=60)
-    job = SegmentationHook().create_segment_job([definition("US")])
+    job = SegmentationHook().client.create_segment_job([definition("US")])
     result = AEPCancelSegmentJobOperator(task_id="cancel", job_id=job.id).execute(make_context())
     assert result == {"job_id": job.id, "status": "CANCELLING"}
+
+
+def test_a_deferred_tasks_trigger_kwargs_hold_no_secret_and_no_token(aep_conn, emulator, emulator_admin):
+    """The operator defers with a hook that has read the secret and minted a token: neither travels."""
+    emulator_admin.configure(job_step_seconds=60)
+    seg = definition("US")
+    op = AEPRunSegmentJobOperator(task_id="run", segment_ids=[seg], deferrable=True, poll_interval=1)
+    with pytest.raises(TaskDeferred) as excinfo:
+        op.execute(make_context())
+    serialized = json.dumps(excinfo.value.trigger.serialize()[1])
+    tokens = list(emulator.app.state.emulator.tokens)
+    assert op.hook.config.secret.reveal() == emulator.settings.client_secret and tokens
+    for secret in [emulator.settings.client_secret, *tokens]:
+        assert secret not in serialized
+
+
+class EmulatorTime:
+    """The worker's wait on the emulator's frozen clock: each sleep steps it (no real sleeping)."""
+
+    def __init__(self, admin: EmulatorAdmin) -> None:
+        self.admin = admin
+        self.started = self.now = admin.advance_clock(0, frozen=True)["now"]
+
+    def sleep(self, seconds: float) -> None:
+        self.now = self.admin.advance_clock(seconds)["now"]
+
+    def clock(self) -> float:
+        return float(self.now)
+
+
+@pytest.fixture
+def emulator_time(emulator_admin, monkeypatch) -> EmulatorTime:
+    from functools import partial
+
+    from airflow_provider_segmentation.client import waiting
+    from airflow_provider_segmentation.hooks import segmentation
+
+    fake = EmulatorTime(emulator_admin)
+    monkeypatch.setattr(segmentation, "wait", partial(waiting.wait, sleep=fake.sleep, clock=fake.clock))
+    return fake
+
+
+@pytest.mark.parametrize(("step", "succeeds"), [(8.0, True), (10.0, True), (11.0, False)])
+def test_an_operator_reads_the_job_at_its_deadline_before_cancelling(
+    aep_conn, emulator_admin, emulator_time, step, succeeds
+) -> None:
+    """poll_interval=20, timeout=30: reads at 0, 20 and 30 s. A job done by 30 s (3 steps) succeeds;
+    one still running at 30 s is cancelled only after that read."""
+    emulator_admin.configure(job_step_seconds=step)
+    seg = definition("US")
+    op = AEPRunSegmentJobOperator(task_id="run", segment_ids=[seg], poll_interval=20, timeout=30)
+    if succeeds:
+        assert op.execute(make_context())["status"] == "SUCCEEDED"
+        assert emulator_admin.requests("DELETE") == []
+        return
+    with pytest.raises(AEPTimeoutError, match="the job was cancelled"):
+        op.execute(make_context())
+    assert emulator_time.now - emulator_time.started == pytest.approx(30)
+    reads = emulator_admin.requests("GET", f"/data/core/ups/segment/jobs/{op.job_id}")
+    assert len(reads) == 3 and len(emulator_admin.requests("DELETE")) == 1
+
+
+def test_poll_interval_longer_than_timeout_is_refused() -> None:
+    with pytest.raises(AEPValidationError, match="poll_interval=60 s is longer than timeout=30 s") as exc:
+        AEPRunSegmentJobOperator(task_id="run", segment_ids=["s"], poll_interval=60, timeout=30)
+    assert exc.value.field == "poll_interval"

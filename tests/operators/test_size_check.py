@@ -9,9 +9,10 @@ from airflow.sdk import Asset
 from airflow.sdk.execution_time.context import OutletEventAccessors
 
 from airflow_provider_segmentation.assets import aep_dataset_asset, create_asset
+from airflow_provider_segmentation.client import AEPValidationError
 from airflow_provider_segmentation.compat import AirflowSkipException
 from airflow_provider_segmentation.emulator.settings import PROFILE_DATASET_ID
-from airflow_provider_segmentation.hooks.segmentation import AEPValidationError, SegmentationHook
+from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 from airflow_provider_segmentation.operators.export_jobs import AEPExportAudienceOperator
 from airflow_provider_segmentation.operators.segment_jobs import AEPRunSegmentJobOperator
 from airflow_provider_segmentation.operators.size_check import AEPCheckAudienceSizeOperator
@@ -39,9 +40,9 @@ def nightly(emulator_admin, name: str, expressions: tuple[str, ...]) -> tuple[st
     for expression in expressions:
         body = {"name": name, "expression": {"value": expression}}
         if segment_id:
-            hook.update_segment_definition(segment_id, body)
+            hook.client.update_segment_definition(segment_id, body)
         else:
-            segment_id = str(hook.create_segment_definition(body).id)
+            segment_id = str(hook.client.create_segment_definition(body).id)
         run = AEPRunSegmentJobOperator(
             task_id="evaluate", segment_ids=[segment_id], poll_interval=0.02, timeout=30, deferrable=False
         )
@@ -103,9 +104,9 @@ def test_soft_fail_skips_with_the_numbers(aep_conn, emulator_admin) -> None:
 
 def test_history_is_read_in_bounded_pages_newest_first(aep_conn, emulator_admin) -> None:
     segment_id, _ = nightly(emulator_admin, "Adults", (*NORMAL, BROKEN))
-    SegmentationHook().get_segment_definition(segment_id)  # a fresh token: the clock moved a day
+    SegmentationHook().client.get_segment_definition(segment_id)  # a fresh token: the clock moved a day
     emulator_admin.clear_requests()
-    history = read_size_history(SegmentationHook(), segment_ids=[segment_id], max_jobs=3)
+    history = read_size_history(SegmentationHook().client, segment_ids=[segment_id], max_jobs=3)
     assert [p.total for p in history[segment_id]] == [1794, 1962, 134]
     [listing] = emulator_admin.requests("GET", JOBS)  # 3 of 5 jobs: one page of 3, no second request
     assert "status=SUCCEEDED" in listing["query"] and "sort=creationTime%3Adesc" in listing["query"]
@@ -126,7 +127,7 @@ def test_bad_limits_fail_before_any_call(aep_conn, emulator_admin) -> None:
 def test_evaluations_and_exports_carry_sizes_in_their_asset_events(aep_conn, emulator_admin) -> None:
     hook = SegmentationHook()
     segment_id = str(
-        hook.create_segment_definition({"name": "Adults", "expression": {"value": NORMAL[1]}}).id
+        hook.client.create_segment_definition({"name": "Adults", "expression": {"value": NORMAL[1]}}).id
     )
     own, other, everything = (
         aep_asset("audiences", segment_id),

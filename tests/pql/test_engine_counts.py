@@ -25,16 +25,20 @@ def test_job_preview_estimate_and_export_match_direct_evaluation(aep_conn, emula
     expected = direct_members(emulator, DEFINITION)
     assert 0 < len(expected) < 2000
     hook = SegmentationHook()
-    seg = hook.create_segment_definition({"name": "check", "expression": {"value": DEFINITION}})
-    job = hook.wait_for_segment_job(hook.create_segment_job([seg.id]).id, poll_interval=0.02, timeout=30)
+    seg = hook.client.create_segment_definition({"name": "check", "expression": {"value": DEFINITION}})
+    job = hook.wait_for_segment_job(
+        hook.client.create_segment_job([seg.id]).id, poll_interval=0.02, timeout=30
+    )
     assert job.metrics.segmented_profile_counter[seg.id] == len(expected)
 
-    preview = hook.create_preview(DEFINITION)
+    preview = hook.client.create_preview(DEFINITION)
     estimate = hook.wait_for_estimate(preview.preview_id, poll_interval=0.02, timeout=30)
     assert estimate.estimated_size == len(expected)
-    assert {row.profile_id for row in hook.iter_preview_results(preview.preview_id, limit=50)} == expected
+    assert {
+        row.profile_id for row in hook.client.iter_preview_results(preview.preview_id, limit=50)
+    } == expected
 
-    export = hook.create_export_job(
+    export = hook.client.create_export_job(
         {
             "filter": {"segments": [{"segmentId": seg.id}]},
             "destination": {"datasetId": PROFILE_DATASET_ID},

@@ -283,7 +283,7 @@ def test_emulator_counts_keep_types(aep_conn, other_type: str, field_type: str) 
     hook = SegmentationHook()
     sizes = []
     for definition in (other_type, field_type):
-        preview = hook.create_preview(definition)
+        preview = hook.client.create_preview(definition)
         sizes.append(
             hook.wait_for_estimate(preview.preview_id, poll_interval=0.02, timeout=30).estimated_size
         )

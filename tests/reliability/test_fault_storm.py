@@ -27,7 +27,7 @@ QUICK_RETRIES = RetrySettings(
 def test_job_lifecycles_survive_a_fault_storm(aep_conn, emulator_admin) -> None:
     hook = SegmentationHook(retry=QUICK_RETRIES)
     hook.config = replace(hook.config, aep_rules="off")  # the client's check of the allowance too
-    segment_id = hook.create_segment_definition(
+    segment_id = hook.client.create_segment_definition(
         {"name": "storm", "expression": {"value": "loyalty.points > 5000"}}
     ).id
     # A storm of job life cycles, not a test of AEP's on-demand allowance (2 a day, 50 a year): the quota
@@ -70,15 +70,15 @@ def test_job_lifecycles_survive_a_fault_storm(aep_conn, emulator_admin) -> None:
         for _ in range(LIFECYCLES):
             # A 503 or a broken connection on a create is never retried blindly: the client looks for
             # the job the attempt may have made, adopts it, or (none made) creates it again.
-            job = hook.create_segment_job([segment_id])  # type: ignore[list-item]
+            job = hook.client.create_segment_job([segment_id])  # type: ignore[list-item]
             created.append(job.id)
             if rng.random() < 0.2:
-                hook.cancel_segment_job(job.id)
+                hook.client.cancel_segment_job(job.id)
                 expected = SegmentJobStatus.CANCELLED
             else:
                 expected = SegmentJobStatus.SUCCEEDED
             for _ in range(20):
-                status = hook.get_segment_job(job.id).status
+                status = hook.client.get_segment_job(job.id).status
                 if status.is_terminal:
                     break
                 emulator_admin.advance_clock(0.05)
@@ -99,7 +99,7 @@ def test_job_lifecycles_survive_a_fault_storm(aep_conn, emulator_admin) -> None:
     )
     assert sum(outcomes.values()) == LIFECYCLES and outcomes["SUCCEEDED"] > LIFECYCLES / 2
     assert len(created) == len(set(created)) == LIFECYCLES  # every life cycle got its own job
-    listed = [job.id for job in hook.list_segment_jobs()]
+    listed = [job.id for job in hook.client.list_segment_jobs()]
     assert sorted(listed) == sorted(created)  # AEP holds exactly those: none twice, none lost
     # answers lost after AEP made the job (503 and dropped) did happen, and were reconciled
     assert creates["status after the work"] > 0 and creates["drop after the work"] > 0

@@ -79,17 +79,17 @@ def test_sizes_and_jobs_are_the_ones_aep_reports(api_server: ApiServer, aep_conn
     from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 
     hook = SegmentationHook()
-    gold = hook.create_segment_definition(
+    gold = hook.client.create_segment_definition(
         {"name": "ui gold", "expression": {"value": 'loyalty.tier = "gold"'}}
     )
-    silver = hook.create_segment_definition(
+    silver = hook.client.create_segment_definition(
         {"name": "ui silver", "expression": {"value": 'loyalty.tier = "silver"'}}
     )
     # AEP allows two on-demand evaluations per sandbox per day: one that succeeds, one that fails
-    job = hook.create_segment_job([gold.id, silver.id])
+    job = hook.client.create_segment_job([gold.id, silver.id])
     finished = [hook.wait_for_segment_job(job.id, poll_interval=0.1, timeout=60)]
     emulator_admin.configure(fail_segment_jobs=True)
-    bad = hook.create_segment_job([gold.id])
+    bad = hook.client.create_segment_job([gold.id])
     with pytest.raises(AEPJobFailedError):
         hook.wait_for_segment_job(bad.id, poll_interval=0.1, timeout=60)
 
@@ -116,7 +116,7 @@ def test_a_page_view_costs_a_few_aep_requests_and_a_reload_none(
     monkeypatch.setenv("AIRFLOW_CONN_AEP_DEV", emulator.connection_json("dev"))
     hook = SegmentationHook("aep_dev")
     for n in range(120):  # two pages of definitions
-        hook.create_segment_definition(
+        hook.client.create_segment_definition(
             {"name": f"ui dev {n:03}", "expression": {"value": f"loyalty.points > {n}"}}
         )
     emulator_admin.clear_requests()

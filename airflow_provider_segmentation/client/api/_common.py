@@ -26,7 +26,8 @@ PROFILE_SCHEMA = "_xdm.context.profile"
 SEARCH_HEADERS = {"x-ups-search-version": "1.0"}
 
 
-def _mapping(payload: Any, field_name: str) -> Mapping[str, Any]:
+def json_object(payload: Any, field_name: str) -> Mapping[str, Any]:
+    """``payload`` (a dict or a pydantic model) as a JSON object, or a typed error naming ``field_name``."""
     if hasattr(payload, "model_dump"):
         payload = payload.model_dump(mode="json", by_alias=True, exclude_none=True)
     if not isinstance(payload, Mapping):
@@ -97,7 +98,8 @@ def text(value: Any, *, field_name: str, required: bool = True) -> str | None:
     return value
 
 
-def _ids_body(ids: Iterable[str], field_name: str, maximum: int) -> bytes:
+def ids_body(ids: Iterable[str], field_name: str, maximum: int) -> bytes:
+    """The ``{"ids": [{"id": ...}]}`` body of AEP's bulk reads, at most ``maximum`` checked ids."""
     return json_body(
         {"ids": [{"id": i} for i in validate_ids(ids, field_name=field_name, maximum=maximum)]},
         field_name=field_name,

@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from airflow_provider_segmentation.client.api._common import (
-    _ids_body,
-    _mapping,
+    ids_body,
     json_body,
+    json_object,
     page_size,
     query_params,
 )
@@ -67,7 +67,7 @@ class Audiences:
 
     @call
     def create_audience(audience: Mapping[str, Any]) -> Operation[Audience]:
-        body = _mapping(audience, "audience")
+        body = json_object(audience, "audience")
         if not body.get("name"):
             raise AEPValidationError("audience.name is missing", field="audience.name")
         return Operation(
@@ -113,7 +113,7 @@ class Audiences:
             "PUT",
             f"/audiences/{segment(audience_id, field_name='audience_id')}",
             parse_optional(Audience),
-            body=json_body(_mapping(audience, "audience"), field_name="audience"),
+            body=json_body(json_object(audience, "audience"), field_name="audience"),
         )
 
     @call
@@ -132,5 +132,5 @@ class Audiences:
             "POST",
             "/audiences/bulk-get",
             parse_bulk(Audience),
-            body=_ids_body(audience_ids, "audience_ids", 100),
+            body=ids_body(audience_ids, "audience_ids", 100),
         )

@@ -13,13 +13,14 @@ from typing import Any
 from airflow_provider_segmentation.client.api._common import (
     PQL_FORMATS,
     PROFILE_SCHEMA,
-    _ids_body,
-    _mapping,
+    ids_body,
     json_body,
+    json_object,
     page_size,
     query_params,
     text,
 )
+from airflow_provider_segmentation.client.checks import check_choice
 from airflow_provider_segmentation.client.errors import AEPValidationError
 from airflow_provider_segmentation.client.operations import (
     Operation,
@@ -58,10 +59,7 @@ def definition_body(
     text(expression, field_name="expression")
     text(description, field_name="description", required=False)
     text(merge_policy_id, field_name="merge_policy_id", required=False)
-    if evaluation not in EVALUATIONS:
-        raise AEPValidationError(
-            f"evaluation {evaluation!r} must be one of {', '.join(EVALUATIONS)}", field="evaluation"
-        )
+    check_choice(evaluation, tuple(EVALUATIONS), field_name="evaluation")
     body: dict[str, Any] = {
         "name": name,
         "expression": {"type": "PQL", "format": "pql/text", "value": expression},
@@ -99,7 +97,7 @@ class SegmentDefinitions:
 
     @call
     def create_segment_definition(definition: Mapping[str, Any]) -> Operation[SegmentDefinition]:
-        body = dict(_mapping(definition, "definition"))
+        body = dict(json_object(definition, "definition"))
         for required in ("name", "expression"):
             if not body.get(required):
                 raise AEPValidationError(f"definition.{required} is missing", field=f"definition.{required}")
@@ -127,7 +125,7 @@ class SegmentDefinitions:
         segment_id: str, definition: Mapping[str, Any]
     ) -> Operation[SegmentDefinition]:
         """PATCH with the whole definition ("Overwrite a segment definition"; not JSON Patch)."""
-        body = json_body(_mapping(definition, "definition"), field_name="definition")
+        body = json_body(json_object(definition, "definition"), field_name="definition")
         return Operation(
             "patchSegmentDefinition",
             "PATCH",
@@ -152,7 +150,7 @@ class SegmentDefinitions:
             "POST",
             "/segment/definitions/bulk-get",
             parse_bulk(SegmentDefinition),
-            body=_ids_body(segment_ids, "segment_ids", 1500),
+            body=ids_body(segment_ids, "segment_ids", 1500),
         )
 
     @call

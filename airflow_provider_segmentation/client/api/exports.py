@@ -13,8 +13,8 @@ from typing import Any
 from airflow_provider_segmentation.client.api._common import (
     EXPORT_JOB_LIST_STATUSES,
     PROFILE_SCHEMA,
-    _mapping,
     json_body,
+    json_object,
     page_size,
     query_params,
     text,
@@ -95,7 +95,7 @@ class ExportJobs:
 
     @call
     def create_export_job(request: Mapping[str, Any]) -> Operation[ExportJob]:
-        body = dict(_mapping(request, "request"))
+        body = dict(json_object(request, "request"))
         if not (body.get("destination") or {}).get("datasetId"):
             raise AEPValidationError(
                 "request.destination.datasetId is missing: name the dataset to export into",

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from airflow_provider_segmentation.client.api._common import (
     SEGMENT_JOB_STATUSES,
-    _ids_body,
+    ids_body,
     json_body,
     page_size,
     query_params,
@@ -107,5 +107,5 @@ class SegmentJobs:
             "POST",
             "/segment/jobs/bulk-get",
             parse_bulk(SegmentJob),
-            body=_ids_body(job_ids, "job_ids", MAX_IDS_PER_BULK_GET),
+            body=ids_body(job_ids, "job_ids", MAX_IDS_PER_BULK_GET),
         )

@@ -20,14 +20,9 @@ from unittest import mock
 
 import pytest
 
-from airflow_provider_segmentation.hooks.segmentation import (
-    AEPTimeoutError,
-    Fetch,
-    SegmentationHook,
-    Wait,
-    poll_flow,
-)
-from airflow_provider_segmentation.models import SegmentJob
+from airflow_provider_segmentation.client import AEPTimeoutError, Fetch, Wait, job_type, poll_flow
+from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
+from airflow_provider_segmentation.models import JobKind, SegmentJob
 from airflow_provider_segmentation.triggers.segmentation import AEPJobTrigger
 from airflow_provider_segmentation.triggers.shared_poll import WATCHED
 from tests.compat import BaseHook, SharedStreamManager, get_connection_off_the_loop, requires_shared_streams
@@ -46,8 +41,8 @@ def started_jobs(count: int, emulator_admin) -> list[str]:
     emulator_admin.configure(rules={"enforce_on_demand_quota": False})
     hook = SegmentationHook()
     hook.config = replace(hook.config, aep_rules="off")  # the client's check of the allowance too
-    segment = hook.create_segment_definition(US).id
-    return [hook.create_segment_job([segment]).id for _ in range(count)]  # type: ignore[list-item]
+    segment = hook.client.create_segment_definition(US).id
+    return [hook.client.create_segment_job([segment]).id for _ in range(count)]  # type: ignore[list-item]
 
 
 FORBIDDEN = "synchronous get_connection called in the triggerer"
@@ -310,7 +305,7 @@ def test_a_pause_is_cut_to_the_time_left_before_the_deadline() -> None:
 
     now = [1000.0]
     flow = poll_flow(
-        kind="segment job",
+        job_type(JobKind.SEGMENT_JOB),
         ident="j",
         poll_interval=10.0,
         deadline=1010.5,
