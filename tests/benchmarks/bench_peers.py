@@ -8,8 +8,6 @@ Needs the peers, which ``make bench`` installs into ``.venv-bench`` only (never 
 from __future__ import annotations
 
 import json
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -19,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from emulator_process import EmulatorProcess
 
 from airflow_provider_segmentation.client import ClientConfig, SegmentationClient
 from airflow_provider_segmentation.emulator.settings import (
@@ -62,39 +61,15 @@ def import_cost(modules: list[str], runs: int = 7) -> float:
     return statistics.median(samples)
 
 
-class Emulator:
+class Emulator(EmulatorProcess):
+    """The emulator both clients run against (2,000 profiles, a second a job status), and its counts."""
+
     def __init__(self) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "airflow_provider_segmentation.emulator",
-                "--port",
-                str(self.port),
-                "--profiles",
-                "2000",
-                "--job-step-seconds",
-                "1",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(300):
-            try:
-                requests.get(f"{self.url}/_emulator/datasets", timeout=1)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.05)
+        super().__init__("--profiles", "2000", "--job-step-seconds", "1")
 
     def reset(self) -> None:
         requests.post(f"{self.url}/_emulator/reset", timeout=10)
-        requests.patch(
-            f"{self.url}/_emulator/settings", json={"max_processing_segment_jobs": 1000}, timeout=10
-        )
+        self.patch_settings(max_processing_segment_jobs=1000)
 
     def calls(self) -> Counter[str]:
         log = requests.get(f"{self.url}/_emulator/requests", timeout=10).json()["requests"]
@@ -109,21 +84,18 @@ class Emulator:
             ] += 1
         return counted
 
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(timeout=15)
-
 
 def ours_pipeline(url: str) -> float:
-    from airflow_provider_segmentation.client.waiting import wait
+    from airflow_provider_segmentation.client import JOB_TYPES, wait
+    from airflow_provider_segmentation.kinds import JobKind
 
     started = time.perf_counter()
     client = client_for(url)
     segment = client.create_segment_definition({"name": "bench", "expression": {"value": PQL}})
     job_id = client.create_segment_job([segment.id or ""]).id
     wait(
+        JOB_TYPES[JobKind.SEGMENT_JOB],
         lambda: client.get_segment_job(job_id),
-        kind="segment job",
         ident=job_id,
         poll_interval=POLL,
         timeout=None,
@@ -135,8 +107,8 @@ def ours_pipeline(url: str) -> float:
         }
     )
     wait(
+        JOB_TYPES[JobKind.EXPORT_JOB],
         lambda: client.get_export_job(export.id),
-        kind="export job",
         ident=export.id,
         poll_interval=POLL,
         timeout=None,
@@ -237,8 +209,7 @@ def main() -> None:
         "ours": round(ours_import * 1000, 1),
         "dbt_cloud": round(dbt_import * 1000, 1),
     }
-    emulator = Emulator()
-    try:
+    with Emulator() as emulator:
         pipeline: dict[str, Any] = {}
         for name, run in (("ours", ours_pipeline), ("aepp", aepp_pipeline)):
             emulator.reset()
@@ -246,8 +217,6 @@ def main() -> None:
             pipeline[name] = {"seconds": round(seconds, 1), "calls": dict(emulator.calls())}
         results["pipeline_calls"] = pipeline
         results["listing_10000"] = listing(emulator, 10_000)
-    finally:
-        emulator.stop()
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     ours_calls = sum(results["pipeline_calls"]["ours"]["calls"].values())
     aepp_calls = sum(results["pipeline_calls"]["aepp"]["calls"].values())

@@ -22,8 +22,6 @@ import argparse
 import asyncio
 import json
 import resource
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,38 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from emulator_process import EmulatorProcess
 
 RESULTS = Path(__file__).with_name("results.json")
 STEP_SECONDS = 60.0  # emulator time per job status (NEW, QUEUED, PROCESSING, then SUCCEEDED): stepped
 STEPS_TO_FINISH = 3
 CYCLES = 3  # whole poll intervals over which requests are counted, all jobs running
 FINISH_LEAD_SECONDS = 0.5  # real time from letting the clock run to the first job's finish
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_emulator(port: int, waits: int) -> subprocess.Popen[bytes]:
-    emulator = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "airflow_provider_segmentation.emulator", "--port", str(port)),
-            *("--profiles", "200", "--job-step-seconds", str(STEP_SECONDS)),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(400):
-        try:
-            requests.get(f"{url}/_emulator/datasets", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    requests.patch(f"{url}/_emulator/settings", json={"max_processing_segment_jobs": waits + 10}, timeout=5)
-    return emulator
 
 
 def set_clock(url: str, **change: Any) -> dict[str, Any]:
@@ -95,6 +68,7 @@ async def one_run(mode: str, waits: int, poll_interval: float, url: str) -> dict
         sandbox="prod",
         ims_host=url,
         platform_host=url,
+        aep_rules="off",  # thousands of on-demand jobs to watch: far past AEP's 2 a day (the emulator's too)
     )
     setup = SegmentationClient(config)
     segment = setup.create_segment_definition(
@@ -205,27 +179,17 @@ async def one_run(mode: str, waits: int, poll_interval: float, url: str) -> dict
 
 
 def run_in_subprocess(mode: str, waits: int, poll_interval: float) -> dict[str, Any]:
-    port = free_port()
-    emulator = start_emulator(port, waits)
-    try:
+    with EmulatorProcess("--profiles", "200", "--job-step-seconds", str(STEP_SECONDS)) as emulator:
+        emulator.patch_settings(
+            max_processing_segment_jobs=waits + 10, rules={"enforce_on_demand_quota": False}
+        )
         out = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--one",
-                mode,
-                str(waits),
-                str(poll_interval),
-                f"http://127.0.0.1:{port}",
-            ],
+            [sys.executable, __file__, "--one", mode, str(waits), str(poll_interval), emulator.url],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
-        return dict(json.loads(out.strip().splitlines()[-1]))
-    finally:
-        emulator.send_signal(signal.SIGINT)
-        emulator.wait(timeout=30)
+    return dict(json.loads(out.strip().splitlines()[-1]))
 
 
 def main() -> None:
