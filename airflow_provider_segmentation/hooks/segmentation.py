@@ -13,6 +13,7 @@ face, ``airflow_provider_segmentation.client`` (``tests/airflow/test_layers.py``
 
 from __future__ import annotations
 
+import importlib
 import json
 import warnings
 from collections.abc import Callable, Mapping
@@ -335,7 +336,7 @@ class SegmentationHook(BaseHook):
             self._async_client = AsyncSegmentationClient(await self._aconfig(), on_token=amask_secret)
         return self._async_client
 
-    # -- before 1.0 the hook was the client: its operations still answer here, with a warning -----------
+    # -- in earlier releases the hook was the client: its operations still answer here, with a warning --
 
     def __getattr__(self, name: str) -> Any:
         if name == "execute" or isinstance(getattr(SegmentationAPI, name, None), Call | Pages):
@@ -347,3 +348,32 @@ class SegmentationHook(BaseHook):
             )
             return getattr(self.client, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+# In earlier releases this module re-exported the client's names; they still import from here, with a
+# warning naming their home. The waiting internals that went into ``JOB_TYPES`` say what replaced them.
+_MOVED_TO_MIXINS = ("check_task_sandbox", "is_template")
+_REPLACED = {
+    "JOB_READS": "JOB_TYPES[kind].read",
+    "JOB_STOPS": "JOB_TYPES[kind].stop",
+    "job_outcome": "JOB_TYPES[kind].outcome(job, ident=...)",
+    "status_of": "JOB_TYPES[kind].status_text(job)",
+}
+
+
+def __getattr__(name: str) -> Any:
+    import airflow_provider_segmentation.client as client_package
+
+    if name in _REPLACED:
+        raise AttributeError(
+            f"{__name__}.{name} was removed: use {_REPLACED[name]} from airflow_provider_segmentation.client"
+        )
+    home = "airflow_provider_segmentation.mixins" if name in _MOVED_TO_MIXINS else client_package.__name__
+    if home == client_package.__name__ and name not in client_package.__all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(
+        f"importing {name} from {__name__} is deprecated: import it from {home}",
+        AirflowProviderDeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(importlib.import_module(home), name)

@@ -76,3 +76,34 @@ def test_the_async_client_has_every_operation_awaited(aep_conn: str) -> None:
             return (await client.get_segment_definition(created.id)).name
 
     assert asyncio.run(run()) == "US"
+
+
+@pytest.mark.parametrize(
+    ("name", "home"),
+    [
+        ("AEPJobFailedError", "airflow_provider_segmentation.client"),
+        ("Outcome", "airflow_provider_segmentation.client"),
+        ("request_fingerprint", "airflow_provider_segmentation.client"),
+        ("check_task_sandbox", "airflow_provider_segmentation.mixins"),
+    ],
+)
+def test_names_the_hook_module_re_exported_still_import_and_warn(name: str, home: str) -> None:
+    import importlib
+
+    import airflow_provider_segmentation.hooks.segmentation as hook_module
+
+    with pytest.warns(AirflowProviderDeprecationWarning, match=rf"import it from {home}"):
+        value = getattr(hook_module, name)
+    assert value is getattr(importlib.import_module(home), name)
+
+
+@pytest.mark.parametrize(
+    ("name", "replacement"), [("JOB_READS", r"JOB_TYPES\[kind\]\.read"), ("status_of", "status_text")]
+)
+def test_removed_waiting_names_say_what_replaced_them(name: str, replacement: str) -> None:
+    import airflow_provider_segmentation.hooks.segmentation as hook_module
+
+    with pytest.raises(AttributeError, match=replacement):
+        getattr(hook_module, name)
+    with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
+        hook_module.nothing_here  # noqa: B018
