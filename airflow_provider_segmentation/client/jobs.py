@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
 from airflow_provider_segmentation.client.api.exports import ExportJobs
 from airflow_provider_segmentation.client.api.previews import Previews
-from airflow_provider_segmentation.client.api.segment_jobs import SegmentJobs
+from airflow_provider_segmentation.client.api.segment_jobs import MAX_IDS_PER_BULK_GET, SegmentJobs
 from airflow_provider_segmentation.client.errors import AEPJobCancelledError, AEPJobFailedError
 from airflow_provider_segmentation.client.operations import Call, Operation, Page
 from airflow_provider_segmentation.kinds import JobKind
@@ -54,9 +54,11 @@ class JobType(Generic[Job]):
     :param failure: AEP's own ``errors[]`` of a failed job, as JSON
     :param summary: the job as a task reports it (XCom), JSON-serializable
     :param told: the end of the one log line of a finished job, from its summary
+    :param read_many: the operation that reads many jobs at once, by id (the jobs it answered, by id), so
+        that one poll answers many waits (``triggers/shared_poll``); None: each wait reads its own job
     :param runs: for a kind that watches a schedule, the listing of the schedule's runs (segment jobs) by
         the schedule's id; the job is the first run of the task's window (``waiting.first_run_since``)
-    :param shares_polls: jobs of this kind are read in bulk by one poll for many waits (``shared_poll``)
+    :param read_many_ids: how many ids ``read_many`` is asked about at most, per request
     :param link: the kind of ``links.AEPLink`` that opens the job (None: no page for it)
     :param store_key: the task state store key under which a task records the job it started
     """
@@ -69,8 +71,9 @@ class JobType(Generic[Job]):
     failure: Callable[[Job], list[dict[str, Any]]]
     summary: Callable[[Job], dict[str, Any]]
     told: Callable[[dict[str, Any]], str]
+    read_many: Call[[Iterable[str]], dict[str, Job]] | None
     runs: Callable[[str], Operation[Page[Job]]] | None = None
-    shares_polls: bool = False
+    read_many_ids: int = 0
     link: str | None = None
     store_key: str | None = None
 
@@ -158,7 +161,8 @@ SEGMENT_JOB: JobType[SegmentJob] = JobType(
     failure=lambda job: [error.to_json() for error in job.errors],
     summary=SegmentJob.summary,
     told=_segment_job_told,
-    shares_polls=True,
+    read_many=SegmentJobs.bulk_get_segment_jobs,
+    read_many_ids=MAX_IDS_PER_BULK_GET,
     link="segment_job",
     store_key="aep_segment_job_id",
 )
@@ -166,7 +170,7 @@ SEGMENT_JOB: JobType[SegmentJob] = JobType(
 JOB_TYPES: dict[JobKind, JobType[Any]] = {
     JobKind.SEGMENT_JOB: SEGMENT_JOB,
     # A schedule's run is a segment job, found by its schedule's id; this package never starts one, so
-    # nothing stops or records it, and its wait is its own (not in the shared poll).
+    # nothing stops or records it, and its wait lists the schedule's runs (it is not read by id).
     JobKind.SCHEDULED_SEGMENT_JOB: replace(
         SEGMENT_JOB,
         kind=JobKind.SCHEDULED_SEGMENT_JOB,
@@ -174,7 +178,7 @@ JOB_TYPES: dict[JobKind, JobType[Any]] = {
         runs=lambda schedule_id: SegmentJobs.list_segment_jobs.build(
             property_filter=f"properties.scheduleId=={schedule_id}"
         ),
-        shares_polls=False,
+        read_many=None,
         store_key=None,
     ),
     JobKind.EXPORT_JOB: JobType(
@@ -186,6 +190,7 @@ JOB_TYPES: dict[JobKind, JobType[Any]] = {
         failure=lambda job: [error.to_json() for error in job.errors],
         summary=ExportJob.summary,
         told=_export_job_told,
+        read_many=None,  # AEP has no bulk read of export jobs
         link="export_job",
         store_key="aep_export_job_id",
     ),
@@ -199,6 +204,7 @@ JOB_TYPES: dict[JobKind, JobType[Any]] = {
         failure=_estimate_failure,
         summary=_estimate_summary,
         told=lambda s: f"about {s['estimated_size'] or 0:,} profiles",
+        read_many=None,
         store_key="aep_preview_id",
     ),
 }

@@ -169,15 +169,15 @@ class AEPJobTrigger(BaseEventTrigger):
     # -- one question for many jobs: Airflow 3.3's shared trigger streams ---------------------------
 
     def shared_stream_key(self) -> Hashable | None:
-        """Jobs of one kind that can be read in bulk (segment jobs), of one connection, sandbox and poll
-        interval, share one poll (3.3+ triggerers)."""
-        if not self.job_type.shares_polls or not self.share_polls:
+        """Jobs of one kind that AEP reads in bulk (``JobType.read_many``: segment jobs), of one connection,
+        sandbox and poll interval, share one poll (3.3+ triggerers)."""
+        if self.job_type.read_many is None or not self.share_polls:
             return None
-        return ("aep-segment-jobs", self.aep_conn_id, self.sandbox, self.poll_interval)
+        return ("aep", self.kind.value, self.aep_conn_id, self.sandbox, self.poll_interval)
 
     @classmethod
     async def open_shared_stream(cls, kwargs: dict[str, Any]) -> AsyncIterator[Snapshot]:
-        """One ``bulk-get`` per cycle for every segment job the group's triggers watch, fanned out as
+        """One bulk read per cycle for every job the group's triggers watch, fanned out as
         ``Snapshot``s of an answer per id (``shared_poll``: how a failed request costs only its own ids).
 
         A shared poll is cheap (one request per chunk of jobs), so it runs ``SHARED_POLLS_PER_INTERVAL``
@@ -189,7 +189,7 @@ class AEPJobTrigger(BaseEventTrigger):
         hook = SegmentationHook(
             aep_conn_id=kwargs["aep_conn_id"], sandbox=kwargs["sandbox"], retry=RetrySettings(max_attempts=1)
         )
-        poll = GroupPoll()
+        poll = GroupPoll(job_type(kwargs["kind"]))
         async with hook:
             client = await hook.aclient()
             cycle = floored_poll_interval(

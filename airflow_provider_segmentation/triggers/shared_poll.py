@@ -1,15 +1,16 @@
-"""The shared segment-job poll: one question per cycle for every segment job a group of triggers watches.
+"""The shared poll: one question per cycle for every job of a kind that a group of triggers watches.
 
-Segment-job triggers of one connection, sandbox and poll interval form a group (Airflow 3.3's shared
-trigger streams, see ``AEPJobTrigger.shared_stream_key``). Each cycle the group asks AEP about all the
-jobs its triggers watch (``WATCHED``) with ``POST /segment/jobs/bulk-get`` and hands every trigger the
-answer about its own job, a job or an error (``Snapshot``); each trigger then drives its own polling flow
+Triggers of one kind of job that AEP reads in bulk (the kind's ``read_many``, ``client.JOB_TYPES``:
+segment jobs, ``POST /segment/jobs/bulk-get``), of one connection, sandbox and poll interval, form a
+group (Airflow 3.3's shared trigger streams, see ``AEPJobTrigger.shared_stream_key``). Each cycle the
+group asks AEP about all the jobs its triggers watch (``WATCHED``) and hands every trigger the answer
+about its own job, a job or an error (``Snapshot``); each trigger then drives its own polling flow
 with its own deadline and poll-error budget. One job, one id or one failed request never costs the rest:
 
 - An id is checked when its trigger joins: a malformed one fails that trigger alone, before any call.
 - Ids go ``chunk_size`` to a request. AEP does not document how many ids a segment-job bulk-get takes
   (its audiences bulk-get takes 1 to 100 and answers more with a 400 ``UPAPI-113015-400``), so a group
-  starts at ``MAX_IDS_PER_BULK_GET``; a 400 with that code (or a 413) halves the chunk and asks again in
+  starts at the kind's ``read_many_ids``; a 400 with that code (or a 413) halves the chunk and asks again in
   the same cycle, and the group keeps the smaller size for as long as its poll runs.
 - Any other 400 for several ids (AEP refuses one of them) splits the chunk in two and asks each half; an
   id refused on its own, and every id of a chunk answered with another 4xx (403, 404...), is read with its
@@ -27,13 +28,12 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_segmentation.client import MAX_IDS_PER_BULK_GET, AEPError, check_id
-from airflow_provider_segmentation.models import SegmentJob
+from airflow_provider_segmentation.client import AEPError, check_id
 
 if TYPE_CHECKING:
-    from airflow_provider_segmentation.client import AsyncSegmentationClient
+    from airflow_provider_segmentation.client import AsyncSegmentationClient, JobType
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ ID_COUNT_ERROR = "UPAPI-113015-400"  # "The number of requested IDs is invalid. 
 NOT_ABOUT_THE_IDS = frozenset({401, 429})  # 4xx that refuse no id: the token, the rate limit (transient)
 GETS_AT_ONCE = 10  # ids read by their own GET side by side, when a bulk-get cannot answer them
 
-Answer = SegmentJob | AEPError
+Answer = Any  # the kind's job (``JobType.model``) or the ``AEPError`` that answered for it
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Snapshot:
 
 
 class WatchedJobs:
-    """Which segment jobs each group's poll must ask about: triggers join and leave as they start and end."""
+    """Which jobs each group's poll must ask about: triggers join and leave as they start and end."""
 
     def __init__(self) -> None:
         self._by_key: dict[Hashable, Counter[str]] = defaultdict(Counter)
@@ -81,8 +81,11 @@ WATCHED = WatchedJobs()  # one per triggerer process, like the shared streams th
 class GroupPoll:
     """One group's poll: asks about the watched ids each cycle, keeping its chunk size and ids read alone."""
 
-    def __init__(self) -> None:
-        self.chunk_size = MAX_IDS_PER_BULK_GET
+    def __init__(self, job_type: JobType[Any]) -> None:
+        if job_type.read_many is None:
+            raise ValueError(f"AEP cannot read many {job_type.label}s at once: each wait polls its own")
+        self.job_type, self.read_many = job_type, job_type.read_many
+        self.chunk_size = job_type.read_many_ids
         self.read_alone: set[str] = set()
 
     async def ask(self, client: AsyncSegmentationClient, ids: list[str]) -> Snapshot:
@@ -99,8 +102,9 @@ class GroupPoll:
                 if _about_the_id_count(exc) and len(chunk) > 1:
                     self.chunk_size = len(chunk) // 2
                     log.warning(
-                        "AEP refused %d ids in one segment-job bulk-get (%s); asking %d at a time now",
+                        "AEP refused %d ids in one %s bulk read (%s); asking %d at a time now",
                         len(chunk),
+                        self.job_type.label,
                         exc,
                         self.chunk_size,
                     )
@@ -117,7 +121,7 @@ class GroupPoll:
 
     async def _bulk_get(self, client: AsyncSegmentationClient, chunk: list[str]) -> dict[str, Answer]:
         """One bulk-get; the ids its 207 leaves out (error or unreadable entries) are read by GET."""
-        found: dict[str, Answer] = dict(await client.bulk_get_segment_jobs(chunk))
+        found: dict[str, Answer] = dict(await client.execute(self.read_many.build(chunk)))
         found.update(await self._get_each(client, [i for i in chunk if i not in found]))
         return found
 
@@ -131,7 +135,8 @@ class GroupPoll:
             half = len(chunk) // 2
             return {**await self._ask(client, chunk[:half]), **await self._ask(client, chunk[half:])}
         if status == 400:
-            log.warning("AEP refused segment job %s in a bulk-get (%s); reading it by GET", chunk[0], error)
+            label = self.job_type.label
+            log.warning("AEP refused %s %s in a bulk read (%s); reading it by GET", label, chunk[0], error)
             self.read_alone.add(chunk[0])
         return await self._get_each(client, chunk)
 
@@ -141,7 +146,7 @@ class GroupPoll:
         async def get(job_id: str) -> Answer:
             async with at_once:
                 try:
-                    return await client.get_segment_job(job_id)
+                    return await client.execute(self.job_type.read.build(job_id))
                 except AEPError as exc:
                     return exc
 

@@ -71,9 +71,14 @@ def test_every_kind_has_one_declaration_and_every_read_is_an_api_operation() -> 
         assert getattr(SegmentationAPI, declared.read.name) is declared.read
         if declared.stop is not None:
             assert getattr(SegmentationAPI, declared.stop.name) is declared.stop
+        if declared.read_many is not None:  # a bulk read answers what the single read answers
+            assert getattr(SegmentationAPI, declared.read_many.name) is declared.read_many
+            assert declared.read_many_ids > 0
     # what this package starts it can stop; a schedule's run it never starts
     assert {k for k, d in JOB_TYPES.items() if d.stop is None} == {JobKind.SCHEDULED_SEGMENT_JOB}
     assert {k for k, d in JOB_TYPES.items() if d.watches_schedule} == {JobKind.SCHEDULED_SEGMENT_JOB}
+    # AEP reads only segment jobs in bulk (POST /segment/jobs/bulk-get): only their waits share a poll
+    assert {k for k, d in JOB_TYPES.items() if d.read_many is not None} == {JobKind.SEGMENT_JOB}
 
 
 @given(kind=kinds, data=st.data(), errors=aep_errors)

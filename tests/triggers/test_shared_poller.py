@@ -154,7 +154,7 @@ async def test_a_cancelled_trigger_leaves_the_batch(aep_conn, emulator_admin) ->
 
 
 def test_only_segment_jobs_share_and_sharing_can_be_turned_off() -> None:
-    assert trigger("j").shared_stream_key() == ("aep-segment-jobs", "aep_default", None, 0.05)
+    assert trigger("j").shared_stream_key() == ("aep", "segment_job", "aep_default", None, 0.05)
     assert trigger("j", share_polls=False).shared_stream_key() is None
     assert AEPJobTrigger(kind="export_job", job_id="1").shared_stream_key() is None
 
