@@ -166,8 +166,12 @@ def sort_param(request: Request, default: str) -> SortKeys:
 def sorted_by(items: list[dict[str, Any]], keys: SortKeys) -> list[dict[str, Any]]:
     """``items`` ordered by ``keys`` (a dotted attribute reads nested objects). Stable: equal items keep
     their creation order. Absent values come last in either direction, as AEP does not say."""
-    if len(keys) == 1 and keys[0][1] == "asc" and _ascending(items, keys[0][0]):
-        return list(items)  # a listing's default order, page after page: no keys to build and sort
+    if len(keys) == 1:  # a listing's default order, page after page: no keys to build and sort
+        attribute, direction = keys[0]
+        if direction == "asc" and _ascending(items, attribute):
+            return list(items)
+        if direction == "desc" and _ascending(items, attribute, strictly=True):
+            return items[::-1]  # no ties, whose creation order a stable sort would keep
     ordered = list(items)
     for attribute, direction in reversed(keys):
         keyed = [(_sortable(_lookup(item, attribute)), item) for item in ordered]
@@ -177,14 +181,14 @@ def sorted_by(items: list[dict[str, Any]], keys: SortKeys) -> list[dict[str, Any
     return ordered
 
 
-def _ascending(items: list[dict[str, Any]], attribute: str) -> bool:
+def _ascending(items: list[dict[str, Any]], attribute: str, *, strictly: bool = False) -> bool:
     """Are ``items`` already in ascending order of a top-level number every one of them has?"""
     previous: float | None = None
     for item in items:
         value = item.get(attribute)
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return False
-        if previous is not None and value < previous:
+        if previous is not None and (value <= previous if strictly else value < previous):
             return False
         previous = value
     return True
