@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import requests
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
 
 from tests.e2e.deployment import Deployment
 from tests.e2e.services import free_port, wait_for
@@ -34,8 +34,8 @@ READY = "document.querySelector('main')?.dataset.ready === 'true' || !!document.
 class Page:
     """One Chromium tab driven over the DevTools protocol (a websocket, no driver)."""
 
-    def __init__(self, ws_url: str) -> None:
-        self.ws = connect(ws_url, max_size=64 * 1024 * 1024)
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
         self.next_id = 0
 
     def send(self, method: str, **params: Any) -> dict[str, Any]:
@@ -97,11 +97,12 @@ def browser(deployment: Deployment) -> Iterator[Page]:
         targets = wait_for(
             "chromium's DevTools", lambda: requests.get(f"{base}/json/list", timeout=5).json(), 60
         )
-        page = Page(next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"])
-        page.send("Page.enable")
-        page.send("Network.enable")
-        yield page
-        page.ws.close()
+        ws_url = next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"]
+        with connect(ws_url, max_size=64 * 1024 * 1024) as ws:
+            page = Page(ws)
+            page.send("Page.enable")
+            page.send("Network.enable")
+            yield page
     finally:
         process.terminate()
         try:
