@@ -35,7 +35,7 @@ e2e: $(STAMP)
 	if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test,e2e]'; \
 	else $(BIN)/python -m pip install --quiet -e '.[test,e2e]'; fi
 	# build/e2e keeps the deployment's logs and the UI page's screenshots (screenshots/) after the run
-	rm -rf build/e2e
+	rm -rf build/e2e && mkdir -p build  # pytest makes --basetemp but not its parent
 	$(BIN)/pytest -q --durations=0 --basetemp=build/e2e -m e2e tests/e2e
 
 # The client/hook/operator/sensor/trigger/emulator/PQL tests on the latest patch of every Airflow 3 minor

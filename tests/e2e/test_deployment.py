@@ -64,32 +64,42 @@ def wait_for_polling_trigger(deployment: Deployment, run_id: str, task_id: str) 
     """Wait until ``task_id`` is deferred and its trigger polls AEP from the triggerer; the job id.
 
     Acting on a task whose trigger no triggerer has started yet would test Airflow's clean-up of
-    unclaimed triggers, not what the provider does when a user acts on a waiting task.
+    unclaimed triggers, not what the provider does when a user acts on a waiting task. A bulk-get counts
+    only if it asks for this job (the emulator keeps request bodies meanwhile): another group's poll, or
+    one of an earlier test, says nothing about this trigger.
     """
     api, emulator = deployment.api, deployment.emulator
     assert emulator is not None
-    api.wait_for_task_state(PIPELINE, run_id, task_id, ["deferred"], RUN_TIMEOUT)
-    deferred_at = time.time()  # after this, only the trigger reads the job: the worker has exited
-    job_id = str(api.xcom(PIPELINE, run_id, task_id, key="aep_job_id"))
-    deadline = time.monotonic() + 30
-    while True:
-        ti = api.task_instance(PIPELINE, run_id, task_id)
-        assigned = (ti.get("trigger") or {}).get("triggerer_id") is not None
-        # the triggerer asks for this job alone (GET) or with every segment job it watches (bulk-get)
-        polls = [
-            e
-            for e in emulator.requests("GET", f"{SEGMENT_JOBS}/{job_id}")
-            + emulator.requests("POST", f"{SEGMENT_JOBS}/bulk-get")
-            if e["time"] > deferred_at
-        ]
-        if ti["state"] == "deferred" and assigned and polls:
-            return job_id
-        assert ti["state"] == "deferred", (
-            f"{task_id} left deferred ({ti['state']}) before its trigger was seen polling job {job_id}; "
-            "the AEP job ended too soon for this test"
-        )
-        assert time.monotonic() < deadline, f"no triggerer polled the job of {task_id} within 30 s"
-        time.sleep(0.2)
+    emulator.configure(capture_bodies=True)
+    try:
+        api.wait_for_task_state(PIPELINE, run_id, task_id, ["deferred"], RUN_TIMEOUT)
+        deferred_at = time.time()  # after this, only the trigger reads the job: the worker has exited
+        job_id = str(api.xcom(PIPELINE, run_id, task_id, key="aep_job_id"))
+        deadline = time.monotonic() + 30
+        while True:
+            ti = api.task_instance(PIPELINE, run_id, task_id)
+            assigned = (ti.get("trigger") or {}).get("triggerer_id") is not None
+            # the triggerer asks for this job alone (GET) or with every segment job it watches (bulk-get)
+            polls = [
+                e
+                for e in emulator.requests("GET", f"{SEGMENT_JOBS}/{job_id}")
+                + [
+                    e
+                    for e in emulator.requests("POST", f"{SEGMENT_JOBS}/bulk-get")
+                    if job_id in (e.get("request_body") or "")
+                ]
+                if e["time"] > deferred_at
+            ]
+            if ti["state"] == "deferred" and assigned and polls:
+                return job_id
+            assert ti["state"] == "deferred", (
+                f"{task_id} left deferred ({ti['state']}) before its trigger was seen polling job {job_id}; "
+                "the AEP job ended too soon for this test"
+            )
+            assert time.monotonic() < deadline, f"no triggerer polled the job of {task_id} within 30 s"
+            time.sleep(0.2)
+    finally:
+        emulator.configure(capture_bodies=False)
 
 
 @pytest.fixture
