@@ -69,3 +69,42 @@ def test_a_dag_file_import_pulls_in_no_run_time_module() -> None:
     assert not run_time, f"imported at DAG-parse time, needed only when a task runs: {run_time}"
     client = [m for m in ours if m.startswith("airflow_provider_segmentation.client")]
     assert set(client) <= CLIENT_AT_PARSE_TIME, sorted(set(client) - CLIENT_AT_PARSE_TIME)
+
+
+# What a task that starts a segment job and pokes it never needs: the PQL parser and evaluator, the rules
+# that read PQL or cron, audience planning. (A task that checks or converts PQL imports it when it runs.)
+NOT_FOR_A_SEGMENT_JOB = [
+    "airflow_provider_segmentation.pql",
+    "airflow_provider_segmentation.rules.eligibility",
+    "airflow_provider_segmentation.rules.pql_facts",
+    "airflow_provider_segmentation.rules.guardrails",
+    "airflow_provider_segmentation.audiences",
+]
+RUN_AND_POKE = """
+import json, sys
+from airflow_provider_segmentation.client import SegmentationClient
+from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
+from airflow_provider_segmentation.operators.segment_jobs import AEPRunSegmentJobOperator
+from airflow_provider_segmentation.sensors.segmentation import AEPSegmentJobSensor
+from tests.operators.conftest import make_context
+
+definition = {"name": "US", "expression": {"type": "PQL", "format": "pql/text",
+              "value": 'homeAddress.countryCode = "US"'}}
+seg = SegmentationHook().client.create_segment_definition(definition).id
+run = AEPRunSegmentJobOperator(task_id="run", segment_ids=[seg], wait_for_completion=False)
+run.execute(make_context())
+AEPSegmentJobSensor(task_id="poke", job_id=run.job_id).poke(make_context())
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_a_task_that_runs_and_pokes_a_segment_job_loads_no_pql(aep_conn: str, emulator_admin) -> None:
+    """Over the wire to the emulator, in a fresh interpreter: the on-demand check, the create and the poke
+    use the rules' cheap half (catalogue, kinds, on-demand) and never the PQL parser."""
+    done = subprocess.run([sys.executable, "-c", RUN_AND_POKE], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    checked = emulator_admin.requests("POST", "/data/core/ups/segment/definitions/bulk-get")
+    assert checked, "the on-demand check did not run"
+    heavy = [m for m in loaded if any(m == h or m.startswith(h + ".") for h in NOT_FOR_A_SEGMENT_JOB)]
+    assert not heavy, f"a segment job's run and poke imported {heavy}"
