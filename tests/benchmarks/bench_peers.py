@@ -37,6 +37,11 @@ OURS = [
     "airflow_provider_segmentation.operators.audiences",
     "airflow_provider_segmentation.sensors.segmentation",
 ]
+# What a task's first call to AEP imports on top of its DAG file's operators (the run-time imports)
+TASK_RUN_TIME = [
+    "airflow_provider_segmentation.hooks.segmentation",
+    "airflow_provider_segmentation.client.client",
+]
 DBT_CLOUD = ["airflow.providers.dbt.cloud.operators.dbt", "airflow.providers.dbt.cloud.sensors.dbt"]
 PQL = "loyalty.points > 5000"
 POLL = 0.5
@@ -44,10 +49,11 @@ LISTING_ROUNDS = 7
 RESULTS = Path(__file__).with_name("results.json")
 
 
-def import_cost(modules: list[str], runs: int = 7) -> float:
-    """Median seconds to import ``modules`` in a fresh interpreter, after ``import airflow.sdk``."""
+def import_cost(modules: list[str], runs: int = 7, after: tuple[str, ...] = ()) -> float:
+    """Median seconds to import ``modules`` in a fresh interpreter, after airflow.sdk and ``after``."""
     code = (
-        "import time, importlib; import airflow.sdk; t = time.perf_counter(); "
+        f"import time, importlib; import airflow.sdk; [importlib.import_module(m) for m in {list(after)!r}]; "
+        "t = time.perf_counter(); "
         f"[importlib.import_module(m) for m in {modules!r}]; print(time.perf_counter() - t)"
     )
     samples = [
@@ -205,10 +211,12 @@ def listing(emulator: Emulator, count: int) -> dict[str, Any]:
 def main() -> None:
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     ours_import, dbt_import = import_cost(OURS), import_cost(DBT_CLOUD)
+    task_import = import_cost(TASK_RUN_TIME, after=tuple(OURS))
     results["dag_parse_import_ms"] = {
         "ours": round(ours_import * 1000, 1),
         "dbt_cloud": round(dbt_import * 1000, 1),
     }
+    results["task_run_time_import_ms"] = round(task_import * 1000, 1)
     with Emulator() as emulator:
         pipeline: dict[str, Any] = {}
         for name, run in (("ours", ours_pipeline), ("aepp", aepp_pipeline)):
@@ -227,6 +235,8 @@ def main() -> None:
         f"{dbt_import * 1000:14.1f} "
         f"{ours_import / dbt_import:7.2f}  apache-airflow-providers-dbt-cloud 4.11.1"
     )
+    task_label = "  a task then imports hook + client (ms)"
+    print(f"{task_label:46} {task_import * 1000:14.1f} {'-':>14} {'':7}  (no peer)")
     print(
         f"{'calls: define, run+wait, export+wait':46} {ours_calls:14d} {aepp_calls:14d} "
         f"{ours_calls / aepp_calls:7.2f}  aepp 0.6.0"
