@@ -53,6 +53,8 @@ SHARED_POLLS_PER_INTERVAL = 2
 POLL_JITTER = 0.1  # each pause is the poll interval +-10 %: waits deferred together do not poll in lockstep
 # Task states after which nothing will resume the job: the user ended the task.
 ENDED_BY_USER = frozenset({"failed", "upstream_failed", "skipped", "removed"})
+# on_kill's work in flight: the event loop holds only weak references to tasks
+_KILLING: set[asyncio.Task[None]] = set()
 
 
 class AEPJobTrigger(BaseEventTrigger):
@@ -292,7 +294,18 @@ class AEPJobTrigger(BaseEventTrigger):
         return self.job_id
 
     async def on_kill(self) -> None:
-        """A user acted on the deferred task: cancel the AEP job unless the task will run again."""
+        """A user acted on the deferred task: cancel the AEP job unless the task will run again.
+
+        Airflow 3.3's triggerer cancels a trigger again at each state sync until it has finished, which
+        cancels a running ``on_kill`` too (and swallows that): the work is shielded, so a slow state read
+        or DELETE still ends in the triggerer's loop instead of leaving the job running unreported.
+        """
+        work = asyncio.ensure_future(self._stop_unless_retried())
+        _KILLING.add(work)
+        work.add_done_callback(_KILLING.discard)
+        await asyncio.shield(work)
+
+    async def _stop_unless_retried(self) -> None:
         stop = self.job_type.stop
         if not self.cancel_on_kill or stop is None:
             return

@@ -149,3 +149,35 @@ async def test_a_trigger_reads_the_job_at_its_deadline_whatever_its_interval(
         finisher.cancel()  # a trigger that never read would leave it waiting
     assert event["status"] == "success"
     assert len(emulator_admin.requests("GET", path)) == 2  # at once, and at the deadline
+
+
+async def test_on_kill_cancels_the_job_even_when_the_triggerer_cancels_it_again(
+    aep_conn, emulator_admin, monkeypatch
+) -> None:
+    """Airflow 3.3's triggerer re-sends a user's cancel at every state sync until the trigger finishes,
+    cancelling a running on_kill: seen in a deployment whose state read took 4 s, the job kept running.
+    Here the supervisor's answer is slow and the task running on_kill is cancelled mid-way, as there."""
+    import asyncio
+
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    def slow_states(**_kw: object) -> dict[str, dict[str, str]]:
+        time.sleep(0.5)
+        return {"run": {"evaluate": "failed"}}
+
+    monkeypatch.setattr(RuntimeTaskInstance, "get_task_states", staticmethod(slow_states))
+    emulator_admin.configure(job_step_seconds=60)
+    job_id = started_job()
+    trigger = AEPJobTrigger(kind="segment_job", job_id=job_id)
+    trigger.task_instance = FakeTaskInstance()  # type: ignore[assignment]
+    killing = asyncio.ensure_future(asyncio.wait_for(trigger.on_kill(), timeout=30))  # as the triggerer
+    await asyncio.sleep(0.1)
+    killing.cancel("user-action")  # the next sync's cancel
+    with pytest.raises(asyncio.CancelledError):
+        await killing
+    path = f"/data/core/ups/segment/jobs/{job_id}"
+    for _ in range(100):
+        if await asyncio.to_thread(emulator_admin.requests, "DELETE", path):
+            break
+        await asyncio.sleep(0.05)
+    assert SegmentationHook().client.get_segment_job(job_id).status == "CANCELLING"
