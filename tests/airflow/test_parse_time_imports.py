@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 DAG_FILE_IMPORTS = [
     "airflow_provider_segmentation.operators.segment_definitions",
@@ -82,7 +83,6 @@ NOT_FOR_A_SEGMENT_JOB = [
 ]
 RUN_AND_POKE = """
 import json, sys
-from airflow_provider_segmentation.client import SegmentationClient
 from airflow_provider_segmentation.hooks.segmentation import SegmentationHook
 from airflow_provider_segmentation.operators.segment_jobs import AEPRunSegmentJobOperator
 from airflow_provider_segmentation.sensors.segmentation import AEPSegmentJobSensor
@@ -101,7 +101,8 @@ print(json.dumps(sorted(sys.modules)))
 def test_a_task_that_runs_and_pokes_a_segment_job_loads_no_pql(aep_conn: str, emulator_admin) -> None:
     """Over the wire to the emulator, in a fresh interpreter: the on-demand check, the create and the poke
     use the rules' cheap half (catalogue, kinds, on-demand) and never the PQL parser."""
-    done = subprocess.run([sys.executable, "-c", RUN_AND_POKE], capture_output=True, text=True)
+    root = Path(__file__).resolve().parents[2]  # the script imports tests.operators.conftest
+    done = subprocess.run([sys.executable, "-c", RUN_AND_POKE], capture_output=True, text=True, cwd=root)
     assert done.returncode == 0, done.stderr[-3000:]
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
     checked = emulator_admin.requests("POST", "/data/core/ups/segment/definitions/bulk-get")
